@@ -1,0 +1,166 @@
+package io.cdcnotify.api;
+
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.Consumer;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.cdcnotify.auth.ApiKey;
+import io.cdcnotify.auth.ApiKeys;
+import io.cdcnotify.hub.ErrorCode;
+import io.cdcnotify.outbox.Timestamps;
+import io.cdcnotify.subscription.TableNames;
+import io.helidon.http.Status;
+import io.helidon.webserver.http.HttpRules;
+import io.helidon.webserver.http.HttpService;
+import io.helidon.webserver.http.ServerRequest;
+import io.helidon.webserver.http.ServerResponse;
+
+/** {@code /v1/keys}: admins make, list and revoke API keys. */
+public final class KeysService implements HttpService {
+
+    private final ApiKeys keys;
+    private final Rest rest;
+    private final Consumer<String> onRevoked;
+
+    /**
+     * @param onRevoked told the id of each revoked key, to close its connections and end its subscriptions
+     */
+    public KeysService(ApiKeys keys, int maxBodyBytes, Consumer<String> onRevoked) {
+        this.keys = keys;
+        this.rest = new Rest(keys, maxBodyBytes);
+        this.onRevoked = onRevoked;
+    }
+
+    @Override
+    public void routing(HttpRules rules) {
+        rules.post("/", this::create)
+                .get("/", this::list)
+                .delete("/{id}", this::revoke);
+    }
+
+    private void create(ServerRequest req, ServerResponse res) {
+        if (rest.admin(req, res).isEmpty()) {
+            return;
+        }
+        Optional<JsonNode> body = rest.body(req, res);
+        if (body.isEmpty()) {
+            return;
+        }
+        JsonNode b = body.get();
+        String name;
+        List<String> tables;
+        boolean admin;
+        Optional<Instant> expiresAt;
+        try {
+            name = text(b, "name");
+            tables = tables(b);
+            admin = bool(b, "admin");
+            expiresAt = timestamp(b, "expires_at");
+        } catch (Rest.BadField e) {
+            Rest.error(res, ErrorCode.BAD_REQUEST, e.getMessage());
+            return;
+        }
+        if (expiresAt.isPresent() && !expiresAt.get().isAfter(Instant.now())) {
+            Rest.error(res, ErrorCode.BAD_REQUEST, "expires_at must be in the future");
+            return;
+        }
+        ApiKeys.Created created = keys.create(name, tables, admin, expiresAt);
+        ObjectNode json = toJson(created.key());
+        json.put("key", created.secret());
+        Rest.json(res, Status.CREATED_201, json);
+    }
+
+    private void list(ServerRequest req, ServerResponse res) {
+        if (rest.admin(req, res).isEmpty()) {
+            return;
+        }
+        ArrayNode all = Rest.JSON.createArrayNode();
+        keys.list().forEach(k -> all.add(toJson(k)));
+        Rest.json(res, Status.OK_200, all);
+    }
+
+    private void revoke(ServerRequest req, ServerResponse res) {
+        if (rest.admin(req, res).isEmpty()) {
+            return;
+        }
+        String id = req.path().pathParameters().get("id");
+        if (!keys.delete(id)) {
+            Rest.error(res, ErrorCode.NOT_FOUND, "no such key");
+            return;
+        }
+        onRevoked.accept(id);
+        Rest.noContent(res);
+    }
+
+    static ObjectNode toJson(ApiKey key) {
+        ObjectNode o = Rest.JSON.createObjectNode();
+        o.put("id", key.id());
+        o.put("name", key.name());
+        key.tables().forEach(o.putArray("tables")::add);
+        o.put("admin", key.admin());
+        o.put("expires_at", key.expiresAt().map(Timestamps::format).orElse(null));
+        o.put("created_at", Timestamps.format(key.createdAt()));
+        return o;
+    }
+
+    private static String text(JsonNode b, String field) {
+        JsonNode n = b.get(field);
+        if (n == null || !n.isTextual() || n.asText().isBlank()) {
+            throw new Rest.BadField(field + " is required and must be a non-empty string");
+        }
+        if (n.asText().length() > 200) {
+            throw new Rest.BadField(field + " is longer than 200 characters");
+        }
+        return n.asText();
+    }
+
+    static List<String> tables(JsonNode b) {
+        JsonNode n = b.get("tables");
+        if (n == null || !n.isArray()) {
+            throw new Rest.BadField("tables is required and must be an array of table names");
+        }
+        List<String> tables = new ArrayList<>();
+        for (JsonNode t : n) {
+            if (!t.isTextual()) {
+                throw new Rest.BadField("tables must be an array of strings");
+            }
+            tables.add(t.asText());
+        }
+        TableNames.problem(tables).ifPresent(p -> {
+            throw new Rest.BadField(p);
+        });
+        return tables.stream().distinct().toList();
+    }
+
+    private static boolean bool(JsonNode b, String field) {
+        JsonNode n = b.get(field);
+        if (n == null || n.isNull()) {
+            return false;
+        }
+        if (!n.isBoolean()) {
+            throw new Rest.BadField(field + " must be a boolean");
+        }
+        return n.asBoolean();
+    }
+
+    private static Optional<Instant> timestamp(JsonNode b, String field) {
+        JsonNode n = b.get(field);
+        if (n == null || n.isNull()) {
+            return Optional.empty();
+        }
+        if (!n.isTextual()) {
+            throw new Rest.BadField(field + " must be an ISO-8601 timestamp or null");
+        }
+        try {
+            return Optional.of(java.time.OffsetDateTime.parse(n.asText()).toInstant());
+        } catch (DateTimeParseException e) {
+            throw new Rest.BadField(field + " must be an ISO-8601 timestamp with an offset, e.g. 2027-01-01T00:00:00Z");
+        }
+    }
+}

@@ -1,0 +1,41 @@
+package io.cdcnotify.config;
+
+import java.time.Duration;
+import java.util.Locale;
+
+import io.helidon.config.Config;
+
+/**
+ * How the outbox is watched.
+ *
+ * @param mode            {@code NOTIFY}: LISTEN for the trigger's doorbell and poll as a safety net;
+ *                        {@code POLL}: no LISTEN at all, read every {@code pollInterval}
+ * @param pollInterval    time between reads when no doorbell rang: a safety net in {@code NOTIFY} mode, the
+ *                        only trigger in {@code POLL} mode
+ * @param waitTimeout     longest single {@code getNotifications} wait; also bounds how stale a dead
+ *                        connection can go unnoticed
+ * @param maxBackoff      cap of the reconnect backoff
+ * @param validityCheck   how often the idle LISTEN connection is probed with a query
+ * @param pageSize        outbox rows read per statement
+ */
+public record ListenerConfig(Mode mode,
+                             Duration pollInterval,
+                             Duration waitTimeout,
+                             Duration maxBackoff,
+                             Duration validityCheck,
+                             int pageSize) {
+
+    public enum Mode { NOTIFY, POLL }
+
+    public static ListenerConfig from(Config root) {
+        Config c = root.get("cdc.listener");
+        Mode mode = Mode.valueOf(c.get("mode").asString().get().toUpperCase(Locale.ROOT));
+        String interval = mode == Mode.POLL ? "poll-only-interval-ms" : "poll-interval-ms";
+        return new ListenerConfig(mode,
+                                  Duration.ofMillis(c.get(interval).asLong().get()),
+                                  Duration.ofMillis(c.get("wait-timeout-ms").asLong().get()),
+                                  Duration.ofMillis(c.get("max-backoff-ms").asLong().get()),
+                                  Duration.ofMillis(c.get("validity-check-ms").asLong().get()),
+                                  c.get("page-size").asInt().get());
+    }
+}

@@ -1,0 +1,69 @@
+package io.cdcnotify.config;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import io.helidon.config.Config;
+import io.helidon.config.ConfigSources;
+
+/**
+ * Loads the service's configuration: the contract's environment variables over {@code ./application.yaml}
+ * over the defaults inside the jar.
+ *
+ * <p>The contract names flat environment variables ({@code CDC_MAX_FRAME_BYTES}); Helidon's own environment
+ * mapping would turn them into {@code cdc.max.frame.bytes}, so each is mapped here, once, to the key the
+ * YAML file uses.
+ */
+public final class Settings {
+
+    /** Contract environment variable → configuration key. */
+    public static final Map<String, String> ENVIRONMENT = environment();
+
+    private Settings() {
+    }
+
+    private static Map<String, String> environment() {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("SERVER_PORT", "server.port");
+        m.put("SERVER_HOST", "server.host");
+        m.put("DB_URL", "db.url");
+        m.put("DB_USER", "db.user");
+        m.put("DB_PASSWORD", "db.password");
+        m.put("CDC_ADMIN_KEY", "cdc.auth.admin-key");
+        m.put("CDC_MAX_CONNECTIONS_PER_KEY", "cdc.limits.max-connections-per-key");
+        m.put("CDC_MAX_SUBSCRIPTIONS_PER_CONNECTION", "cdc.limits.max-subscriptions-per-connection");
+        m.put("CDC_MAX_MESSAGES_PER_SECOND", "cdc.limits.max-messages-per-second");
+        m.put("CDC_MAX_FRAME_BYTES", "cdc.limits.max-frame-bytes");
+        m.put("CDC_AUTH_TIMEOUT_SECONDS", "cdc.limits.auth-timeout-seconds");
+        m.put("CDC_CLIENT_BUFFER_EVENTS", "cdc.limits.client-buffer-events");
+        m.put("CDC_QUEUE_MAX_EVENTS", "cdc.subscriptions.queue-max-events");
+        m.put("CDC_DETACHED_TTL_SECONDS", "cdc.subscriptions.detached-ttl-seconds");
+        m.put("CDC_OUTBOX_RETENTION_SECONDS", "cdc.outbox.retention-seconds");
+        m.put("CDC_LISTENER_MODE", "cdc.listener.mode");
+        return Map.copyOf(m);
+    }
+
+    /** The configuration a started service uses. */
+    public static Config load() {
+        return load(System.getenv());
+    }
+
+    static Config load(Map<String, String> env) {
+        Map<String, String> overrides = new LinkedHashMap<>();
+        ENVIRONMENT.forEach((variable, key) -> {
+            String value = env.get(variable);
+            if (value != null && !value.isBlank()) {
+                overrides.put(key, value);
+            }
+        });
+        return Config.builder()
+                .disableEnvironmentVariablesSource()
+                .disableSystemPropertiesSource()
+                .sources(List.of(ConfigSources.create(overrides, "environment"),
+                                 ConfigSources.systemProperties(),
+                                 ConfigSources.file("application.yaml").optional(),
+                                 ConfigSources.classpath("application.yaml")))
+                .build();
+    }
+}

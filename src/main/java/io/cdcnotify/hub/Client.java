@@ -1,0 +1,373 @@
+package io.cdcnotify.hub;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.time.Clock;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
+
+/**
+ * One connection, whatever its transport: a queue that anyone may add to without waiting, and one writer
+ * thread that drains it onto the wire.
+ *
+ * <p>The queue holds live events and commands (attach, send, end). Fan-out only enqueues; past
+ * {@code bufferEvents} live events not yet written, the client is a slow consumer: later events are dropped
+ * and the writer closes the connection with the cursor of the last event it wrote. Backlogs (a resume from
+ * the outbox, a detached queue) are read by the writer at the client's pace and do not count.
+ */
+public final class Client {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Client.class);
+    private static final Object WAKE = new Object();
+    private static final int BATCH = 256;
+
+    private final String id;
+    private final String keyId;
+    private final Transport transport;
+    private final Hub hub;
+    private final int bufferEvents;
+    private final HubMetrics metrics;
+    private final Clock clock;
+    private final LinkedBlockingQueue<Object> queue = new LinkedBlockingQueue<>();
+    private final AtomicInteger live = new AtomicInteger();
+    private final Map<String, Attachment> attachments = new ConcurrentHashMap<>();
+    private volatile boolean slow;
+    private volatile Disconnect closing;
+    private volatile long closingSince;
+    private volatile boolean finished;
+    private volatile Thread writer;
+
+    /** Writer-thread state. */
+    private String lastCursor;
+    private long lastWrite = System.nanoTime();
+
+    Client(String id, String keyId, Transport transport, Hub hub, int bufferEvents, HubMetrics metrics, Clock clock) {
+        this.id = id;
+        this.keyId = keyId;
+        this.transport = transport;
+        this.hub = hub;
+        this.bufferEvents = bufferEvents;
+        this.metrics = metrics;
+        this.clock = clock;
+    }
+
+    public String id() {
+        return id;
+    }
+
+    /** The API key the connection authenticated with. */
+    public String keyId() {
+        return keyId;
+    }
+
+    public String transportName() {
+        return transport.name();
+    }
+
+    /** Ids of the subscriptions this client is attached to now. */
+    public List<String> subscriptionIds() {
+        return List.copyOf(attachments.keySet());
+    }
+
+    // ---- called from any thread; none of these waits ----
+
+    /** A live event for one of this client's attachments. Never blocks: the listener thread calls it. */
+    void deliver(Attachment attachment, Publication publication) {
+        if (slow || closing != null) {
+            metrics.dropped(HubMetrics.DropReason.SLOW_CONSUMER);
+            return;
+        }
+        if (live.incrementAndGet() > bufferEvents) {
+            live.decrementAndGet();
+            slow = true;
+            metrics.dropped(HubMetrics.DropReason.SLOW_CONSUMER);
+            queue.offer(WAKE);
+            return;
+        }
+        queue.offer(new Delivery(attachment, publication));
+    }
+
+    /** Queues a message for the writer. */
+    public void send(Message message) {
+        queue.offer(message);
+    }
+
+    /**
+     * Attaches this client to a subscription. The writer registers it for live events, then sends
+     * {@code reply}, then any backlog (or what waited in the subscription's queue when there is none), then the
+     * live events. If the subscription has ended meanwhile, {@code ifEnded} is sent instead.
+     */
+    public void attach(Subscription subscription, Optional<Backlog> backlog, Message reply, Message ifEnded) {
+        queue.offer(new Attach(subscription, backlog, reply, ifEnded));
+    }
+
+    /** Detaches this client from a subscription, then sends {@code reply} (if any). */
+    public void detach(String subscriptionId, Optional<Message> reply) {
+        queue.offer(new Detach(subscriptionId, reply));
+    }
+
+    /** The subscription ended elsewhere: the client is told (WebSocket) or its stream ends (SSE). */
+    void ended(Attachment attachment) {
+        attachment.markDetached();
+        queue.offer(new Ended(attachment));
+    }
+
+    /**
+     * Ends the connection after what is already queued has been written: the answer to the request that
+     * caused it, and the ones before, reach the client first.
+     */
+    public void closeAfterQueued(Disconnect disconnect) {
+        queue.offer(disconnect);
+    }
+
+    /**
+     * Ends the connection now: the writer stops at the next item, sends the disconnect's error, then closes.
+     * The first reason wins.
+     */
+    public void close(Disconnect disconnect) {
+        if (closing == null) {
+            closingSince = System.nanoTime();
+            closing = disconnect;
+        }
+        queue.offer(WAKE);
+    }
+
+    boolean finished() {
+        return finished;
+    }
+
+    /** Nanos since {@link #close} was first called, or -1. */
+    long closingForNanos() {
+        return closing == null || finished ? -1 : System.nanoTime() - closingSince;
+    }
+
+    void abort() {
+        transport.abort();
+    }
+
+    // ---- the writer ----
+
+    /**
+     * Drains the queue onto the wire until the connection ends. Runs on the connection's own thread (the SSE
+     * handler's, or a virtual thread per WebSocket).
+     */
+    public void run() {
+        writer = Thread.currentThread();
+        MDC.put("connection_id", id);
+        Disconnect end = Disconnect.GONE;
+        try {
+            end = loop();
+        } catch (IOException | UncheckedIOException e) {
+            LOG.debug("connection lost while writing: {}", e.toString());
+            end = Disconnect.GONE;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            end = closing == null ? Disconnect.GONE : closing;
+        } catch (Exception e) {
+            LOG.error("writer failed", e);
+            end = Disconnect.internal();
+        } finally {
+            finish(end);
+            MDC.remove("connection_id");
+        }
+    }
+
+    private Disconnect loop() throws Exception {
+        ArrayDeque<Object> deferred = new ArrayDeque<>();
+        while (true) {
+            Disconnect stop = stopReason();
+            if (stop != null) {
+                return stop;
+            }
+            Object item = deferred.isEmpty()
+                    ? queue.poll(keepaliveWait(), TimeUnit.NANOSECONDS)
+                    : deferred.poll();
+            if (item == null) {
+                transport.keepalive();
+                transport.flush();
+                lastWrite = System.nanoTime();
+                continue;
+            }
+            handle(item, deferred);
+            for (int n = 0; n < BATCH && stopReason() == null && (item = queue.poll()) != null; n++) {
+                handle(item, deferred);
+            }
+            transport.flush();
+        }
+    }
+
+    private Disconnect stopReason() {
+        Disconnect d = closing;
+        if (d != null) {
+            return d;
+        }
+        if (slow) {
+            return Disconnect.slowConsumer(Optional.ofNullable(lastCursor));
+        }
+        return null;
+    }
+
+    private long keepaliveWait() {
+        long wait = transport.keepaliveInterval().toNanos() - (System.nanoTime() - lastWrite);
+        return Math.max(wait, 1);
+    }
+
+    private void handle(Object item, ArrayDeque<Object> deferred) throws Exception {
+        switch (item) {
+            case Delivery d -> {
+                live.decrementAndGet();
+                if (d.attachment.wanted(d.publication)) {
+                    writeEvent(d.attachment, d.publication);
+                }
+            }
+            case Message m -> write(m);
+            case Disconnect d -> close(d);
+            case Attach a -> attachNow(a, deferred);
+            case Detach d -> {
+                Attachment a = attachments.remove(d.subscriptionId);
+                if (a != null) {
+                    a.markDetached();
+                    hub.detached(a);
+                }
+                if (d.reply.isPresent()) {
+                    write(d.reply.get());
+                }
+            }
+            case Ended e -> {
+                if (!attachments.remove(e.attachment.subscription().id(), e.attachment)) {
+                    return; // this client detached first, and was answered then
+                }
+                if (transport.endsWithSubscription()) {
+                    close(Disconnect.subscriptionGone(e.attachment.subscription().id()));
+                } else {
+                    write(new Message.Unsubscribed(Optional.empty(), e.attachment.subscription().id()));
+                }
+            }
+            default -> {
+                // WAKE: the loop re-checks why it was woken
+            }
+        }
+    }
+
+    private void attachNow(Attach a, ArrayDeque<Object> deferred) throws Exception {
+        Attachment attachment = new Attachment(this, a.subscription);
+        Optional<List<Publication>> waiting = hub.attach(attachment);
+        if (waiting.isEmpty()) {
+            write(a.ifEnded);
+            return;
+        }
+        attachments.put(a.subscription.id(), attachment);
+        write(a.reply);
+        Backlog backlog = a.backlog.orElseGet(() -> Backlog.of(waiting.get()));
+        if (a.backlog.isPresent()) {
+            a.subscription.clearQueue();
+        }
+        replay(attachment, backlog, deferred, a.backlog.isPresent());
+    }
+
+    /**
+     * Writes a backlog, then switches the attachment to live events without a gap or a repeat: live events that
+     * arrive meanwhile are held aside; when the backlog has caught up, those it did not deliver are written, and
+     * from then on the backlog's own test filters the live stream. If too many pile up, they are dropped and the
+     * backlog reads once more, because what they held is in the outbox.
+     */
+    private void replay(Attachment attachment, Backlog backlog, ArrayDeque<Object> deferred, boolean filterLive)
+            throws Exception {
+        List<Publication> held = new ArrayList<>();
+        while (!attachment.detached() && stopReason() == null) {
+            boolean overflowed = false;
+            for (Publication p : backlog.nextPage()) {
+                writeEvent(attachment, p);
+            }
+            transport.flush();
+            Object item;
+            while ((item = queue.poll()) != null) {
+                if (item instanceof Delivery d && d.attachment == attachment) {
+                    live.decrementAndGet();
+                    if (held.size() >= bufferEvents) {
+                        held.clear();
+                        overflowed = true;
+                    }
+                    held.add(d.publication);
+                } else if (item instanceof Attach) {
+                    deferred.add(item);
+                } else {
+                    handle(item, deferred);
+                }
+            }
+            if (backlog.caughtUp() && !overflowed) {
+                break;
+            }
+        }
+        if (filterLive) {
+            attachment.liveFilter(backlog::notDelivered);
+        }
+        for (Publication p : held) {
+            if (attachment.wanted(p)) {
+                writeEvent(attachment, p);
+            }
+        }
+    }
+
+    private void writeEvent(Attachment attachment, Publication publication) throws IOException {
+        transport.event(attachment.subscription().id(), publication);
+        lastCursor = publication.cursor();
+        lastWrite = System.nanoTime();
+        metrics.delivered(transport.name(),
+                          clock.millis() * 1000 - publication.event().createdAtMicros());
+    }
+
+    private void write(Message message) throws IOException {
+        if (message instanceof Message.Error e) {
+            metrics.clientError(e.code());
+        }
+        transport.message(message);
+        lastWrite = System.nanoTime();
+    }
+
+    private void finish(Disconnect end) {
+        finished = true;
+        try {
+            if (end != Disconnect.GONE) {
+                if (end.error().isPresent()) {
+                    write(end.error().get());
+                }
+                transport.flush();
+            }
+        } catch (IOException | UncheckedIOException e) {
+            LOG.debug("could not send the closing error: {}", e.toString());
+        } finally {
+            transport.close(end);
+            for (Attachment a : attachments.values()) {
+                a.markDetached();
+                hub.detached(a);
+            }
+            attachments.clear();
+            queue.clear();
+            hub.closed(this, end);
+        }
+    }
+
+    private record Delivery(Attachment attachment, Publication publication) {
+    }
+
+    private record Attach(Subscription subscription, Optional<Backlog> backlog, Message reply, Message ifEnded) {
+    }
+
+    private record Detach(String subscriptionId, Optional<Message> reply) {
+    }
+
+    private record Ended(Attachment attachment) {
+    }
+}

@@ -1,0 +1,223 @@
+package io.cdcnotify.hub;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import io.cdcnotify.outbox.OutboxEvent;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Knows who is subscribed to what, and who is connected. {@link #publish} routes each event by table to its
+ * subscriptions, encoding it once and only if somebody wants it; routing reads copy-on-write arrays without a
+ * lock, so the listener thread never waits for a subscribe, and never for a client.
+ */
+public final class Hub {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Hub.class);
+    private static final Subscription[] NONE = new Subscription[0];
+
+    /**
+     * @param clientBufferEvents live events one connection may have waiting before it is a slow consumer
+     * @param queueMaxEvents     events one detached durable subscription keeps
+     * @param queueMaxBytes      bytes all detached subscriptions keep together
+     */
+    public record Limits(int clientBufferEvents, int queueMaxEvents, long queueMaxBytes) {
+    }
+
+    private final Limits limits;
+    private final HubMetrics metrics;
+    private final Clock clock;
+    private final DetachedQueue.Budget budget;
+    private final Map<String, Subscription[]> byTable = new ConcurrentHashMap<>();
+    private volatile Subscription[] everyTable = NONE;
+    private final Map<String, Subscription> subscriptions = new ConcurrentHashMap<>();
+    private final Map<String, Client> clients = new ConcurrentHashMap<>();
+    private final Map<String, AtomicInteger> clientsPerKey = new ConcurrentHashMap<>();
+
+    public Hub(Limits limits, HubMetrics metrics, Clock clock) {
+        this.limits = limits;
+        this.metrics = metrics;
+        this.clock = clock;
+        this.budget = new DetachedQueue.Budget(limits.queueMaxBytes());
+    }
+
+    // ---- events ----
+
+    /** Routes events, in order, to their subscriptions. Called by the listener thread alone; never blocks. */
+    public void publish(List<OutboxEvent> events) {
+        metrics.received(events.size());
+        Subscription[] all = everyTable;
+        for (OutboxEvent event : events) {
+            Subscription[] some = byTable.getOrDefault(event.table(), NONE);
+            if (some.length == 0 && all.length == 0) {
+                continue;
+            }
+            Publication publication = new Publication(event);
+            for (Subscription s : some) {
+                s.offer(publication);
+            }
+            for (Subscription s : all) {
+                s.offer(publication);
+            }
+        }
+    }
+
+    // ---- subscriptions ----
+
+    /** Makes a subscription and routes its tables to it. A durable one queues its events while detached. */
+    public Subscription subscribe(String id, String keyId, List<String> tables, boolean durable) {
+        DetachedQueue queue = durable ? new DetachedQueue(limits.queueMaxEvents(), budget, metrics) : null;
+        Subscription s = new Subscription(id, keyId, tables, clock.instant(), queue);
+        subscriptions.put(id, s);
+        if (s.everyTable()) {
+            synchronized (this) {
+                everyTable = with(everyTable, s);
+            }
+        } else {
+            for (String table : s.tables()) {
+                byTable.compute(table, (t, subs) -> with(subs == null ? NONE : subs, s));
+            }
+        }
+        return s;
+    }
+
+    public Optional<Subscription> subscription(String id) {
+        return Optional.ofNullable(subscriptions.get(id));
+    }
+
+    public Collection<Subscription> subscriptions() {
+        return subscriptions.values();
+    }
+
+    /** Ends a subscription: unrouted, its queue freed, its attached clients told. */
+    public void end(Subscription s) {
+        if (!subscriptions.remove(s.id(), s)) {
+            return;
+        }
+        if (s.everyTable()) {
+            synchronized (this) {
+                everyTable = without(everyTable, s);
+            }
+        } else {
+            for (String table : s.tables()) {
+                byTable.computeIfPresent(table, (t, subs) -> {
+                    Subscription[] rest = without(subs, s);
+                    return rest.length == 0 ? null : rest;
+                });
+            }
+        }
+        for (Attachment a : s.end()) {
+            a.client().ended(a);
+        }
+    }
+
+    Optional<List<Publication>> attach(Attachment attachment) {
+        return attachment.subscription().attach(attachment);
+    }
+
+    void detached(Attachment attachment) {
+        Subscription s = attachment.subscription();
+        s.detach(attachment, clock.instant());
+        if (!s.durable() && !s.status().attached()) {
+            end(s);
+        }
+    }
+
+    /** Events waiting in all detached queues. */
+    public long queuedEvents() {
+        return budget.events();
+    }
+
+    // ---- clients ----
+
+    /** A new connection id: {@code c-} and 16 hex digits. */
+    public static String newClientId() {
+        return "c-" + java.util.HexFormat.of().toHexDigits(java.util.concurrent.ThreadLocalRandom.current().nextLong());
+    }
+
+    /**
+     * Registers a new connection, unless its key already has {@code maxPerKey} on this instance. The caller
+     * runs {@link Client#run()} on the connection's writer thread.
+     */
+    public Optional<Client> connect(String id, String keyId, Transport transport, int maxPerKey) {
+        AtomicInteger count = clientsPerKey.computeIfAbsent(keyId, k -> new AtomicInteger());
+        if (count.incrementAndGet() > maxPerKey) {
+            count.decrementAndGet();
+            return Optional.empty();
+        }
+        Client client = new Client(id, keyId, transport, this, limits.clientBufferEvents(), metrics, clock);
+        clients.put(id, client);
+        return Optional.of(client);
+    }
+
+    void closed(Client client, Disconnect why) {
+        if (clients.remove(client.id(), client)) {
+            clientsPerKey.computeIfPresent(client.keyId(), (k, n) -> n.decrementAndGet() <= 0 ? null : n);
+        }
+    }
+
+    public Collection<Client> clients() {
+        return clients.values();
+    }
+
+    /** Open connections using a transport. */
+    public int connections(String transport) {
+        int n = 0;
+        for (Client c : clients.values()) {
+            if (c.transportName().equals(transport)) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    /** Closes every connection of these keys. */
+    public void closeKeys(Collection<String> keyIds, Disconnect why) {
+        for (Client c : List.copyOf(clients.values())) {
+            if (keyIds.contains(c.keyId())) {
+                c.close(why);
+            }
+        }
+    }
+
+    /** Closes every connection: the list is copied first, and each closed outside any lock. */
+    public void closeAll(Disconnect why) {
+        for (Client c : new ArrayList<>(clients.values())) {
+            c.close(why);
+        }
+    }
+
+    /**
+     * Cuts connections whose writer has not managed to close them within {@code grace}: a peer that stopped
+     * reading keeps the writer stuck in a write.
+     */
+    public void abortStuck(Duration grace) {
+        for (Client c : clients.values()) {
+            if (c.closingForNanos() > grace.toNanos()) {
+                LOG.info("aborting connection {} stuck while closing", c.id());
+                c.abort();
+            }
+        }
+    }
+
+    private static Subscription[] with(Subscription[] subs, Subscription s) {
+        Subscription[] more = Arrays.copyOf(subs, subs.length + 1);
+        more[subs.length] = s;
+        return more;
+    }
+
+    private static Subscription[] without(Subscription[] subs, Subscription s) {
+        List<Subscription> rest = new ArrayList<>(Arrays.asList(subs));
+        rest.remove(s);
+        return rest.toArray(NONE);
+    }
+}

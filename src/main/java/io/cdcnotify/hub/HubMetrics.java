@@ -1,0 +1,42 @@
+package io.cdcnotify.hub;
+
+/**
+ * What the hub reports, so that the hub never imports a metrics library. Implementations must be cheap and
+ * thread-safe: these are called on the hot path.
+ */
+public interface HubMetrics {
+
+    /** Reasons an event does not reach a client, as the {@code reason} label. */
+    enum DropReason {
+        QUEUE_FULL("queue_full"),
+        SLOW_CONSUMER("slow_consumer");
+
+        private final String label;
+
+        DropReason(String label) {
+            this.label = label;
+        }
+
+        public String label() {
+            return label;
+        }
+    }
+
+    HubMetrics NONE = new HubMetrics() {
+    };
+
+    /** Events read from the outbox. */
+    default void received(int count) {
+    }
+
+    /** One event written to a client; {@code lagMicros} from its {@code created_at}. */
+    default void delivered(String transport, long lagMicros) {
+    }
+
+    default void dropped(DropReason reason) {
+    }
+
+    /** An error sent to a client. */
+    default void clientError(ErrorCode code) {
+    }
+}

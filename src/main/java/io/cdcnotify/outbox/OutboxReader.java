@@ -1,0 +1,180 @@
+package io.cdcnotify.outbox;
+
+import java.sql.Array;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
+
+import javax.sql.DataSource;
+
+/**
+ * Reads the outbox from a {@link ReadPosition}: the snapshot-diff reader of {@code docs/design/delivery.md}.
+ *
+ * <p>One statement per page, so the rows and the list of transactions still in progress come from the same
+ * snapshot. The page is two index range scans on {@code (xid, id)} joined by {@code UNION ALL}: late rows of
+ * pending transactions, and rows past {@code last}. Plain JDBC: this is the hot path.
+ */
+public final class OutboxReader {
+
+    private static final String SNAPSHOT = """
+            WITH snap AS MATERIALIZED (
+                SELECT ARRAY(SELECT x::text::bigint FROM pg_snapshot_xip(pg_current_snapshot()) x ORDER BY 1) AS running
+            )
+            """;
+
+    private static final String COLUMNS = """
+            SELECT s.running, r.xid::text::bigint, r.id, r.table_name, r.operation, r.payload::text,
+                   (extract(epoch FROM r.created_at) * 1000000)::bigint
+            """;
+
+    private static final String PAGE = SNAPSHOT + ", page AS (" + """
+                (SELECT o.xid, o.id, o.table_name, o.operation, o.payload, o.created_at
+                   FROM cdc.outbox o
+                   JOIN unnest(?::bigint[], ?::bigint[]) AS p(x, after) ON o.xid = p.x::text::xid8 AND o.id > p.after
+                  WHERE %1$s
+                  ORDER BY o.xid, o.id LIMIT ?)
+                UNION ALL
+                (SELECT o.xid, o.id, o.table_name, o.operation, o.payload, o.created_at
+                   FROM cdc.outbox o
+                  WHERE (o.xid, o.id) > (?::text::xid8, ?) AND %1$s
+                  ORDER BY o.xid, o.id LIMIT ?)
+            )
+            """ + COLUMNS + """
+              FROM snap s LEFT JOIN (SELECT * FROM page ORDER BY xid, id LIMIT ?) r ON true
+             ORDER BY r.xid, r.id
+            """;
+
+    private static final String PAGE_ALL_TABLES = PAGE.formatted("true");
+    private static final String PAGE_SOME_TABLES = PAGE.formatted("o.table_name = ANY(?)");
+
+    private static final String HEAD = SNAPSHOT + """
+            SELECT s.running, m.xid::text::bigint, m.id
+              FROM snap s LEFT JOIN (SELECT xid, id FROM cdc.outbox ORDER BY xid DESC, id DESC LIMIT 1) m ON true
+            """;
+
+    private final DataSource dataSource;
+
+    public OutboxReader(DataSource dataSource) {
+        this.dataSource = dataSource;
+    }
+
+    /** The position right after everything committed now: where a reader that starts live begins. */
+    public ReadPosition head() throws SQLException {
+        try (Connection c = dataSource.getConnection();
+             PreparedStatement st = c.prepareStatement(HEAD);
+             ResultSet rs = st.executeQuery()) {
+            rs.next();
+            long[] running = longs(rs.getArray(1));
+            long xid = rs.getLong(2);
+            long id = rs.getLong(3);
+            return ReadPosition.at(xid, id, running);
+        }
+    }
+
+    /**
+     * Reads at most {@code limit} rows from {@code from}, in (xid, id) order.
+     *
+     * @param tables only rows of these tables; empty for all
+     */
+    public Page read(ReadPosition from, int limit, Set<String> tables) throws SQLException {
+        try (Connection c = dataSource.getConnection();
+             PreparedStatement st = c.prepareStatement(tables.isEmpty() ? PAGE_ALL_TABLES : PAGE_SOME_TABLES)) {
+            Array tableArray = tables.isEmpty() ? null : c.createArrayOf("text", tables.toArray());
+            int i = 1;
+            st.setObject(i++, from.pendingXids());
+            st.setObject(i++, from.pendingAfter());
+            if (tableArray != null) {
+                st.setArray(i++, tableArray);
+            }
+            st.setInt(i++, limit);
+            st.setLong(i++, from.lastXid());
+            st.setLong(i++, from.lastId());
+            if (tableArray != null) {
+                st.setArray(i++, tableArray);
+            }
+            st.setInt(i++, limit);
+            st.setInt(i, limit);
+            try (ResultSet rs = st.executeQuery()) {
+                return page(from, rs, limit);
+            }
+        }
+    }
+
+    private static Page page(ReadPosition from, ResultSet rs, int limit) throws SQLException {
+        long[] running = null;
+        List<Row> rows = new ArrayList<>();
+        while (rs.next()) {
+            if (running == null) {
+                running = longs(rs.getArray(1));
+            }
+            long xid = rs.getLong(2);
+            if (rs.wasNull()) {
+                break; // the snapshot's row alone: no outbox rows
+            }
+            rows.add(new Row(xid, rs.getLong(3), rs.getString(4), rs.getString(5), rs.getString(6), rs.getLong(7)));
+        }
+        long[] inProgress = running == null ? new long[0] : running;
+        List<OutboxEvent> events = new ArrayList<>(rows.size());
+        long[] below = null;
+        long belowXid = -1;
+        for (Row row : rows) {
+            if (row.xid != belowXid) {
+                below = ReadPosition.below(inProgress, row.xid);
+                belowXid = row.xid;
+            }
+            Cursor cursor = new Cursor(row.xid, row.id, below);
+            events.add(new OutboxEvent(row.id, row.xid, row.table, row.operation, row.payload, row.createdAtMicros, cursor));
+        }
+        boolean full = rows.size() >= limit;
+        ReadPosition next = from.advance(new Keys(rows), inProgress, full);
+        return new Page(events, next, full);
+    }
+
+    private static long[] longs(Array array) throws SQLException {
+        if (array == null) {
+            return new long[0];
+        }
+        Object[] values = (Object[]) array.getArray();
+        long[] result = new long[values.length];
+        for (int i = 0; i < values.length; i++) {
+            result[i] = ((Number) values[i]).longValue();
+        }
+        Arrays.sort(result);
+        return result;
+    }
+
+    /**
+     * A page of the outbox.
+     *
+     * @param events the rows, in (xid, id) order, each with its cursor
+     * @param next   where the next read starts
+     * @param full   whether more rows may follow at once
+     */
+    public record Page(List<OutboxEvent> events, ReadPosition next, boolean full) {
+    }
+
+    private record Row(long xid, long id, String table, String operation, String payload, long createdAtMicros) {
+    }
+
+    private record Keys(List<Row> rows) implements ReadPosition.RowKeys {
+        @Override
+        public int size() {
+            return rows.size();
+        }
+
+        @Override
+        public long xid(int i) {
+            return rows.get(i).xid;
+        }
+
+        @Override
+        public long id(int i) {
+            return rows.get(i).id;
+        }
+    }
+}

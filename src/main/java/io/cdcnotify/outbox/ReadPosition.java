@@ -1,0 +1,160 @@
+package io.cdcnotify.outbox;
+
+import java.util.Arrays;
+
+/**
+ * What a reader has already read, as a predicate over {@code (xid, id)}: a row is still to be read when
+ * {@code (xid, id) > last}, or when its transaction is pending and its id is above that transaction's
+ * {@code after} mark.
+ *
+ * <p>Pending transactions are those that were in progress, below {@code last.xid}, at the reader's previous
+ * snapshot; {@code after} is 0 for them. It is above 0 only for a transaction that committed late and whose
+ * rows a page cut in two: the reader then resumes inside that transaction. Immutable.
+ */
+public final class ReadPosition {
+
+    private static final long[] NONE = new long[0];
+
+    private final long lastXid;
+    private final long lastId;
+    /** Pending transaction ids, ascending. */
+    private final long[] pendingXids;
+    /** For each pending transaction, rows with ids at or below this were read. */
+    private final long[] pendingAfter;
+
+    ReadPosition(long lastXid, long lastId, long[] pendingXids, long[] pendingAfter) {
+        this.lastXid = lastXid;
+        this.lastId = lastId;
+        this.pendingXids = pendingXids;
+        this.pendingAfter = pendingAfter;
+    }
+
+    /** The position right after a cursor's event. */
+    public static ReadPosition after(Cursor cursor) {
+        return new ReadPosition(cursor.xid(), cursor.id(), cursor.pending().clone(), new long[cursor.pending().length]);
+    }
+
+    /** The position after the row {@code (lastXid, lastId)}, with {@code running} the snapshot's in-progress xids. */
+    static ReadPosition at(long lastXid, long lastId, long[] running) {
+        long[] pending = below(running, lastXid);
+        return new ReadPosition(lastXid, lastId, pending, new long[pending.length]);
+    }
+
+    /** True when the row {@code (xid, id)} has not been read yet. */
+    public boolean covers(long xid, long id) {
+        if (xid > lastXid || (xid == lastXid && id > lastId)) {
+            return true;
+        }
+        int i = Arrays.binarySearch(pendingXids, xid);
+        return i >= 0 && id > pendingAfter[i];
+    }
+
+    /**
+     * The position after reading a page in one snapshot.
+     *
+     * @param rows    the page's rows in (xid, id) order
+     * @param running the snapshot's in-progress transaction ids, ascending
+     * @param full    whether the page was cut by its size limit, so rows past its last one may remain
+     */
+    ReadPosition advance(RowKeys rows, long[] running, boolean full) {
+        if (rows.size() == 0) {
+            // nothing visible: keep only what may still write
+            return keepRunning(running);
+        }
+        long rowXid = rows.xid(rows.size() - 1);
+        long rowId = rows.id(rows.size() - 1);
+        boolean beyondLast = rowXid > lastXid || (rowXid == lastXid && rowId > lastId);
+        if (beyondLast || !full) {
+            // either the snapshot was read to its end, or it was cut past every pending row: all pending
+            // transactions that have committed are read in full
+            long newXid = beyondLast ? rowXid : lastXid;
+            long newId = beyondLast ? rowId : lastId;
+            return at(newXid, newId, running);
+        }
+        // cut among the late rows of pending transactions: last stays; the transaction cut in two resumes
+        // after its last row read; pending transactions after it that committed keep their marks
+        long[] xids = new long[pendingXids.length + running.length];
+        long[] after = new long[xids.length];
+        int n = 0;
+        int r = 0;
+        for (int p = 0; p < pendingXids.length; p++) {
+            long q = pendingXids[p];
+            while (r < running.length && running[r] < q) {
+                // running but not pending: impossible for q below last (it was running before), kept for safety
+                if (running[r] < lastXid) {
+                    xids[n] = running[r];
+                    after[n++] = 0;
+                }
+                r++;
+            }
+            boolean stillRunning = r < running.length && running[r] == q;
+            if (stillRunning) {
+                xids[n] = q;
+                after[n++] = 0;
+                r++;
+            } else if (q == rowXid) {
+                xids[n] = q;
+                after[n++] = rowId;
+            } else if (q > rowXid) {
+                xids[n] = q;
+                after[n++] = pendingAfter[p];
+            }
+        }
+        while (r < running.length && running[r] < lastXid) {
+            xids[n] = running[r++];
+            after[n++] = 0;
+        }
+        return new ReadPosition(lastXid, lastId, Arrays.copyOf(xids, n), Arrays.copyOf(after, n));
+    }
+
+    private ReadPosition keepRunning(long[] running) {
+        long[] xids = new long[pendingXids.length];
+        long[] after = new long[pendingXids.length];
+        int n = 0;
+        for (int p = 0; p < pendingXids.length; p++) {
+            if (Arrays.binarySearch(running, pendingXids[p]) >= 0) {
+                xids[n] = pendingXids[p];
+                after[n++] = pendingAfter[p];
+            }
+        }
+        return n == pendingXids.length ? this : new ReadPosition(lastXid, lastId, Arrays.copyOf(xids, n), Arrays.copyOf(after, n));
+    }
+
+    /** The in-progress xids below {@code xid}, as a cursor's pending list. */
+    static long[] below(long[] running, long xid) {
+        int i = Arrays.binarySearch(running, xid);
+        int end = i >= 0 ? i : -i - 1;
+        return end == 0 ? NONE : Arrays.copyOf(running, end);
+    }
+
+    long lastXid() {
+        return lastXid;
+    }
+
+    long lastId() {
+        return lastId;
+    }
+
+    long[] pendingXids() {
+        return pendingXids;
+    }
+
+    long[] pendingAfter() {
+        return pendingAfter;
+    }
+
+    @Override
+    public String toString() {
+        return "ReadPosition[last=(" + lastXid + "," + lastId + "), pending=" + Arrays.toString(pendingXids)
+                + ", after=" + Arrays.toString(pendingAfter) + "]";
+    }
+
+    /** The (xid, id) keys of a page's rows, in order. */
+    interface RowKeys {
+        int size();
+
+        long xid(int i);
+
+        long id(int i);
+    }
+}

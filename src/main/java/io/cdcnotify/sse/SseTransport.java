@@ -1,0 +1,118 @@
+package io.cdcnotify.sse;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.function.Supplier;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.cdcnotify.hub.Disconnect;
+import io.cdcnotify.hub.Message;
+import io.cdcnotify.hub.Publication;
+import io.cdcnotify.hub.Transport;
+
+/**
+ * SSE framing (contract section 5), written straight to the response stream: an event's frame is the same
+ * bytes for every SSE client, and a burst is flushed once.
+ */
+final class SseTransport implements Transport {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final byte[] KEEPALIVE = ": keepalive\n\n".getBytes(StandardCharsets.UTF_8);
+    private static final Duration KEEPALIVE_EVERY = Duration.ofSeconds(15);
+
+    private final Supplier<OutputStream> opener;
+    private OutputStream out;
+
+    /** @param opener opens the response stream, at the first write: until then the response can still refuse */
+    SseTransport(Supplier<OutputStream> opener) {
+        this.opener = opener;
+    }
+
+    @Override
+    public String name() {
+        return "sse";
+    }
+
+    @Override
+    public void event(String subscriptionId, Publication publication) throws IOException {
+        write(publication.sseFrame());
+    }
+
+    @Override
+    public void message(Message message) throws IOException {
+        switch (message) {
+            case Message.Subscribed m -> {
+                ObjectNode data = JSON.createObjectNode();
+                data.put("subscription_id", m.subscriptionId());
+                m.tables().forEach(data.putArray("tables")::add);
+                write(("retry: 2000\nevent: subscribed\ndata: " + data + "\n\n").getBytes(StandardCharsets.UTF_8));
+            }
+            case Message.Error m -> {
+                ObjectNode data = JSON.createObjectNode();
+                data.put("code", m.code().wire());
+                data.put("message", m.message());
+                m.cursor().ifPresent(c -> data.put("cursor", c.orElse(null)));
+                write(("event: error\ndata: " + data + "\n\n").getBytes(StandardCharsets.UTF_8));
+            }
+            default -> {
+                // auth_ok, pong and unsubscribed have no SSE form
+            }
+        }
+    }
+
+    @Override
+    public void flush() throws IOException {
+        try {
+            stream().flush();
+        } catch (RuntimeException e) {
+            throw new IOException("flush failed", e);
+        }
+    }
+
+    @Override
+    public void keepalive() throws IOException {
+        write(KEEPALIVE);
+    }
+
+    @Override
+    public Duration keepaliveInterval() {
+        return KEEPALIVE_EVERY;
+    }
+
+    @Override
+    public boolean endsWithSubscription() {
+        return true;
+    }
+
+    @Override
+    public void close(Disconnect disconnect) {
+        try {
+            stream().close();
+        } catch (IOException | RuntimeException e) {
+            // the peer is already gone
+        }
+    }
+
+    @Override
+    public void abort() {
+        // the response stream's socket is out of reach; the writer ends when the peer reads or the TCP stack gives up
+    }
+
+    private OutputStream stream() {
+        if (out == null) {
+            out = opener.get();
+        }
+        return out;
+    }
+
+    private void write(byte[] bytes) throws IOException {
+        try {
+            stream().write(bytes);
+        } catch (RuntimeException e) {
+            throw new IOException("write failed", e);
+        }
+    }
+}

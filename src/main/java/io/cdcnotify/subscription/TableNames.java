@@ -1,0 +1,33 @@
+package io.cdcnotify.subscription;
+
+import java.util.List;
+import java.util.Optional;
+import java.util.regex.Pattern;
+
+import io.cdcnotify.hub.Subscription;
+
+/** The contract's rule for table names: {@code [A-Za-z0-9_.]{1,128}}, or {@code *} for every table. */
+public final class TableNames {
+
+    private static final Pattern VALID = Pattern.compile("[A-Za-z0-9_.]{1,128}");
+
+    private TableNames() {
+    }
+
+    public static boolean valid(String name) {
+        return name != null && (Subscription.EVERY_TABLE.equals(name) || VALID.matcher(name).matches());
+    }
+
+    /** Why a list of tables is refused, or empty when it is fine. */
+    public static Optional<String> problem(List<String> tables) {
+        if (tables.isEmpty()) {
+            return Optional.of("tables must not be empty");
+        }
+        for (String t : tables) {
+            if (!valid(t)) {
+                return Optional.of("invalid table name: a table name is 1 to 128 of A-Z, a-z, 0-9, _ and .");
+            }
+        }
+        return Optional.empty();
+    }
+}

@@ -1,0 +1,301 @@
+package io.cdcnotify.ws;
+
+import java.util.HashSet;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+
+import io.cdcnotify.auth.ApiKey;
+import io.cdcnotify.auth.ApiKeys;
+import io.cdcnotify.auth.Credentials;
+import io.cdcnotify.config.LimitsConfig;
+import io.cdcnotify.hub.Client;
+import io.cdcnotify.hub.Disconnect;
+import io.cdcnotify.hub.ErrorCode;
+import io.cdcnotify.hub.Hub;
+import io.cdcnotify.hub.HubMetrics;
+import io.cdcnotify.hub.Message;
+import io.cdcnotify.subscription.Opening;
+import io.cdcnotify.subscription.Subscriptions;
+import io.helidon.http.Headers;
+import io.helidon.http.HttpPrologue;
+import io.helidon.websocket.WsListener;
+import io.helidon.websocket.WsSession;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
+
+/**
+ * One WebSocket connection's reader side: authentication, then each client message checked, limited and
+ * turned into work for the connection's {@link Client}, whose own thread does all the writing once the
+ * connection is authenticated. Before that, the only writes are this thread's (or the auth timer's) refusal.
+ */
+final class WsEndpoint implements WsListener {
+
+    private static final Logger LOG = LoggerFactory.getLogger(WsEndpoint.class);
+
+    private enum State { PENDING, OPEN, CLOSED }
+
+    private final WsDependencies deps;
+    private final AtomicReference<State> state = new AtomicReference<>(State.PENDING);
+    private final StringBuilder fragments = new StringBuilder();
+    /** The subscriptions this connection asked to attach to, as this thread knows them. */
+    private final Set<String> attached = new HashSet<>();
+    private final String connectionId = Hub.newClientId();
+    private Optional<String> upgradeKey = Optional.empty();
+    private WsSession session;
+    private RequestLimits limits;
+    private ApiKey key;
+    private Client client;
+
+    WsEndpoint(WsDependencies deps) {
+        this.deps = deps;
+    }
+
+    @Override
+    public Optional<Headers> onHttpUpgrade(HttpPrologue prologue, Headers headers) {
+        upgradeKey = Credentials.from(headers, prologue.query());
+        return Optional.empty();
+    }
+
+    @Override
+    public void onOpen(WsSession session) {
+        this.session = session;
+        this.limits = new RequestLimits(deps.limits().maxMessagesPerSecond(), System.nanoTime());
+        withContext(() -> {
+            LOG.info("websocket connection opened from {}", session.socketContext().remotePeer().host());
+            if (upgradeKey.isPresent()) {
+                String secret = upgradeKey.get();
+                upgradeKey = Optional.empty();
+                authenticate(secret);
+            } else {
+                deps.timer().schedule(() -> Thread.ofVirtual().start(this::authTimedOut),
+                                      deps.limits().authTimeout().toMillis(), TimeUnit.MILLISECONDS);
+            }
+        });
+    }
+
+    @Override
+    public void onMessage(WsSession session, String text, boolean last) {
+        withContext(() -> {
+            if (state.get() == State.CLOSED) {
+                return;
+            }
+            if (fragments.length() + text.length() > deps.limits().maxFrameBytes()) {
+                fragments.setLength(0);
+                refuse(Disconnect.frameTooLarge());
+                return;
+            }
+            if (!last) {
+                fragments.append(text);
+                return;
+            }
+            String frame = text;
+            if (!fragments.isEmpty()) {
+                frame = fragments.append(text).toString();
+                fragments.setLength(0);
+            }
+            ClientRequest request = ClientRequest.parse(frame);
+            if (state.get() == State.PENDING) {
+                if (request instanceof ClientRequest.Auth auth) {
+                    authenticate(auth.apiKey());
+                } else if (state.compareAndSet(State.PENDING, State.CLOSED)) {
+                    refuseDirectly(Disconnect.unauthorized("authenticate first: send {\"type\":\"auth\",\"api_key\":…}"));
+                }
+                return;
+            }
+            handle(request);
+        });
+    }
+
+    @Override
+    public void onClose(WsSession session, int status, String reason) {
+        withContext(() -> {
+            ended();
+            LOG.info("websocket connection closed by the client ({})", status);
+        });
+    }
+
+    @Override
+    public void onError(WsSession session, Throwable t) {
+        withContext(() -> {
+            ended();
+            LOG.info("websocket connection failed: {}", t.toString());
+        });
+    }
+
+    private void ended() {
+        state.set(State.CLOSED);
+        if (client != null) {
+            client.close(Disconnect.GONE);
+        }
+    }
+
+    // ---- authentication ----
+
+    private void authenticate(String secret) {
+        Optional<ApiKey> found = deps.keys().authenticate(secret);
+        if (!state.compareAndSet(State.PENDING, State.OPEN)) {
+            return; // timed out meanwhile
+        }
+        if (found.isEmpty()) {
+            state.set(State.CLOSED);
+            refuseDirectly(Disconnect.unauthorized("unknown, revoked or expired API key"));
+            return;
+        }
+        key = found.get();
+        Optional<Client> connected = deps.hub().connect(connectionId, key.id(), new WsTransport(session),
+                                                        deps.limits().maxConnectionsPerKey());
+        if (connected.isEmpty()) {
+            state.set(State.CLOSED);
+            sendDirectly(Message.Error.of(ErrorCode.LIMIT_EXCEEDED, "too many connections for this key"));
+            closeDirectly(Disconnect.limit("too many connections for this key"));
+            return;
+        }
+        client = connected.get();
+        Thread.ofVirtual().name("ws-writer-" + connectionId).start(client::run);
+        client.send(new Message.AuthOk(connectionId));
+        LOG.info("websocket connection authenticated as key {}", key.id());
+    }
+
+    private void authTimedOut() {
+        if (state.compareAndSet(State.PENDING, State.CLOSED)) {
+            withContext(() -> refuseDirectly(Disconnect.unauthorized("no authentication within "
+                    + deps.limits().authTimeout().toSeconds() + " s")));
+        }
+    }
+
+    // ---- requests ----
+
+    private void handle(ClientRequest request) {
+        if (request instanceof ClientRequest.Invalid invalid) {
+            badRequest(invalid.requestId(), invalid.message());
+            return;
+        }
+        switch (limits.message(System.nanoTime())) {
+            case LIMITED -> {
+                error(request.requestId(), ErrorCode.LIMIT_EXCEEDED,
+                      "more than " + deps.limits().maxMessagesPerSecond() + " messages in a second");
+                return;
+            }
+            case CLOSE -> {
+                error(request.requestId(), ErrorCode.LIMIT_EXCEEDED, "message rate over the limit for 5 s");
+                client.closeAfterQueued(Disconnect.limit("message rate limit"));
+                state.set(State.CLOSED);
+                return;
+            }
+            case OK -> {
+            }
+        }
+        switch (request) {
+            case ClientRequest.Ping p -> client.send(new Message.Pong(p.requestId()));
+            case ClientRequest.Subscribe s -> subscribe(s);
+            case ClientRequest.Unsubscribe u -> unsubscribe(u);
+            case ClientRequest.Auth a -> badRequest(a.requestId(), "already authenticated");
+            case ClientRequest.Invalid i -> badRequest(i.requestId(), i.message());
+        }
+    }
+
+    private void subscribe(ClientRequest.Subscribe s) {
+        if (s.tables().isEmpty() && s.subscriptionId().isEmpty()) {
+            badRequest(s.requestId(), "tables or subscription_id is required");
+            return;
+        }
+        if (s.subscriptionId().isPresent() && attached.contains(s.subscriptionId().get())) {
+            badRequest(s.requestId(), "already attached to this subscription");
+            return;
+        }
+        if (attached.size() >= deps.limits().maxSubscriptionsPerConnection()) {
+            error(s.requestId(), ErrorCode.LIMIT_EXCEEDED, "at most " + deps.limits().maxSubscriptionsPerConnection()
+                    + " subscriptions per connection");
+            return;
+        }
+        Opening opening = deps.subscriptions().open(key.id(), key::allowsAll, deps.limits().maxTablesPerSubscription(),
+                                                    new Opening.Request(s.tables(), s.subscriptionId(),
+                                                                        s.resumeFrom(), true));
+        switch (opening) {
+            case Opening.Refused r -> error(s.requestId(), r.code(), r.message());
+            case Opening.Ready ready -> {
+                String id = ready.subscription().id();
+                attached.add(id);
+                client.attach(ready.subscription(), ready.backlog(),
+                              new Message.Subscribed(s.requestId(), id, ready.subscription().tables()),
+                              Message.Error.answering(s.requestId(), ErrorCode.NOT_FOUND, "no such subscription"));
+            }
+        }
+    }
+
+    private void unsubscribe(ClientRequest.Unsubscribe u) {
+        String id = u.subscriptionId();
+        if (deps.subscriptions().find(id, key.id()).isEmpty()) {
+            error(u.requestId(), ErrorCode.NOT_FOUND, "no such subscription");
+            return;
+        }
+        attached.remove(id);
+        client.detach(id, Optional.of(new Message.Unsubscribed(u.requestId(), id)));
+        deps.subscriptions().delete(id, key.id());
+    }
+
+    private void badRequest(Optional<String> requestId, String message) {
+        error(requestId, ErrorCode.BAD_REQUEST, message);
+        if (limits.badRequest(System.nanoTime())) {
+            client.closeAfterQueued(Disconnect.tooManyBadRequests());
+            state.set(State.CLOSED);
+        }
+    }
+
+    private void error(Optional<String> requestId, ErrorCode code, String message) {
+        client.send(Message.Error.answering(requestId, code, message));
+    }
+
+    // ---- before the writer exists, this thread writes ----
+
+    /** Sends the disconnect's error and closes, through the writer when there is one. */
+    private void refuse(Disconnect disconnect) {
+        if (client != null) {
+            client.close(disconnect);
+            state.set(State.CLOSED);
+        } else if (state.getAndSet(State.CLOSED) != State.CLOSED) {
+            refuseDirectly(disconnect);
+        }
+    }
+
+    private void refuseDirectly(Disconnect disconnect) {
+        disconnect.error().ifPresent(this::sendDirectly);
+        closeDirectly(disconnect);
+    }
+
+    private void sendDirectly(Message.Error error) {
+        deps.metrics().clientError(error.code());
+        try {
+            session.send(WsMessages.encode(error), true);
+        } catch (RuntimeException e) {
+            LOG.debug("could not send {}: {}", error.code().wire(), e.toString());
+        }
+    }
+
+    private void closeDirectly(Disconnect disconnect) {
+        LOG.info("websocket connection refused: {} {}", disconnect.code(), disconnect.reason());
+        try {
+            session.close(disconnect.code(), disconnect.reason());
+        } catch (RuntimeException e) {
+            LOG.debug("could not close: {}", e.toString());
+        }
+    }
+
+    private void withContext(Runnable action) {
+        MDC.put("connection_id", connectionId);
+        try {
+            action.run();
+        } finally {
+            MDC.remove("connection_id");
+        }
+    }
+
+    /** What every connection's endpoint shares. */
+    record WsDependencies(ApiKeys keys, Hub hub, Subscriptions subscriptions, LimitsConfig limits,
+                          ScheduledExecutorService timer, HubMetrics metrics) {
+    }
+}
