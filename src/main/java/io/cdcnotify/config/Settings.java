@@ -49,7 +49,16 @@ public final class Settings {
         return load(System.getenv());
     }
 
-    static Config load(Map<String, String> env) {
+    /** The configuration for a given environment (tests pass their own). */
+    public static Config load(Map<String, String> env) {
+        return load(env, Map.of());
+    }
+
+    /**
+     * The configuration for a given environment, with some configuration keys set directly on top (tests use
+     * this for settings that have no environment variable).
+     */
+    public static Config load(Map<String, String> env, Map<String, String> keys) {
         Map<String, String> overrides = new LinkedHashMap<>();
         ENVIRONMENT.forEach((variable, key) -> {
             String value = env.get(variable);
@@ -60,7 +69,8 @@ public final class Settings {
         return Config.builder()
                 .disableEnvironmentVariablesSource()
                 .disableSystemPropertiesSource()
-                .sources(List.of(ConfigSources.create(overrides, "environment"),
+                .sources(List.of(ConfigSources.create(keys, "keys"),
+                                 ConfigSources.create(overrides, "environment"),
                                  ConfigSources.systemProperties(),
                                  ConfigSources.file("application.yaml").optional(),
                                  ConfigSources.classpath("application.yaml")))
