@@ -6,6 +6,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.Properties;
 
+import io.cdcnotify.api.CorsFilter;
 import io.cdcnotify.api.HealthService;
 import io.cdcnotify.api.KeysService;
 import io.cdcnotify.api.ListenerState;
@@ -46,6 +47,8 @@ import org.slf4j.bridge.SLF4JBridgeHandler;
 public final class Main {
 
     private static final Logger LOG = LoggerFactory.getLogger(Main.class);
+    /** SIGTERM: clients get their close within this, the process exits well within 30 s. */
+    private static final Duration SHUTDOWN_GRACE = Duration.ofSeconds(8);
 
     private Main() {
     }
@@ -54,10 +57,14 @@ public final class Main {
         SLF4JBridgeHandler.removeHandlersForRootLogger();
         SLF4JBridgeHandler.install();
         Config config = Settings.load();
+        if (args.length > 0) {
+            System.exit(command(java.util.List.of(args), config));
+        }
         WebServer server;
+        Lifecycle lifecycle;
         try {
             WebServerConfig.Builder builder = WebServer.builder().shutdownHook(false);
-            setup(builder, config);
+            lifecycle = setup(builder, config);
             server = builder.build().start();
         } catch (RuntimeException e) {
             LOG.error("cdc-notify could not start: {}", e.getMessage());
@@ -65,13 +72,29 @@ public final class Main {
             return;
         }
         LOG.info("cdc-notify {} listening on port {}", version(), server.port());
+        WebServer started = server;
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            lifecycle.drain(SHUTDOWN_GRACE);
+            started.stop();
+        }, "cdc-shutdown"));
+    }
+
+    /** A command-line tool instead of the service: {@code keys …}. Its logs are quiet unless something fails. */
+    private static int command(java.util.List<String> args, Config config) {
+        ((ch.qos.logback.classic.Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME))
+                .setLevel(ch.qos.logback.classic.Level.WARN);
+        if ("keys".equals(args.getFirst())) {
+            return KeysCommand.run(args.subList(1, args.size()), config, System.out, System.err);
+        }
+        System.err.println("usage: java -jar cdc-notify.jar [keys …]\n" + KeysCommand.USAGE);
+        return 2;
     }
 
     /**
      * Builds every component from {@code config}, and adds the routes and the lifecycle that starts and stops
      * them with the server.
      */
-    static void setup(WebServerConfig.Builder server, Config config) {
+    static Lifecycle setup(WebServerConfig.Builder server, Config config) {
         Clock clock = Clock.systemUTC();
         LimitsConfig limits = LimitsConfig.from(config);
         SubscriptionConfig subscriptionConfig = SubscriptionConfig.from(config);
@@ -83,19 +106,22 @@ public final class Main {
         Hub hub = new Hub(new Hub.Limits(limits.clientBufferEvents(), subscriptionConfig.queueMaxEvents(),
                                          subscriptionConfig.queueMaxBytes()), metrics, clock);
         ApiKeys keys = new ApiKeys(database.client(), authConfig, clock);
-        Subscriptions subscriptions = new Subscriptions(hub, reader, subscriptionConfig, clock);
+        Subscriptions subscriptions = new Subscriptions(hub, reader, subscriptionConfig,
+                                                        limits.maxSubscriptionsPerKey(), clock);
         OutboxListener listener = new OutboxListener(database, reader, hub, ListenerConfig.from(config),
                                                      payload -> { }, clock);
         Housekeeping housekeeping = new Housekeeping(keys, hub, subscriptions, authConfig.sweepInterval());
 
+        Lifecycle lifecycle = new Lifecycle(database, listener, housekeeping, hub);
         java.util.function.Supplier<ListenerState> listenerState = () -> new ListenerState(
                 listener.connected(), listener.lastEventId(), listener.reconnects(), listener.lagMillis());
 
         server.config(config.get("server"))
                 .addProtocol(WsConfig.builder().maxFrameLength(limits.maxFrameBytes()).build())
                 .routing(routing -> routing
-                        .error(Throwable.class, Main::internalError)
-                        .register(new Lifecycle(database, listener, housekeeping, hub))
+                        .error(Throwable.class, Main::unhandled)
+                        .addFilter(new CorsFilter(corsOrigins(config)))
+                        .register(lifecycle)
                         .register("/health", new HealthService(database::reachable, listenerState))
                         .register("/v1/state", new StateService(keys, hub, listenerState, version()))
                         .register("/v1/keys", new KeysService(keys, limits.maxRequestBytes(), housekeeping::revoked))
@@ -108,17 +134,39 @@ public final class Main {
                                                                                   .welcome("index.html")
                                                                                   .build())))
                 .addRouting(WsService.routing(keys, hub, subscriptions, limits, housekeeping.timer(), metrics));
+        return lifecycle;
     }
 
-    /** Anything a handler did not expect: logged once, with its stack, and answered without it. */
-    private static void internalError(io.helidon.webserver.http.ServerRequest req,
-                                      io.helidon.webserver.http.ServerResponse res, Throwable t) {
-        LOG.error("request {} {} failed", req.prologue().method().text(), req.path().path(), t);
-        if (!res.isSent()) {
-            res.status(io.helidon.http.Status.INTERNAL_SERVER_ERROR_500);
-            res.header(io.helidon.http.HeaderValues.CONTENT_TYPE_JSON);
-            res.send(io.cdcnotify.hub.ErrorCode.INTERNAL.body("internal error"));
+    /**
+     * Errors no handler answered: Helidon's own (no such route, a body too large, a malformed request) become
+     * the contract's error body with their status; anything else is logged once, with its stack, and answered
+     * {@code internal} without it.
+     */
+    private static void unhandled(io.helidon.webserver.http.ServerRequest req,
+                                  io.helidon.webserver.http.ServerResponse res, Throwable t) {
+        if (res.isSent()) {
+            return;
         }
+        io.cdcnotify.hub.ErrorCode code = io.cdcnotify.hub.ErrorCode.INTERNAL;
+        String message = "internal error";
+        int status = 500;
+        if (t instanceof io.helidon.http.HttpException http && http.status().code() < 500) {
+            status = http.status().code();
+            code = status == 404 ? io.cdcnotify.hub.ErrorCode.NOT_FOUND : io.cdcnotify.hub.ErrorCode.BAD_REQUEST;
+            message = status == 404 ? "no such resource" : http.status().reasonPhrase().toLowerCase(java.util.Locale.ROOT);
+        } else {
+            LOG.error("request {} {} failed", req.prologue().method().text(), req.path().path(), t);
+        }
+        res.status(io.helidon.http.Status.create(status));
+        res.header(io.helidon.http.HeaderValues.CONTENT_TYPE_JSON);
+        res.send(code.body(message));
+    }
+
+    private static java.util.Set<String> corsOrigins(Config config) {
+        return java.util.Arrays.stream(config.get("cdc.cors.allowed-origins").asString().orElse("").split(","))
+                .map(String::trim)
+                .filter(o -> !o.isEmpty())
+                .collect(java.util.stream.Collectors.toSet());
     }
 
     static String version() {
@@ -133,9 +181,19 @@ public final class Main {
         }
     }
 
-    /** Starts the background parts with the server, and stops them after it. */
-    private record Lifecycle(Database database, OutboxListener listener, Housekeeping housekeeping, Hub hub)
-            implements HttpService {
+    /** Starts the background parts with the server, drains clients on SIGTERM, and stops it all after the server. */
+    static final class Lifecycle implements HttpService {
+        private final Database database;
+        private final OutboxListener listener;
+        private final Housekeeping housekeeping;
+        private final Hub hub;
+
+        Lifecycle(Database database, OutboxListener listener, Housekeeping housekeeping, Hub hub) {
+            this.database = database;
+            this.listener = listener;
+            this.housekeeping = housekeeping;
+            this.hub = hub;
+        }
 
         @Override
         public void routing(io.helidon.webserver.http.HttpRules rules) {
@@ -145,6 +203,28 @@ public final class Main {
         public void beforeStart() {
             listener.start();
             housekeeping.start();
+        }
+
+        /**
+         * Graceful shutdown: no new events are read; every connection writes what it has queued, gets its last
+         * cursor in a 1001 close (SSE: the stream ends) and is gone within {@code grace}; stragglers are cut.
+         */
+        void drain(Duration grace) {
+            LOG.info("shutting down: closing {} connections", hub.clients().size());
+            hub.refuseNewClients();
+            listener.stop();
+            hub.closeAllAfterQueued(Disconnect.SHUTDOWN);
+            long deadline = System.nanoTime() + grace.toNanos();
+            while (!hub.clients().isEmpty() && System.nanoTime() < deadline) {
+                try {
+                    Thread.sleep(20);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+            hub.abortStuck(Duration.ZERO);
+            LOG.info("shutdown: {} connections left", hub.clients().size());
         }
 
         @Override

@@ -63,6 +63,10 @@ public final class SubscriptionsService implements HttpService {
             Rest.error(res, ErrorCode.FORBIDDEN, "the key may not read these tables");
             return;
         }
+        if (subscriptions.atLimit(key.get().id())) {
+            Rest.error(res, ErrorCode.LIMIT_EXCEEDED, "too many durable subscriptions for this key");
+            return;
+        }
         Subscription s = subscriptions.create(key.get().id(), tables, true);
         ObjectNode json = Rest.JSON.createObjectNode();
         json.put("id", s.id());

@@ -42,6 +42,8 @@ public final class Client {
     private final LinkedBlockingQueue<Object> queue = new LinkedBlockingQueue<>();
     private final AtomicInteger live = new AtomicInteger();
     private final Map<String, Attachment> attachments = new ConcurrentHashMap<>();
+    /** Attach requests queued and not yet carried out. */
+    private final AtomicInteger attaching = new AtomicInteger();
     private volatile boolean slow;
     private volatile Disconnect closing;
     private volatile long closingSince;
@@ -80,6 +82,15 @@ public final class Client {
         return List.copyOf(attachments.keySet());
     }
 
+    /** Subscriptions attached, or asked for and not yet attached: what a per-connection limit counts. */
+    public int subscriptionCount() {
+        return attachments.size() + attaching.get();
+    }
+
+    public boolean attachedTo(String subscriptionId) {
+        return attachments.containsKey(subscriptionId);
+    }
+
     // ---- called from any thread; none of these waits ----
 
     /** A live event for one of this client's attachments. Never blocks: the listener thread calls it. */
@@ -109,7 +120,19 @@ public final class Client {
      * live events. If the subscription has ended meanwhile, {@code ifEnded} is sent instead.
      */
     public void attach(Subscription subscription, Optional<Backlog> backlog, Message reply, Message ifEnded) {
+        attaching.incrementAndGet();
         queue.offer(new Attach(subscription, backlog, reply, ifEnded));
+    }
+
+    /** Something for the writer to do with the transport, in queue order (a WebSocket pong, say). */
+    public void perform(TransportAction action) {
+        queue.offer(action);
+    }
+
+    /** Work for the writer thread on its transport. */
+    @FunctionalInterface
+    public interface TransportAction {
+        void run(Transport transport) throws IOException;
     }
 
     /** Detaches this client from a subscription, then sends {@code reply} (if any). */
@@ -232,7 +255,8 @@ public final class Client {
                 }
             }
             case Message m -> write(m);
-            case Disconnect d -> close(d);
+            case Disconnect d -> close(d == Disconnect.SHUTDOWN ? Disconnect.shutdown(Optional.ofNullable(lastCursor)) : d);
+            case TransportAction action -> action.run(transport);
             case Attach a -> attachNow(a, deferred);
             case Detach d -> {
                 Attachment a = attachments.remove(d.subscriptionId);
@@ -263,11 +287,18 @@ public final class Client {
     private void attachNow(Attach a, ArrayDeque<Object> deferred) throws Exception {
         Attachment attachment = new Attachment(this, a.subscription);
         Optional<List<Publication>> waiting = hub.attach(attachment);
+        if (waiting.isPresent()) {
+            attachments.put(a.subscription.id(), attachment);
+        }
+        attaching.decrementAndGet();
         if (waiting.isEmpty()) {
-            write(a.ifEnded);
+            if (transport.endsWithSubscription()) {
+                close(Disconnect.subscriptionGone(a.subscription.id()));
+            } else {
+                write(a.ifEnded);
+            }
             return;
         }
-        attachments.put(a.subscription.id(), attachment);
         write(a.reply);
         Backlog backlog = a.backlog.orElseGet(() -> Backlog.of(waiting.get()));
         if (a.backlog.isPresent()) {
@@ -349,6 +380,11 @@ public final class Client {
             LOG.debug("could not send the closing error: {}", e.toString());
         } finally {
             transport.close(end);
+            if (end == Disconnect.GONE) {
+                LOG.info("{} connection closed by the client", transport.name());
+            } else {
+                LOG.info("{} connection closed by the server: {} {}", transport.name(), end.code(), end.reason());
+            }
             for (Attachment a : attachments.values()) {
                 a.markDetached();
                 hub.detached(a);

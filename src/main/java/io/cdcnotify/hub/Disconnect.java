@@ -17,6 +17,12 @@ public record Disconnect(int code, String reason, Optional<Message.Error> error)
 
     public static final Disconnect SHUTDOWN = new Disconnect(1001, "server shutting down", Optional.empty());
 
+    /** Shutting down, with the cursor of the last event written as the close reason when there is one. */
+    public static Disconnect shutdown(Optional<String> lastCursor) {
+        return new Disconnect(1001, lastCursor.filter(c -> c.length() <= 123).orElse("server shutting down"),
+                              Optional.empty());
+    }
+
     public static Disconnect unauthorized(String message) {
         return new Disconnect(4401, "unauthorized", Optional.of(Message.Error.of(ErrorCode.UNAUTHORIZED, message)));
     }
@@ -45,9 +51,12 @@ public record Disconnect(int code, String reason, Optional<Message.Error> error)
                 Message.Error.of(ErrorCode.NOT_FOUND, "subscription " + subscriptionId + " was deleted")));
     }
 
-    /** A slow consumer: the close reason is the cursor itself when it fits in a close frame's 123 bytes. */
+    /**
+     * A slow consumer: the close reason is the cursor itself when there is one and it fits in a close frame's
+     * 123 bytes, and empty otherwise (the error before the close always carries it, or null).
+     */
     public static Disconnect slowConsumer(Optional<String> lastCursor) {
-        String reason = lastCursor.filter(c -> c.length() <= 123).orElse("slow_consumer");
+        String reason = lastCursor.filter(c -> c.length() <= 123).orElse("");
         Message.Error error = new Message.Error(Optional.empty(), ErrorCode.SLOW_CONSUMER,
                                                 "the client did not read its events fast enough; resume with the cursor",
                                                 Optional.of(lastCursor));

@@ -42,6 +42,7 @@ public final class Hub {
     private final Map<String, Subscription> subscriptions = new ConcurrentHashMap<>();
     private final Map<String, Client> clients = new ConcurrentHashMap<>();
     private final Map<String, AtomicInteger> clientsPerKey = new ConcurrentHashMap<>();
+    private volatile boolean refusing;
 
     public Hub(Limits limits, HubMetrics metrics, Clock clock) {
         this.limits = limits;
@@ -149,6 +150,9 @@ public final class Hub {
      * runs {@link Client#run()} on the connection's writer thread.
      */
     public Optional<Client> connect(String id, String keyId, Transport transport, int maxPerKey) {
+        if (refusing) {
+            return Optional.empty();
+        }
         AtomicInteger count = clientsPerKey.computeIfAbsent(keyId, k -> new AtomicInteger());
         if (count.incrementAndGet() > maxPerKey) {
             count.decrementAndGet();
@@ -189,6 +193,22 @@ public final class Hub {
         }
     }
 
+    /** From now on {@link #connect} refuses: the server is shutting down. */
+    public void refuseNewClients() {
+        refusing = true;
+    }
+
+    public boolean refusing() {
+        return refusing;
+    }
+
+    /** Closes every connection once it has written what it has queued. */
+    public void closeAllAfterQueued(Disconnect why) {
+        for (Client c : new ArrayList<>(clients.values())) {
+            c.closeAfterQueued(why);
+        }
+    }
+
     /** Closes every connection: the list is copied first, and each closed outside any lock. */
     public void closeAll(Disconnect why) {
         for (Client c : new ArrayList<>(clients.values())) {
@@ -202,7 +222,7 @@ public final class Hub {
      */
     public void abortStuck(Duration grace) {
         for (Client c : clients.values()) {
-            if (c.closingForNanos() > grace.toNanos()) {
+            if (c.closingForNanos() >= grace.toNanos()) {
                 LOG.info("aborting connection {} stuck while closing", c.id());
                 c.abort();
             }

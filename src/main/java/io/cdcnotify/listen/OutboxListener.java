@@ -214,6 +214,9 @@ public final class OutboxListener {
                 lagMillis = Math.max(0, clock.millis() - last.createdAtMicros() / 1000);
                 total += page.events().size();
             }
+            if (LOG.isDebugEnabled()) {
+                LOG.debug("read {} events from {} to {}", page.events().size(), position, page.next());
+            }
             position = page.next();
         } while (page.full() && running);
         return total;

@@ -85,6 +85,12 @@ public final class EventsService implements HttpService {
             if (ready.created()) {
                 hub.end(subscription);
             }
+            if (hub.refusing()) {
+                res.status(Status.SERVICE_UNAVAILABLE_503);
+                res.header(HeaderValues.CONTENT_TYPE_JSON);
+                res.send(ErrorCode.INTERNAL.body("the server is shutting down"));
+                return;
+            }
             refuse(res, ErrorCode.LIMIT_EXCEEDED, "too many connections for this key");
             return;
         }

@@ -31,8 +31,10 @@ public final class Subscriptions {
     private final OutboxReader reader;
     private final SubscriptionConfig config;
     private final Clock clock;
+    private final int maxPerKey;
 
-    public Subscriptions(Hub hub, OutboxReader reader, SubscriptionConfig config, Clock clock) {
+    public Subscriptions(Hub hub, OutboxReader reader, SubscriptionConfig config, int maxPerKey, Clock clock) {
+        this.maxPerKey = maxPerKey;
         this.hub = hub;
         this.reader = reader;
         this.config = config;
@@ -48,6 +50,11 @@ public final class Subscriptions {
     /** The subscription with this id, if the key owns it. */
     public Optional<Subscription> find(String id, String keyId) {
         return hub.subscription(id).filter(s -> s.keyId().equals(keyId) && s.durable());
+    }
+
+    /** True when the key owns as many durable subscriptions as it may. */
+    public boolean atLimit(String keyId) {
+        return hub.subscriptions().stream().filter(s -> s.durable() && s.keyId().equals(keyId)).count() >= maxPerKey;
     }
 
     /** The key's durable subscriptions, oldest first. */
@@ -128,6 +135,10 @@ public final class Subscriptions {
         } else if (request.tables().isPresent()) {
             if (!mayRead.test(request.tables().get())) {
                 return new Opening.Refused(ErrorCode.FORBIDDEN, "the key may not read these tables");
+            }
+            if (request.durable() && atLimit(keyId)) {
+                return new Opening.Refused(ErrorCode.LIMIT_EXCEEDED,
+                                           "at most " + maxPerKey + " durable subscriptions per key");
             }
             subscription = create(keyId, request.tables().get(), request.durable());
             created = true;

@@ -1,8 +1,6 @@
 package io.cdcnotify.ws;
 
-import java.util.HashSet;
 import java.util.Optional;
-import java.util.Set;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
@@ -19,6 +17,7 @@ import io.cdcnotify.hub.HubMetrics;
 import io.cdcnotify.hub.Message;
 import io.cdcnotify.subscription.Opening;
 import io.cdcnotify.subscription.Subscriptions;
+import io.helidon.common.buffers.BufferData;
 import io.helidon.http.Headers;
 import io.helidon.http.HttpPrologue;
 import io.helidon.websocket.WsListener;
@@ -41,8 +40,8 @@ final class WsEndpoint implements WsListener {
     private final WsDependencies deps;
     private final AtomicReference<State> state = new AtomicReference<>(State.PENDING);
     private final StringBuilder fragments = new StringBuilder();
-    /** The subscriptions this connection asked to attach to, as this thread knows them. */
-    private final Set<String> attached = new HashSet<>();
+    /** UTF-8 bytes of the message being assembled from fragments. */
+    private int fragmentBytes;
     private final String connectionId = Hub.newClientId();
     private Optional<String> upgradeKey = Optional.empty();
     private WsSession session;
@@ -83,7 +82,8 @@ final class WsEndpoint implements WsListener {
             if (state.get() == State.CLOSED) {
                 return;
             }
-            if (fragments.length() + text.length() > deps.limits().maxFrameBytes()) {
+            fragmentBytes += utf8Length(text);
+            if (fragmentBytes > deps.limits().maxFrameBytes()) {
                 fragments.setLength(0);
                 refuse(Disconnect.frameTooLarge());
                 return;
@@ -97,6 +97,7 @@ final class WsEndpoint implements WsListener {
                 frame = fragments.append(text).toString();
                 fragments.setLength(0);
             }
+            fragmentBytes = 0;
             ClientRequest request = ClientRequest.parse(frame);
             if (state.get() == State.PENDING) {
                 if (request instanceof ClientRequest.Auth auth) {
@@ -108,6 +109,17 @@ final class WsEndpoint implements WsListener {
             }
             handle(request);
         });
+    }
+
+    /** Answers a ping frame with a pong, written by the connection's one writer once there is one. */
+    @Override
+    public void onPing(WsSession session, BufferData data) {
+        BufferData copy = BufferData.create(data.readBytes());
+        if (client != null) {
+            client.perform(transport -> ((WsTransport) transport).pong(copy));
+        } else if (state.get() == State.PENDING) {
+            session.pong(copy);
+        }
     }
 
     @Override
@@ -148,6 +160,11 @@ final class WsEndpoint implements WsListener {
         key = found.get();
         Optional<Client> connected = deps.hub().connect(connectionId, key.id(), new WsTransport(session),
                                                         deps.limits().maxConnectionsPerKey());
+        if (connected.isEmpty() && deps.hub().refusing()) {
+            state.set(State.CLOSED);
+            closeDirectly(Disconnect.SHUTDOWN);
+            return;
+        }
         if (connected.isEmpty()) {
             state.set(State.CLOSED);
             sendDirectly(Message.Error.of(ErrorCode.LIMIT_EXCEEDED, "too many connections for this key"));
@@ -203,11 +220,11 @@ final class WsEndpoint implements WsListener {
             badRequest(s.requestId(), "tables or subscription_id is required");
             return;
         }
-        if (s.subscriptionId().isPresent() && attached.contains(s.subscriptionId().get())) {
+        if (s.subscriptionId().isPresent() && client.attachedTo(s.subscriptionId().get())) {
             badRequest(s.requestId(), "already attached to this subscription");
             return;
         }
-        if (attached.size() >= deps.limits().maxSubscriptionsPerConnection()) {
+        if (client.subscriptionCount() >= deps.limits().maxSubscriptionsPerConnection()) {
             error(s.requestId(), ErrorCode.LIMIT_EXCEEDED, "at most " + deps.limits().maxSubscriptionsPerConnection()
                     + " subscriptions per connection");
             return;
@@ -219,7 +236,6 @@ final class WsEndpoint implements WsListener {
             case Opening.Refused r -> error(s.requestId(), r.code(), r.message());
             case Opening.Ready ready -> {
                 String id = ready.subscription().id();
-                attached.add(id);
                 client.attach(ready.subscription(), ready.backlog(),
                               new Message.Subscribed(s.requestId(), id, ready.subscription().tables()),
                               Message.Error.answering(s.requestId(), ErrorCode.NOT_FOUND, "no such subscription"));
@@ -233,7 +249,6 @@ final class WsEndpoint implements WsListener {
             error(u.requestId(), ErrorCode.NOT_FOUND, "no such subscription");
             return;
         }
-        attached.remove(id);
         client.detach(id, Optional.of(new Message.Unsubscribed(u.requestId(), id)));
         deps.subscriptions().delete(id, key.id());
     }
@@ -283,6 +298,24 @@ final class WsEndpoint implements WsListener {
         } catch (RuntimeException e) {
             LOG.debug("could not close: {}", e.toString());
         }
+    }
+
+    private static int utf8Length(String s) {
+        int bytes = 0;
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c < 0x80) {
+                bytes++;
+            } else if (c < 0x800) {
+                bytes += 2;
+            } else if (Character.isHighSurrogate(c)) {
+                bytes += 4;
+                i++;
+            } else {
+                bytes += 3;
+            }
+        }
+        return bytes;
     }
 
     private void withContext(Runnable action) {

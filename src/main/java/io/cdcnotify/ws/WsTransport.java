@@ -52,6 +52,15 @@ final class WsTransport implements Transport {
         }
     }
 
+    /** Answers a client's ping frame. */
+    void pong(BufferData data) throws IOException {
+        try {
+            session.pong(data);
+        } catch (CloseConnectionException e) {
+            throw new IOException("pong failed", e);
+        }
+    }
+
     @Override
     public Duration keepaliveInterval() {
         return PING_EVERY;

@@ -1,0 +1,155 @@
+package io.cdcnotify.security;
+
+import java.io.InputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.WebSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyStore;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
+
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
+
+import io.cdcnotify.testing.CdcServer;
+import io.cdcnotify.testing.TestDatabase;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** HTTPS and WSS from a configured keystore; CORS only for configured origins. */
+class TlsAndCorsTest {
+
+    @RegisterExtension
+    static final TestDatabase DB = new TestDatabase();
+
+    @TempDir
+    static Path dir;
+
+    private static CdcServer server;
+    private static HttpClient https;
+
+    @BeforeAll
+    static void start() throws Exception {
+        Path keystore = dir.resolve("server.p12");
+        // a self-signed certificate for 127.0.0.1, made with the JDK's keytool
+        Process keytool = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "keytool").toString(),
+                                             "-genkeypair", "-alias", "1", "-keyalg", "RSA", "-keysize", "2048",
+                                             "-dname", "CN=127.0.0.1", "-ext", "SAN=ip:127.0.0.1",
+                                             "-validity", "2", "-storetype", "PKCS12", "-keystore", keystore.toString(),
+                                             "-storepass", "changeit", "-keypass", "changeit")
+                .redirectErrorStream(true).start();
+        assertThat(keytool.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(keytool.exitValue()).as(new String(keytool.getInputStream().readAllBytes())).isZero();
+
+        server = CdcServer.start(DB, Map.of(
+                "server.tls.private-key.keystore.resource.path", keystore.toString(),
+                "server.tls.private-key.keystore.passphrase", "changeit",
+                "cdc.cors.allowed-origins", "https://app.example.com"));
+
+        KeyStore trust = KeyStore.getInstance("PKCS12");
+        try (InputStream in = Files.newInputStream(keystore)) {
+            trust.load(in, "changeit".toCharArray());
+        }
+        TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+        tmf.init(trust);
+        SSLContext ssl = SSLContext.getInstance("TLS");
+        ssl.init(null, tmf.getTrustManagers(), null);
+        https = HttpClient.newBuilder().sslContext(ssl).connectTimeout(Duration.ofSeconds(10)).build();
+    }
+
+    @AfterAll
+    static void stop() {
+        server.close();
+    }
+
+    @Test
+    void healthAnswersOverHttps() throws Exception {
+        HttpResponse<String> r = https.send(HttpRequest.newBuilder(https("/health")).build(),
+                                            HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).isEqualTo(200);
+        assertThat(r.body()).contains("\"status\":\"UP\"");
+    }
+
+    @Test
+    void plainHttpIsNotServedOnATlsPort() {
+        Throwable failure = null;
+        try {
+            HttpClient.newHttpClient().send(HttpRequest.newBuilder(server.http("/health")).timeout(Duration.ofSeconds(5)).build(),
+                                            HttpResponse.BodyHandlers.ofString());
+        } catch (Exception e) {
+            failure = e;
+        }
+        assertThat(failure).isNotNull();
+    }
+
+    @Test
+    void aWebSocketAuthenticatesOverWss() {
+        CompletableFuture<String> first = new CompletableFuture<>();
+        WebSocket ws = https.newWebSocketBuilder()
+                .header("Authorization", "Bearer " + CdcServer.ADMIN_KEY)
+                .buildAsync(URI.create("wss://127.0.0.1:" + server.port() + "/v1/ws"), new WebSocket.Listener() {
+                    @Override
+                    public CompletionStage<?> onText(WebSocket webSocket, CharSequence data, boolean last) {
+                        first.complete(data.toString());
+                        return null;
+                    }
+                }).orTimeout(10, TimeUnit.SECONDS).join();
+        try {
+            assertThat(first.orTimeout(10, TimeUnit.SECONDS).join()).contains("\"type\":\"auth_ok\"");
+        } finally {
+            ws.abort();
+        }
+    }
+
+    @Test
+    void anAllowedOriginGetsCorsHeadersAndPassesPreflight() throws Exception {
+        HttpResponse<String> preflight = https.send(HttpRequest.newBuilder(https("/v1/events?tables=orders"))
+                                                            .method("OPTIONS", HttpRequest.BodyPublishers.noBody())
+                                                            .header("Origin", "https://app.example.com")
+                                                            .header("Access-Control-Request-Method", "GET")
+                                                            .header("Access-Control-Request-Headers", "authorization")
+                                                            .build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(preflight.statusCode()).isEqualTo(204);
+        assertThat(preflight.headers().firstValue("Access-Control-Allow-Origin")).hasValue("https://app.example.com");
+        assertThat(preflight.headers().firstValue("Access-Control-Allow-Headers").orElse("")).contains("Authorization");
+
+        HttpResponse<String> get = https.send(HttpRequest.newBuilder(https("/health"))
+                                                      .header("Origin", "https://app.example.com").build(),
+                                              HttpResponse.BodyHandlers.ofString());
+        assertThat(get.headers().firstValue("Access-Control-Allow-Origin")).hasValue("https://app.example.com");
+    }
+
+    @Test
+    void anOtherOriginGetsNoCorsHeadersAndFailsPreflight() throws Exception {
+        HttpResponse<String> preflight = https.send(HttpRequest.newBuilder(https("/v1/keys"))
+                                                            .method("OPTIONS", HttpRequest.BodyPublishers.noBody())
+                                                            .header("Origin", "https://evil.example.com")
+                                                            .header("Access-Control-Request-Method", "POST")
+                                                            .build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(preflight.statusCode()).isEqualTo(403);
+        assertThat(preflight.headers().firstValue("Access-Control-Allow-Origin")).isEmpty();
+
+        HttpResponse<String> get = https.send(HttpRequest.newBuilder(https("/health"))
+                                                      .header("Origin", "https://evil.example.com").build(),
+                                              HttpResponse.BodyHandlers.ofString());
+        assertThat(get.statusCode()).isEqualTo(200);
+        assertThat(get.headers().firstValue("Access-Control-Allow-Origin")).isEmpty();
+    }
+
+    private static URI https(String path) {
+        return URI.create("https://127.0.0.1:" + server.port() + path);
+    }
+
+}
