@@ -12,15 +12,16 @@ import io.cdcnotify.hub.Client;
 import io.cdcnotify.hub.Disconnect;
 import io.cdcnotify.hub.Hub;
 import io.cdcnotify.hub.Subscription;
+import io.cdcnotify.outbox.Retention;
 import io.cdcnotify.subscription.Subscriptions;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The service's periodic jobs, on one timer thread: the revocation sweep (a key deleted on any instance, or
- * expired, loses its connections and subscriptions here within a second or two), the expiry of detached
- * subscriptions, and the cutting of connections stuck while closing. The same timer runs the WebSocket auth
- * timeouts.
+ * expired, loses its connections and subscriptions here within a second or two), the exchange of durable
+ * subscription state with other instances (attachments, last cursors, deletions, expiry), outbox retention, and
+ * the cutting of connections stuck while closing. The same timer runs the WebSocket auth timeouts.
  */
 final class Housekeeping implements AutoCloseable {
 
@@ -33,8 +34,13 @@ final class Housekeeping implements AutoCloseable {
     private final Hub hub;
     private final Subscriptions subscriptions;
     private final Duration sweepInterval;
+    private final Retention retention;
+    private final Duration purgeInterval;
 
-    Housekeeping(ApiKeys keys, Hub hub, Subscriptions subscriptions, Duration sweepInterval) {
+    Housekeeping(ApiKeys keys, Hub hub, Subscriptions subscriptions, Retention retention, Duration sweepInterval,
+                 Duration purgeInterval) {
+        this.retention = retention;
+        this.purgeInterval = purgeInterval;
         this.keys = keys;
         this.hub = hub;
         this.subscriptions = subscriptions;
@@ -47,7 +53,8 @@ final class Housekeeping implements AutoCloseable {
 
     void start() {
         every(sweepInterval, this::sweepKeys);
-        every(Duration.ofSeconds(1), subscriptions::expire);
+        every(Duration.ofSeconds(1), subscriptions::sync);
+        every(purgeInterval, retention::purge);
         every(Duration.ofSeconds(1), () -> hub.abortStuck(STUCK_GRACE));
     }
 

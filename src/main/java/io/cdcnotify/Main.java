@@ -17,14 +17,16 @@ import io.cdcnotify.config.AuthConfig;
 import io.cdcnotify.config.DbConfig;
 import io.cdcnotify.config.LimitsConfig;
 import io.cdcnotify.config.ListenerConfig;
+import io.cdcnotify.config.OutboxConfig;
 import io.cdcnotify.config.Settings;
 import io.cdcnotify.config.SubscriptionConfig;
 import io.cdcnotify.db.Database;
 import io.cdcnotify.hub.Disconnect;
 import io.cdcnotify.hub.Hub;
-import io.cdcnotify.hub.HubMetrics;
 import io.cdcnotify.listen.OutboxListener;
+import io.cdcnotify.observe.Meters;
 import io.cdcnotify.outbox.OutboxReader;
+import io.cdcnotify.outbox.Retention;
 import io.cdcnotify.sse.EventsService;
 import io.cdcnotify.subscription.Subscriptions;
 import io.cdcnotify.ws.WsService;
@@ -102,15 +104,29 @@ public final class Main {
 
         Database database = Database.open(DbConfig.from(config));
         OutboxReader reader = new OutboxReader(database.dataSource());
-        HubMetrics metrics = HubMetrics.NONE;
+        Meters metrics = new Meters();
         Hub hub = new Hub(new Hub.Limits(limits.clientBufferEvents(), subscriptionConfig.queueMaxEvents(),
                                          subscriptionConfig.queueMaxBytes()), metrics, clock);
         ApiKeys keys = new ApiKeys(database.client(), authConfig, clock);
-        Subscriptions subscriptions = new Subscriptions(hub, reader, subscriptionConfig,
+        OutboxConfig outboxConfig = OutboxConfig.from(config);
+        Retention retention = new Retention(database.client(), outboxConfig.retention(), outboxConfig.purgeBatch());
+        Subscriptions subscriptions = new Subscriptions(hub, reader, database.client(), retention, subscriptionConfig,
                                                         limits.maxSubscriptionsPerKey(), clock);
         OutboxListener listener = new OutboxListener(database, reader, hub, ListenerConfig.from(config),
                                                      payload -> { }, clock);
-        Housekeeping housekeeping = new Housekeeping(keys, hub, subscriptions, authConfig.sweepInterval());
+        Housekeeping housekeeping = new Housekeeping(keys, hub, subscriptions, retention, authConfig.sweepInterval(),
+                                                     outboxConfig.purgeInterval());
+        metrics.watch(hub, new Meters.ListenerGauges() {
+            @Override
+            public boolean connected() {
+                return listener.connected();
+            }
+
+            @Override
+            public long reconnects() {
+                return listener.reconnects();
+            }
+        });
 
         Lifecycle lifecycle = new Lifecycle(database, listener, housekeeping, hub);
         java.util.function.Supplier<ListenerState> listenerState = () -> new ListenerState(

@@ -90,7 +90,7 @@ public final class SubscriptionsService implements HttpService {
         if (key.isEmpty()) {
             return;
         }
-        Optional<Subscription> s = subscriptions.find(req.path().pathParameters().get("id"), key.get().id());
+        Optional<Subscriptions.View> s = subscriptions.view(req.path().pathParameters().get("id"), key.get().id());
         if (s.isEmpty()) {
             Rest.error(res, ErrorCode.NOT_FOUND, "no such subscription");
             return;
@@ -110,16 +110,15 @@ public final class SubscriptionsService implements HttpService {
         Rest.noContent(res);
     }
 
-    private ObjectNode toJson(Subscription s) {
-        Subscription.Status status = s.status();
+    private static ObjectNode toJson(Subscriptions.View s) {
         ObjectNode json = Rest.JSON.createObjectNode();
         json.put("id", s.id());
         s.tables().forEach(json.putArray("tables")::add);
         json.put("created_at", Timestamps.format(s.createdAt()));
-        json.put("attached", status.attached());
-        json.put("queued", status.queued());
-        json.put("dropped", status.dropped());
-        json.put("expires_at", subscriptions.expiresAt(s).map(Timestamps::format).orElse(null));
+        json.put("attached", s.attached());
+        json.put("queued", s.queued());
+        json.put("dropped", s.dropped());
+        json.put("expires_at", s.expiresAt().map(Timestamps::format).orElse(null));
         return json;
     }
 }

@@ -4,12 +4,9 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
-import java.sql.Array;
-import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Instant;
 import java.time.OffsetDateTime;
-import java.time.ZoneOffset;
 import java.util.Base64;
 import java.util.HexFormat;
 import java.util.List;
@@ -21,6 +18,7 @@ import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
 import io.cdcnotify.config.AuthConfig;
+import io.cdcnotify.db.Rows;
 import io.helidon.dbclient.DbClient;
 import io.helidon.dbclient.DbRow;
 
@@ -58,7 +56,7 @@ public final class ApiKeys {
     public Created create(String name, List<String> tables, boolean admin, Optional<Instant> expiresAt) {
         String plaintext = newSecret();
         String id = "key_" + HexFormat.of().formatHex(randomBytes(8));
-        OffsetDateTime expires = expiresAt.map(t -> t.atOffset(ZoneOffset.UTC)).orElse(null);
+        OffsetDateTime expires = expiresAt.map(Rows::timestamp).orElse(null);
         DbRow row = db.execute()
                 .createQuery("INSERT INTO cdc.api_keys (id, name, key_hash, tables, admin, expires_at) "
                                      + "VALUES (?, ?, ?, ?, ?, ?) RETURNING id, name, tables, admin, expires_at, created_at")
@@ -160,28 +158,10 @@ public final class ApiKeys {
     static ApiKey toKey(DbRow row) {
         return new ApiKey(row.column("id").get(String.class),
                           row.column("name").get(String.class),
-                          textArray(row.column("tables").get()),
+                          Rows.textArray(row.column("tables").get()),
                           row.column("admin").get(Boolean.class),
-                          row.column("expires_at").asOptional().map(ApiKeys::instant),
-                          instant(row.column("created_at").get()));
-    }
-
-    static List<String> textArray(Object value) {
-        try {
-            Object array = value instanceof Array a ? a.getArray() : value;
-            return List.of((String[]) array);
-        } catch (SQLException e) {
-            throw new IllegalStateException("unreadable text[]", e);
-        }
-    }
-
-    static Instant instant(Object value) {
-        return switch (value) {
-            case java.sql.Timestamp t -> t.toInstant();
-            case OffsetDateTime t -> t.toInstant();
-            case Instant t -> t;
-            default -> throw new IllegalStateException("not a timestamp: " + value.getClass());
-        };
+                          row.column("expires_at").asOptional().map(Rows::instant),
+                          Rows.instant(row.column("created_at").get()));
     }
 
     /**

@@ -20,6 +20,14 @@ public interface Backlog {
      */
     boolean notDelivered(Publication publication);
 
+    /**
+     * True when reading on finds again whatever live events were dropped meanwhile (the outbox does); false for
+     * a backlog read once from memory.
+     */
+    default boolean rereadable() {
+        return false;
+    }
+
     /** A backlog of events already in memory. */
     static Backlog of(List<Publication> events) {
         return new Backlog() {
@@ -27,6 +35,9 @@ public interface Backlog {
 
             @Override
             public List<Publication> nextPage() {
+                if (read) {
+                    return List.of();
+                }
                 read = true;
                 return events;
             }

@@ -42,9 +42,10 @@ public final class Client {
     private final LinkedBlockingQueue<Object> queue = new LinkedBlockingQueue<>();
     private final AtomicInteger live = new AtomicInteger();
     private final Map<String, Attachment> attachments = new ConcurrentHashMap<>();
-    /** Attach requests queued and not yet carried out. */
-    private final AtomicInteger attaching = new AtomicInteger();
+    /** Subscriptions with an attach request queued and not yet carried out. */
+    private final java.util.Set<String> attaching = ConcurrentHashMap.newKeySet();
     private volatile boolean slow;
+    private final java.util.concurrent.atomic.AtomicReference<Disconnect> closingReason = new java.util.concurrent.atomic.AtomicReference<>();
     private volatile Disconnect closing;
     private volatile long closingSince;
     private volatile boolean finished;
@@ -84,11 +85,12 @@ public final class Client {
 
     /** Subscriptions attached, or asked for and not yet attached: what a per-connection limit counts. */
     public int subscriptionCount() {
-        return attachments.size() + attaching.get();
+        return attachments.size() + attaching.size();
     }
 
+    /** Attached to it, or about to be. */
     public boolean attachedTo(String subscriptionId) {
-        return attachments.containsKey(subscriptionId);
+        return attachments.containsKey(subscriptionId) || attaching.contains(subscriptionId);
     }
 
     // ---- called from any thread; none of these waits ----
@@ -120,7 +122,7 @@ public final class Client {
      * live events. If the subscription has ended meanwhile, {@code ifEnded} is sent instead.
      */
     public void attach(Subscription subscription, Optional<Backlog> backlog, Message reply, Message ifEnded) {
-        attaching.incrementAndGet();
+        attaching.add(subscription.id());
         queue.offer(new Attach(subscription, backlog, reply, ifEnded));
     }
 
@@ -159,7 +161,7 @@ public final class Client {
      * The first reason wins.
      */
     public void close(Disconnect disconnect) {
-        if (closing == null) {
+        if (closingReason.compareAndSet(null, disconnect)) {
             closingSince = System.nanoTime();
             closing = disconnect;
         }
@@ -187,6 +189,7 @@ public final class Client {
      */
     public void run() {
         writer = Thread.currentThread();
+        String outer = MDC.get("connection_id");
         MDC.put("connection_id", id);
         Disconnect end = Disconnect.GONE;
         try {
@@ -202,7 +205,11 @@ public final class Client {
             end = Disconnect.internal();
         } finally {
             finish(end);
-            MDC.remove("connection_id");
+            if (outer == null) {
+                MDC.remove("connection_id");
+            } else {
+                MDC.put("connection_id", outer);
+            }
         }
     }
 
@@ -285,12 +292,17 @@ public final class Client {
     }
 
     private void attachNow(Attach a, ArrayDeque<Object> deferred) throws Exception {
+        if (attachments.containsKey(a.subscription.id())) {
+            attaching.remove(a.subscription.id());
+            write(a.reply); // already attached: nothing to do twice
+            return;
+        }
         Attachment attachment = new Attachment(this, a.subscription);
         Optional<List<Publication>> waiting = hub.attach(attachment);
         if (waiting.isPresent()) {
             attachments.put(a.subscription.id(), attachment);
         }
-        attaching.decrementAndGet();
+        attaching.remove(a.subscription.id());
         if (waiting.isEmpty()) {
             if (transport.endsWithSubscription()) {
                 close(Disconnect.subscriptionGone(a.subscription.id()));
@@ -326,7 +338,7 @@ public final class Client {
             while ((item = queue.poll()) != null) {
                 if (item instanceof Delivery d && d.attachment == attachment) {
                     live.decrementAndGet();
-                    if (held.size() >= bufferEvents) {
+                    if (held.size() >= bufferEvents && backlog.rereadable()) {
                         held.clear();
                         overflowed = true;
                     }
@@ -354,6 +366,7 @@ public final class Client {
     private void writeEvent(Attachment attachment, Publication publication) throws IOException {
         transport.event(attachment.subscription().id(), publication);
         lastCursor = publication.cursor();
+        attachment.subscription().delivered(lastCursor);
         lastWrite = System.nanoTime();
         metrics.delivered(transport.name(),
                           clock.millis() * 1000 - publication.event().createdAtMicros());

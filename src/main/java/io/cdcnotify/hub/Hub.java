@@ -76,9 +76,20 @@ public final class Hub {
 
     /** Makes a subscription and routes its tables to it. A durable one queues its events while detached. */
     public Subscription subscribe(String id, String keyId, List<String> tables, boolean durable) {
+        return subscribe(id, keyId, tables, durable, clock.instant());
+    }
+
+    /**
+     * Makes a subscription, or returns the one with this id if it already exists here (two clients may load a
+     * stored subscription at once).
+     */
+    public Subscription subscribe(String id, String keyId, List<String> tables, boolean durable, java.time.Instant createdAt) {
         DetachedQueue queue = durable ? new DetachedQueue(limits.queueMaxEvents(), budget, metrics) : null;
-        Subscription s = new Subscription(id, keyId, tables, clock.instant(), queue);
-        subscriptions.put(id, s);
+        Subscription s = new Subscription(id, keyId, tables.stream().distinct().toList(), createdAt, queue);
+        Subscription existing = subscriptions.putIfAbsent(id, s);
+        if (existing != null) {
+            return existing;
+        }
         if (s.everyTable()) {
             synchronized (this) {
                 everyTable = with(everyTable, s);
@@ -153,9 +164,16 @@ public final class Hub {
         if (refusing) {
             return Optional.empty();
         }
-        AtomicInteger count = clientsPerKey.computeIfAbsent(keyId, k -> new AtomicInteger());
-        if (count.incrementAndGet() > maxPerKey) {
-            count.decrementAndGet();
+        boolean[] admitted = new boolean[1];
+        clientsPerKey.compute(keyId, (k, count) -> {
+            AtomicInteger n = count == null ? new AtomicInteger() : count;
+            admitted[0] = n.get() < maxPerKey;
+            if (admitted[0]) {
+                n.incrementAndGet();
+            }
+            return n.get() == 0 ? null : n;
+        });
+        if (!admitted[0]) {
             return Optional.empty();
         }
         Client client = new Client(id, keyId, transport, this, limits.clientBufferEvents(), metrics, clock);

@@ -29,6 +29,10 @@ public final class Subscription {
     private Attachment[] attached = NONE;
     private Instant lastDetached;
     private boolean ended;
+    /** A client on another instance is attached: no need to queue here. */
+    private volatile boolean attachedElsewhere;
+    /** Cursor of the last event written to one of its clients, on this instance. */
+    private volatile String lastCursor;
 
     Subscription(String id, String keyId, List<String> tables, Instant createdAt, DetachedQueue queue) {
         this.id = id;
@@ -73,7 +77,7 @@ public final class Subscription {
                 for (Attachment a : attached) {
                     a.client().deliver(a, publication);
                 }
-            } else if (queue != null && !ended) {
+            } else if (queue != null && !ended && !attachedElsewhere) {
                 queue.add(publication);
             }
         } finally {
@@ -147,21 +151,45 @@ public final class Subscription {
         }
     }
 
+    /** Whether a client on another instance is attached (learned from the database, about once a second). */
+    public void attachedElsewhere(boolean elsewhere) {
+        this.attachedElsewhere = elsewhere;
+    }
+
+    /** Clients of this instance attached now. */
+    public int attachedHere() {
+        lock.lock();
+        try {
+            return attached.length;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    void delivered(String cursor) {
+        lastCursor = cursor;
+    }
+
+    /** The cursor of the last event written to one of its clients on this instance, if any. */
+    public Optional<String> lastCursor() {
+        return Optional.ofNullable(lastCursor);
+    }
+
     /** What {@code GET /v1/subscriptions/{id}} reports of this instance's view. */
     public Status status() {
         lock.lock();
         try {
-            return new Status(attached.length > 0,
+            return new Status(attached.length > 0 || attachedElsewhere,
                               queue == null ? 0 : queue.size(),
                               queue == null ? 0 : queue.dropped(),
-                              attached.length > 0 ? Optional.empty() : Optional.of(lastDetached));
+                              attached.length > 0 || attachedElsewhere ? Optional.empty() : Optional.of(lastDetached));
         } finally {
             lock.unlock();
         }
     }
 
     /**
-     * @param attached      whether a client of this instance is attached
+     * @param attached      whether a client is attached, here or (as far as this instance knows) elsewhere
      * @param queued        events waiting in memory
      * @param dropped       events dropped from the queue since creation
      * @param detachedSince when the last client left (or the creation), while none is attached

@@ -26,12 +26,17 @@ import java.util.zip.CRC32C;
 public record Cursor(long xid, long id, long[] pending) {
 
     private static final int VERSION = 1;
-    private static final int MAX_ENCODED_LENGTH = 16 * 1024;
-    private static final int MAX_PENDING = 4096;
+    /** More transactions in progress at once than PostgreSQL's connection limits allow in practice. */
+    static final int MAX_PENDING = 65_536;
+    /** Room for MAX_PENDING ten-byte varints in base64. */
+    private static final int MAX_ENCODED_LENGTH = 1024 * 1024;
 
     public Cursor {
         if (xid <= 0 || id <= 0) {
             throw new IllegalArgumentException("xid and id must be positive");
+        }
+        if (pending.length > MAX_PENDING) {
+            throw new IllegalArgumentException("more than " + MAX_PENDING + " pending transactions");
         }
         for (int i = 0; i < pending.length; i++) {
             if (pending[i] <= 0 || pending[i] >= xid || (i > 0 && pending[i] <= pending[i - 1])) {

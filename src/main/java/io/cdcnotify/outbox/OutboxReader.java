@@ -52,6 +52,18 @@ public final class OutboxReader {
     private static final String PAGE_ALL_TABLES = PAGE.formatted("true");
     private static final String PAGE_SOME_TABLES = PAGE.formatted("o.table_name = ANY(?)");
 
+    /** The rest of a transaction a page was cut in: it is read before anything else (see ReadPosition). */
+    private static final String CONTINUATION = """
+            SELECT NULL::bigint[], o.xid::text::bigint, o.id, o.table_name, o.operation, o.payload::text,
+                   (extract(epoch FROM o.created_at) * 1000000)::bigint
+              FROM cdc.outbox o
+             WHERE o.xid = ?::text::xid8 AND o.id > ? AND %s
+             ORDER BY o.id LIMIT ?
+            """;
+
+    private static final String CONTINUATION_ALL_TABLES = CONTINUATION.formatted("true");
+    private static final String CONTINUATION_SOME_TABLES = CONTINUATION.formatted("o.table_name = ANY(?)");
+
     private static final String HEAD = SNAPSHOT + """
             SELECT s.running, m.xid::text::bigint, m.id
               FROM snap s LEFT JOIN (SELECT xid, id FROM cdc.outbox ORDER BY xid DESC, id DESC LIMIT 1) m ON true
@@ -82,6 +94,9 @@ public final class OutboxReader {
      * @param tables only rows of these tables; empty for all
      */
     public Page read(ReadPosition from, int limit, Set<String> tables) throws SQLException {
+        if (from.continuation().isPresent()) {
+            return continueCut(from, from.continuation().get(), limit, tables);
+        }
         try (Connection c = dataSource.getConnection();
              PreparedStatement st = c.prepareStatement(tables.isEmpty() ? PAGE_ALL_TABLES : PAGE_SOME_TABLES)) {
             Array tableArray = tables.isEmpty() ? null : c.createArrayOf("text", tables.toArray());
@@ -98,6 +113,24 @@ public final class OutboxReader {
                 st.setArray(i++, tableArray);
             }
             st.setInt(i++, limit);
+            st.setInt(i, limit);
+            try (ResultSet rs = st.executeQuery()) {
+                return page(from, rs, limit);
+            }
+        }
+    }
+
+    private Page continueCut(ReadPosition from, ReadPosition.Continuation cut, int limit, Set<String> tables)
+            throws SQLException {
+        try (Connection c = dataSource.getConnection();
+             PreparedStatement st = c.prepareStatement(tables.isEmpty() ? CONTINUATION_ALL_TABLES
+                                                                          : CONTINUATION_SOME_TABLES)) {
+            int i = 1;
+            st.setLong(i++, cut.xid());
+            st.setLong(i++, cut.after());
+            if (!tables.isEmpty()) {
+                st.setArray(i++, c.createArrayOf("text", tables.toArray()));
+            }
             st.setInt(i, limit);
             try (ResultSet rs = st.executeQuery()) {
                 return page(from, rs, limit);
@@ -124,15 +157,18 @@ public final class OutboxReader {
         long belowXid = -1;
         for (Row row : rows) {
             if (row.xid != belowXid) {
-                below = ReadPosition.below(inProgress, row.xid);
+                below = from.cursorPending(inProgress, row.xid);
                 belowXid = row.xid;
             }
             Cursor cursor = new Cursor(row.xid, row.id, below);
             events.add(new OutboxEvent(row.id, row.xid, row.table, row.operation, row.payload, row.createdAtMicros, cursor));
         }
         boolean full = rows.size() >= limit;
-        ReadPosition next = from.advance(new Keys(rows), inProgress, full);
-        return new Page(events, next, full);
+        boolean continuation = from.continuation().isPresent();
+        ReadPosition next = continuation
+                ? from.continued(new Keys(rows), full)
+                : from.advance(new Keys(rows), inProgress, full);
+        return new Page(events, next, full || continuation);
     }
 
     private static long[] longs(Array array) throws SQLException {
@@ -153,7 +189,8 @@ public final class OutboxReader {
      *
      * @param events the rows, in (xid, id) order, each with its cursor
      * @param next   where the next read starts
-     * @param full   whether more rows may follow at once
+     * @param full   whether more rows may follow at once: the page was cut by its size limit, or it finished a
+     *               transaction an earlier page cut (the rest of that snapshot was not read)
      */
     public record Page(List<OutboxEvent> events, ReadPosition next, boolean full) {
     }

@@ -9,7 +9,12 @@ import java.util.Arrays;
  *
  * <p>Pending transactions are those that were in progress, below {@code last.xid}, at the reader's previous
  * snapshot; {@code after} is 0 for them. It is above 0 only for a transaction that committed late and whose
- * rows a page cut in two: the reader then resumes inside that transaction. Immutable.
+ * rows a page cut in two: the reader then resumes inside that transaction.
+ *
+ * <p>A page cut by its size limit may end inside a transaction. Its remaining rows are then read first, by
+ * themselves ({@link #continuation()}), before anything else: otherwise a transaction that committed between
+ * two pages and sorts before the cut one would land in the middle of it, and the contract wants each
+ * transaction's events consecutive. Immutable.
  */
 public final class ReadPosition {
 
@@ -22,11 +27,95 @@ public final class ReadPosition {
     /** For each pending transaction, rows with ids at or below this were read. */
     private final long[] pendingAfter;
 
+    /** The transaction a page was cut in, whose remaining rows come next; 0 when none. */
+    private final long cutXid;
+    /** The last row of {@link #cutXid} read. */
+    private final long cutId;
+
     ReadPosition(long lastXid, long lastId, long[] pendingXids, long[] pendingAfter) {
+        this(lastXid, lastId, pendingXids, pendingAfter, 0, 0);
+    }
+
+    private ReadPosition(long lastXid, long lastId, long[] pendingXids, long[] pendingAfter, long cutXid, long cutId) {
         this.lastXid = lastXid;
         this.lastId = lastId;
         this.pendingXids = pendingXids;
         this.pendingAfter = pendingAfter;
+        this.cutXid = cutXid;
+        this.cutId = cutId;
+    }
+
+    /**
+     * A transaction whose rows after a given id must be read before anything else, because the last page ended
+     * inside it; empty when the last page ended at a transaction's end (or was not full).
+     */
+    public java.util.Optional<Continuation> continuation() {
+        return cutXid == 0 ? java.util.Optional.empty() : java.util.Optional.of(new Continuation(cutXid, cutId));
+    }
+
+    /**
+     * @param xid   the transaction
+     * @param after its rows with ids above this are still to be read
+     */
+    public record Continuation(long xid, long after) {
+    }
+
+    /**
+     * The pending list of the cursor of a row read at this position: the transactions in progress below it, or,
+     * for a continuation (read without a snapshot of its own), every transaction still pending below it.
+     */
+    long[] cursorPending(long[] running, long xid) {
+        return below(cutXid == 0 ? running : pendingXids, xid);
+    }
+
+    /**
+     * The position after reading rows of the {@link #continuation()} transaction, in id order.
+     *
+     * @param full whether the read was cut by its size limit (more rows of it may remain)
+     */
+    ReadPosition continued(RowKeys rows, boolean full) {
+        long lastRead = rows.size() == 0 ? cutId : rows.id(rows.size() - 1);
+        boolean done = !full;
+        if (cutXid == lastXid) {
+            // cut among the new rows: the transaction at `last` goes on
+            return new ReadPosition(lastXid, lastRead, pendingXids, pendingAfter, done ? 0 : cutXid, done ? 0 : lastRead);
+        }
+        // cut among the late rows of a pending transaction: its mark moves on; once read through, it is done
+        int i = Arrays.binarySearch(pendingXids, cutXid);
+        if (i < 0) {
+            return new ReadPosition(lastXid, lastId, pendingXids, pendingAfter);
+        }
+        if (done) {
+            long[] xids = new long[pendingXids.length - 1];
+            long[] after = new long[xids.length];
+            System.arraycopy(pendingXids, 0, xids, 0, i);
+            System.arraycopy(pendingXids, i + 1, xids, i, xids.length - i);
+            System.arraycopy(pendingAfter, 0, after, 0, i);
+            System.arraycopy(pendingAfter, i + 1, after, i, after.length - i);
+            return new ReadPosition(lastXid, lastId, xids, after);
+        }
+        long[] after = pendingAfter.clone();
+        after[i] = lastRead;
+        return new ReadPosition(lastXid, lastId, pendingXids, after, cutXid, lastRead);
+    }
+
+    /** The position before every row: everything in the outbox is still to be read. */
+    public static ReadPosition start() {
+        return new ReadPosition(0, 0, NONE, NONE);
+    }
+
+    /** This position as a cursor, when it is one: no row read yet, or a page cut a transaction, is not. */
+    public java.util.Optional<Cursor> asCursor() {
+        if (cutXid != 0 && cutXid != lastXid) {
+            return java.util.Optional.empty();
+        }
+        for (long a : pendingAfter) {
+            if (a != 0) {
+                return java.util.Optional.empty();
+            }
+        }
+        return lastXid > 0 && lastId > 0 ? java.util.Optional.of(new Cursor(lastXid, lastId, pendingXids.clone()))
+                                         : java.util.Optional.empty();
     }
 
     /** The position right after a cursor's event. */
@@ -69,7 +158,8 @@ public final class ReadPosition {
             // transactions that have committed are read in full
             long newXid = beyondLast ? rowXid : lastXid;
             long newId = beyondLast ? rowId : lastId;
-            return at(newXid, newId, running);
+            ReadPosition next = at(newXid, newId, running);
+            return full ? next.cutAt(rowXid, rowId) : next;
         }
         // cut among the late rows of pending transactions: last stays; the transaction cut in two resumes
         // after its last row read; pending transactions after it that committed keep their marks
@@ -104,7 +194,11 @@ public final class ReadPosition {
             xids[n] = running[r++];
             after[n++] = 0;
         }
-        return new ReadPosition(lastXid, lastId, Arrays.copyOf(xids, n), Arrays.copyOf(after, n));
+        return new ReadPosition(lastXid, lastId, Arrays.copyOf(xids, n), Arrays.copyOf(after, n), rowXid, rowId);
+    }
+
+    private ReadPosition cutAt(long xid, long id) {
+        return new ReadPosition(lastXid, lastId, pendingXids, pendingAfter, xid, id);
     }
 
     private ReadPosition keepRunning(long[] running) {
@@ -146,7 +240,7 @@ public final class ReadPosition {
     @Override
     public String toString() {
         return "ReadPosition[last=(" + lastXid + "," + lastId + "), pending=" + Arrays.toString(pendingXids)
-                + ", after=" + Arrays.toString(pendingAfter) + "]";
+                + ", after=" + Arrays.toString(pendingAfter) + (cutXid == 0 ? "" : ", cut=(" + cutXid + "," + cutId + ")") + "]";
     }
 
     /** The (xid, id) keys of a page's rows, in order. */

@@ -1,12 +1,17 @@
 package io.cdcnotify.subscription;
 
 import java.security.SecureRandom;
+import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Instant;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Predicate;
 
 import io.cdcnotify.config.SubscriptionConfig;
@@ -17,84 +22,103 @@ import io.cdcnotify.hub.Subscription;
 import io.cdcnotify.outbox.Cursor;
 import io.cdcnotify.outbox.OutboxReader;
 import io.cdcnotify.outbox.ReadPosition;
+import io.cdcnotify.outbox.Retention;
+import io.helidon.dbclient.DbClient;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * Subscriptions by id and owner: making them, finding them for their key only, ending them, expiring the
- * detached ones, and building the backlog a resume reads.
+ * Subscriptions by id and owner. Durable ones live in PostgreSQL (definition, last delivered cursor, which
+ * instances have clients), so that any instance can attach them; this instance keeps the ones its clients
+ * use in the hub, where a detached one queues its events. A stream's own (SSE {@code ?tables=}) subscription
+ * lives only in the hub and ends with the stream.
  */
 public final class Subscriptions {
 
+    private static final Logger LOG = LoggerFactory.getLogger(Subscriptions.class);
     private static final SecureRandom RANDOM = new SecureRandom();
     private static final int BACKLOG_PAGE = 500;
 
     private final Hub hub;
     private final OutboxReader reader;
+    private final SubscriptionStore store;
+    private final Retention retention;
     private final SubscriptionConfig config;
-    private final Clock clock;
     private final int maxPerKey;
+    private final Clock clock;
+    /** The last cursor written to the database, per subscription, so a sync only writes what changed. */
+    private final Map<String, String> persistedCursors = new ConcurrentHashMap<>();
 
-    public Subscriptions(Hub hub, OutboxReader reader, SubscriptionConfig config, int maxPerKey, Clock clock) {
-        this.maxPerKey = maxPerKey;
+    public Subscriptions(Hub hub, OutboxReader reader, DbClient db, Retention retention, SubscriptionConfig config,
+                         int maxPerKey, Clock clock) {
         this.hub = hub;
         this.reader = reader;
+        this.store = new SubscriptionStore(db, "i-" + HexFormat.of().formatHex(randomBytes()));
+        this.retention = retention;
         this.config = config;
+        this.maxPerKey = maxPerKey;
         this.clock = clock;
     }
 
-    /** A new subscription of a key. A durable one outlives its clients; a stream's own one ends with it. */
-    public Subscription create(String keyId, List<String> tables, boolean durable) {
-        String id = "s-" + HexFormat.of().formatHex(randomBytes());
-        return hub.subscribe(id, keyId, tables.stream().distinct().toList(), durable);
+    /**
+     * What {@code GET /v1/subscriptions/{id}} shows.
+     *
+     * @param attached  a client is attached on any instance
+     * @param queued    events waiting in this instance's memory
+     * @param dropped   events this instance dropped from its queue
+     * @param expiresAt when it expires if nobody attaches; empty while attached
+     */
+    public record View(String id, List<String> tables, Instant createdAt, boolean attached, int queued, long dropped,
+                       Optional<Instant> expiresAt) {
     }
 
-    /** The subscription with this id, if the key owns it. */
-    public Optional<Subscription> find(String id, String keyId) {
-        return hub.subscription(id).filter(s -> s.keyId().equals(keyId) && s.durable());
+    /** A new subscription of a key. A durable one is stored; a stream's own one lives only here. */
+    public Subscription create(String keyId, List<String> tables, boolean durable) {
+        String id = "s-" + HexFormat.of().formatHex(randomBytes());
+        List<String> distinct = tables.stream().distinct().toList();
+        Instant now = clock.instant();
+        if (durable) {
+            store.insert(id, keyId, distinct, now, headCursor());
+        }
+        return hub.subscribe(id, keyId, distinct, durable, now);
     }
 
     /** True when the key owns as many durable subscriptions as it may. */
     public boolean atLimit(String keyId) {
-        return hub.subscriptions().stream().filter(s -> s.durable() && s.keyId().equals(keyId)).count() >= maxPerKey;
+        return store.count(keyId) >= maxPerKey;
     }
 
     /** The key's durable subscriptions, oldest first. */
-    public List<Subscription> list(String keyId) {
-        return hub.subscriptions().stream()
-                .filter(s -> s.keyId().equals(keyId) && s.durable())
-                .sorted((a, b) -> a.createdAt().compareTo(b.createdAt()))
-                .toList();
+    public List<View> list(String keyId) {
+        return store.list(keyId).stream().map(this::view).toList();
     }
 
-    /** Ends a key's subscription everywhere on this instance. */
+    /** A key's durable subscription, as the API shows it. */
+    public Optional<View> view(String id, String keyId) {
+        return store.find(id).filter(s -> s.keyId().equals(keyId)).map(this::view);
+    }
+
+    /** Ends a key's subscription everywhere: other instances end theirs at their next sync. */
     public boolean delete(String id, String keyId) {
-        Optional<Subscription> s = find(id, keyId);
-        s.ifPresent(hub::end);
-        return s.isPresent();
+        Optional<SubscriptionStore.Stored> stored = store.find(id).filter(s -> s.keyId().equals(keyId));
+        if (stored.isEmpty()) {
+            return false;
+        }
+        store.delete(id);
+        hub.subscription(id).ifPresent(hub::end);
+        persistedCursors.remove(id);
+        return true;
     }
 
     /** Ends every subscription of a key (the key was revoked). */
     public void deleteAll(String keyId) {
+        store.deleteByKey(keyId);
         hub.subscriptions().stream().filter(s -> s.keyId().equals(keyId)).toList().forEach(hub::end);
-    }
-
-    /** When a detached subscription will expire; empty while a client is attached. */
-    public Optional<Instant> expiresAt(Subscription s) {
-        return s.status().detachedSince().map(t -> t.plus(config.detachedTtl()));
-    }
-
-    /** Ends the durable subscriptions that have been detached longer than the TTL. */
-    public void expire() {
-        Instant now = clock.instant();
-        for (Subscription s : List.copyOf(hub.subscriptions())) {
-            if (s.durable() && expiresAt(s).filter(t -> !now.isBefore(t)).isPresent()) {
-                hub.end(s);
-            }
-        }
     }
 
     /**
      * Turns a subscribe request into a subscription to attach to: validates tables and cursor, checks the key's
-     * scope, finds the key's own subscription or makes one.
+     * scope, finds the key's own subscription (here, or in the database) or makes one.
      *
      * @param keyId   the requesting key
      * @param mayRead whether the key may read all of a list of tables
@@ -105,6 +129,10 @@ public final class Subscriptions {
             cursor = Cursor.decode(request.cursor().get());
             if (cursor.isEmpty()) {
                 return new Opening.Refused(ErrorCode.BAD_REQUEST, "the cursor is not one this service issued");
+            }
+            if (!retention.resumable(cursor.get())) {
+                return new Opening.Refused(ErrorCode.RESUME_UNAVAILABLE,
+                                           "the cursor is older than the outbox retention; resubscribe without it");
             }
         }
         if (request.tables().isPresent()) {
@@ -117,42 +145,115 @@ public final class Subscriptions {
                                            "a subscription may name at most " + maxTables + " tables");
             }
         }
-        Subscription subscription;
-        boolean created = false;
         if (request.subscriptionId().isPresent()) {
-            Optional<Subscription> found = find(request.subscriptionId().get(), keyId);
-            if (found.isEmpty()) {
-                return new Opening.Refused(ErrorCode.NOT_FOUND, "no such subscription");
-            }
-            subscription = found.get();
-            if (request.tables().isPresent()
-                    && !Set.copyOf(request.tables().get()).equals(Set.copyOf(subscription.tables()))) {
-                return new Opening.Refused(ErrorCode.BAD_REQUEST, "tables differ from the subscription's own");
-            }
-            if (!mayRead.test(subscription.tables())) {
-                return new Opening.Refused(ErrorCode.FORBIDDEN, "the key may not read these tables");
-            }
-        } else if (request.tables().isPresent()) {
-            if (!mayRead.test(request.tables().get())) {
-                return new Opening.Refused(ErrorCode.FORBIDDEN, "the key may not read these tables");
-            }
-            if (request.durable() && atLimit(keyId)) {
-                return new Opening.Refused(ErrorCode.LIMIT_EXCEEDED,
-                                           "at most " + maxPerKey + " durable subscriptions per key");
-            }
-            subscription = create(keyId, request.tables().get(), request.durable());
-            created = true;
-        } else {
+            return attach(keyId, mayRead, request, cursor);
+        }
+        if (request.tables().isEmpty()) {
             return new Opening.Refused(ErrorCode.BAD_REQUEST, "tables or subscription_id is required");
         }
-        Optional<Backlog> backlog = cursor.map(c -> backlog(c, subscription.tables()));
-        return new Opening.Ready(subscription, backlog, created);
+        if (!mayRead.test(request.tables().get())) {
+            return new Opening.Refused(ErrorCode.FORBIDDEN, "the key may not read these tables");
+        }
+        if (request.durable() && atLimit(keyId)) {
+            return new Opening.Refused(ErrorCode.LIMIT_EXCEEDED, "at most " + maxPerKey + " durable subscriptions per key");
+        }
+        Subscription subscription = create(keyId, request.tables().get(), request.durable());
+        if (request.durable()) {
+            store.attached(subscription.id());
+        }
+        return new Opening.Ready(subscription, cursor.map(c -> backlog(ReadPosition.after(c), subscription.tables())), true);
     }
 
-    /** The backlog that resumes a subscription after a cursor. */
-    public Backlog backlog(Cursor cursor, List<String> tables) {
+    private Opening attach(String keyId, Predicate<List<String>> mayRead, Opening.Request request, Optional<Cursor> cursor) {
+        String id = request.subscriptionId().get();
+        Optional<Subscription> local = hub.subscription(id).filter(s -> s.durable() && s.keyId().equals(keyId));
+        Optional<SubscriptionStore.Stored> stored = store.find(id).filter(s -> s.keyId().equals(keyId));
+        if (stored.isEmpty()) {
+            local.ifPresent(hub::end); // deleted or expired elsewhere, not yet synced here
+            return new Opening.Refused(ErrorCode.NOT_FOUND, "no such subscription");
+        }
+        SubscriptionStore.Stored s = stored.get();
+        if (request.tables().isPresent() && !Set.copyOf(request.tables().get()).equals(Set.copyOf(s.tables()))) {
+            return new Opening.Refused(ErrorCode.BAD_REQUEST, "tables differ from the subscription's own");
+        }
+        if (!mayRead.test(s.tables())) {
+            return new Opening.Refused(ErrorCode.FORBIDDEN, "the key may not read these tables");
+        }
+        Subscription subscription = local.orElseGet(() -> hub.subscribe(id, keyId, s.tables(), true, s.createdAt()));
+        store.attached(id);
+        Optional<ReadPosition> from = cursor.map(ReadPosition::after);
+        if (from.isEmpty() && local.isEmpty() && !s.attachedElsewhere()) {
+            // nothing of it in memory here, and nobody holds it: resume where its last client stopped
+            from = storedPosition(s);
+        }
+        return new Opening.Ready(subscription, from.map(p -> backlog(p, subscription.tables())), false);
+    }
+
+    private Optional<ReadPosition> storedPosition(SubscriptionStore.Stored s) {
+        if (s.lastCursor().isEmpty()) {
+            return Optional.of(ReadPosition.start());
+        }
+        return Cursor.decode(s.lastCursor().get()).filter(retention::resumable).map(ReadPosition::after);
+    }
+
+    /**
+     * The periodic exchange with the database: this instance's attachments and last cursors go in; deletions,
+     * expiries and attachments on other instances come back.
+     */
+    public void sync() {
+        Map<String, Integer> attached = new HashMap<>();
+        Map<String, String> cursors = new HashMap<>();
+        Set<String> known = new HashSet<>();
+        for (Subscription s : hub.subscriptions()) {
+            if (!s.durable()) {
+                continue;
+            }
+            known.add(s.id());
+            int here = s.attachedHere();
+            if (here > 0) {
+                attached.put(s.id(), here);
+            }
+            s.lastCursor().filter(c -> !c.equals(persistedCursors.get(s.id()))).ifPresent(c -> cursors.put(s.id(), c));
+        }
+        SubscriptionStore.SyncResult result = store.sync(attached, cursors, known, config.detachedTtl());
+        persistedCursors.putAll(cursors);
+        for (Subscription s : List.copyOf(hub.subscriptions())) {
+            if (!s.durable()) {
+                continue;
+            }
+            if (known.contains(s.id()) && !result.existing().contains(s.id())) {
+                LOG.info("subscription {} was deleted or expired", s.id());
+                hub.end(s);
+                persistedCursors.remove(s.id());
+            } else {
+                s.attachedElsewhere(result.attachedElsewhere().contains(s.id()));
+            }
+        }
+    }
+
+    /** The backlog that resumes a subscription from a position. */
+    private Backlog backlog(ReadPosition from, List<String> tables) {
         Set<String> only = tables.contains(Subscription.EVERY_TABLE) ? Set.of() : Set.copyOf(tables);
-        return new OutboxBacklog(reader, ReadPosition.after(cursor), only, BACKLOG_PAGE);
+        return new OutboxBacklog(reader, from, only, BACKLOG_PAGE);
+    }
+
+    private View view(SubscriptionStore.Stored s) {
+        Optional<Subscription> local = hub.subscription(s.id());
+        Subscription.Status status = local.map(Subscription::status).orElse(null);
+        boolean attached = s.detachedAt().isEmpty() || s.attachedElsewhere() || (status != null && status.attached());
+        return new View(s.id(), s.tables(), s.createdAt(), attached,
+                        status == null ? 0 : status.queued(),
+                        status == null ? 0 : status.dropped(),
+                        attached ? Optional.empty() : s.detachedAt().map(t -> t.plus(config.detachedTtl())));
+    }
+
+    /** The reader's head as a cursor: where a new durable subscription starts. Empty when the outbox is empty. */
+    private Optional<String> headCursor() {
+        try {
+            return reader.head().asCursor().map(Cursor::encode);
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not read the outbox head", e);
+        }
     }
 
     private static byte[] randomBytes() {

@@ -10,6 +10,8 @@ import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import io.cdcnotify.outbox.Cursor;
+import io.cdcnotify.subscription.TableNames;
 
 /** A message from a WebSocket client, parsed and checked field by field (contract section 4). */
 sealed interface ClientRequest {
@@ -63,10 +65,7 @@ sealed interface ClientRequest {
         try {
             return switch (type.asText()) {
                 case "auth" -> new Auth(requestId, requiredString(root, "api_key"));
-                case "subscribe" -> new Subscribe(requestId,
-                                                  optionalStrings(root, "tables"),
-                                                  optionalString(root, "resume_from"),
-                                                  optionalString(root, "subscription_id"));
+                case "subscribe" -> subscribe(requestId, root);
                 case "unsubscribe" -> new Unsubscribe(requestId, requiredString(root, "subscription_id"));
                 case "ping" -> new Ping(requestId);
                 default -> new Invalid(requestId, "unknown message type");
@@ -74,6 +73,27 @@ sealed interface ClientRequest {
         } catch (FieldException e) {
             return new Invalid(requestId, e.getMessage());
         }
+    }
+
+    /**
+     * A subscribe request, checked as far as it can be without the database: an invalid one is a
+     * {@code bad_request} even past the rate limit, and counts towards the 4400 close.
+     */
+    private static ClientRequest subscribe(Optional<String> requestId, JsonNode root) {
+        Optional<List<String>> tables = optionalStrings(root, "tables");
+        Optional<String> resumeFrom = optionalString(root, "resume_from");
+        Optional<String> subscriptionId = optionalString(root, "subscription_id");
+        if (tables.isEmpty() && subscriptionId.isEmpty()) {
+            return new Invalid(requestId, "tables or subscription_id is required");
+        }
+        Optional<String> problem = tables.flatMap(TableNames::problem);
+        if (problem.isPresent()) {
+            return new Invalid(requestId, problem.get());
+        }
+        if (resumeFrom.isPresent() && Cursor.decode(resumeFrom.get()).isEmpty()) {
+            return new Invalid(requestId, "resume_from is not a cursor this service issued");
+        }
+        return new Subscribe(requestId, tables, resumeFrom, subscriptionId);
     }
 
     private static String requiredString(JsonNode root, String field) {

@@ -63,6 +63,15 @@ final class WsEndpoint implements WsListener {
     public void onOpen(WsSession session) {
         this.session = session;
         this.limits = new RequestLimits(deps.limits().maxMessagesPerSecond(), System.nanoTime());
+        Thread reader = Thread.currentThread();
+        Thread.ofVirtual().name("ws-watch-" + connectionId).start(() -> {
+            try {
+                reader.join();
+            } catch (InterruptedException e) {
+                return;
+            }
+            withContext(this::ended);
+        });
         withContext(() -> {
             LOG.info("websocket connection opened from {}", session.socketContext().remotePeer().host());
             if (upgradeKey.isPresent()) {
@@ -216,10 +225,6 @@ final class WsEndpoint implements WsListener {
     }
 
     private void subscribe(ClientRequest.Subscribe s) {
-        if (s.tables().isEmpty() && s.subscriptionId().isEmpty()) {
-            badRequest(s.requestId(), "tables or subscription_id is required");
-            return;
-        }
         if (s.subscriptionId().isPresent() && client.attachedTo(s.subscriptionId().get())) {
             badRequest(s.requestId(), "already attached to this subscription");
             return;
@@ -233,6 +238,7 @@ final class WsEndpoint implements WsListener {
                                                     new Opening.Request(s.tables(), s.subscriptionId(),
                                                                         s.resumeFrom(), true));
         switch (opening) {
+            case Opening.Refused r when r.code() == ErrorCode.BAD_REQUEST -> badRequest(s.requestId(), r.message());
             case Opening.Refused r -> error(s.requestId(), r.code(), r.message());
             case Opening.Ready ready -> {
                 String id = ready.subscription().id();
@@ -245,7 +251,7 @@ final class WsEndpoint implements WsListener {
 
     private void unsubscribe(ClientRequest.Unsubscribe u) {
         String id = u.subscriptionId();
-        if (deps.subscriptions().find(id, key.id()).isEmpty()) {
+        if (deps.subscriptions().view(id, key.id()).isEmpty()) {
             error(u.requestId(), ErrorCode.NOT_FOUND, "no such subscription");
             return;
         }

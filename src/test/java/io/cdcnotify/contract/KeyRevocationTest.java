@@ -1,0 +1,178 @@
+package io.cdcnotify.contract;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.cdcnotify.testing.Api;
+import io.cdcnotify.testing.CdcServer;
+import io.cdcnotify.testing.SseTestClient;
+import io.cdcnotify.testing.TestDatabase;
+import io.cdcnotify.testing.WsTestClient;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+import static io.cdcnotify.contract.Contract.assertWsError;
+import static io.cdcnotify.contract.Contract.fields;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * Contract sections 4, 5 and 6, a key that stops working: {@code DELETE /v1/keys/{id}} closes its WebSockets
+ * with 4403 and ends its SSE streams ({@code event: error}, code {@code unauthorized}) within 5 s and deletes
+ * its subscriptions; an expiring key does the same within 5 s after {@code expires_at}, never before; a revoked
+ * or expired key is refused like an unknown one (4401, HTTP 401).
+ */
+class KeyRevocationTest {
+
+    @RegisterExtension
+    static final TestDatabase DB = new TestDatabase();
+
+    private static final Duration FIVE_SECONDS = Duration.ofSeconds(5);
+
+    private static CdcServer server;
+
+    @BeforeAll
+    static void start() {
+        server = CdcServer.start(DB);
+    }
+
+    @AfterAll
+    static void stop() {
+        server.close();
+    }
+
+    @Test
+    void deletingAKeyClosesItsOpenWebSocketsWith4403WithinFiveSeconds() throws Exception {
+        JsonNode created = Contract.createKey(server, Map.of("name", "doomed", "tables", List.of("orders")));
+        String key = created.get("key").asText();
+        String survivor = Contract.key(server, List.of("orders"));
+        try (WsTestClient byHeader = WsTestClient.authenticated(server, key);
+             WsTestClient byMessage = Contract.authenticatedByMessage(server, key);
+             WsTestClient other = WsTestClient.authenticated(server, survivor)) {
+            byHeader.subscribe("r1", List.of("orders"));
+            assertThat(Api.delete(server.http("/v1/keys/" + created.get("id").asText()), CdcServer.ADMIN_KEY).status())
+                    .isEqualTo(204);
+            assertThat(byHeader.closeFuture().get(5, TimeUnit.SECONDS).code()).isEqualTo(4403);
+            assertThat(byMessage.closeFuture().get(5, TimeUnit.SECONDS).code()).isEqualTo(4403);
+            other.send(Map.of("type", "ping", "request_id", "alive"));
+            assertThat(other.expect("pong").get("request_id").asText()).isEqualTo("alive");
+        }
+    }
+
+    @Test
+    void deletingAKeyEndsItsSseStreamsWithErrorUnauthorizedWithinFiveSeconds() {
+        JsonNode created = Contract.createKey(server, Map.of("name", "doomed", "tables", List.of("orders")));
+        String key = created.get("key").asText();
+        try (SseTestClient sse = SseTestClient.subscribed(server, key, "orders")) {
+            assertThat(Api.delete(server.http("/v1/keys/" + created.get("id").asText()), CdcServer.ADMIN_KEY).status())
+                    .isEqualTo(204);
+            SseTestClient.Event error = sse.next(FIVE_SECONDS);
+            assertThat(error.event()).isEqualTo("error");
+            assertThat(fields(error.json())).isEqualTo(Set.of("code", "message"));
+            assertThat(error.json().get("code").asText()).isEqualTo("unauthorized");
+            Contract.assertNoLeak(error.data(), key);
+            sse.awaitEnd(FIVE_SECONDS);
+        }
+    }
+
+    @Test
+    void aRevokedKeyIsRefusedLikeAnUnknownOne() {
+        JsonNode created = Contract.createKey(server, Map.of("name", "doomed", "tables", List.of("orders")));
+        String key = created.get("key").asText();
+        assertThat(Api.get(server.http("/v1/state"), key).status()).isEqualTo(200);
+        assertThat(Api.delete(server.http("/v1/keys/" + created.get("id").asText()), CdcServer.ADMIN_KEY).status())
+                .isEqualTo(204);
+        assertRefusedEverywhere(key);
+    }
+
+    @Test
+    void deletingAKeyDeletesItsSubscriptions() {
+        // a server of its own, so that its subscription count is this test's alone
+        try (CdcServer own = CdcServer.start(DB)) {
+            JsonNode created = Contract.createKey(own, Map.of("name", "doomed", "tables", List.of("orders")));
+            String key = created.get("key").asText();
+            Contract.createSubscription(own, key, List.of("orders"));
+            try (WsTestClient ws = WsTestClient.authenticated(own, key)) {
+                ws.subscribe("r1", List.of("orders"));
+                assertThat(subscriptions(own)).isEqualTo(2);
+                assertThat(Api.delete(own.http("/v1/keys/" + created.get("id").asText()), CdcServer.ADMIN_KEY).status())
+                        .isEqualTo(204);
+                await().atMost(FIVE_SECONDS).untilAsserted(() -> assertThat(subscriptions(own)).isZero());
+            }
+        }
+    }
+
+    @Test
+    void anExpiringKeyClosesItsWebSocketsWith4403AndEndsItsSseStreamsWithinFiveSecondsAfterExpiresAtNeverBefore()
+            throws Exception {
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("name", "short-lived");
+        body.put("tables", List.of("orders"));
+        body.put("expires_at", Instant.now().plusSeconds(3).toString());
+        JsonNode created = Contract.createKey(server, body);
+        String key = created.get("key").asText();
+        Instant expiresAt = Instant.parse(created.get("expires_at").asText());
+        AtomicReference<Instant> wsClosedAt = new AtomicReference<>();
+        try (WsTestClient ws = WsTestClient.authenticated(server, key);
+             SseTestClient sse = SseTestClient.subscribed(server, key, "orders")) {
+            ws.closeFuture().thenRun(() -> wsClosedAt.set(Instant.now()));
+            SseTestClient.Event error = sse.next(Duration.ofSeconds(10));
+            Instant sseErrorAt = Instant.now();
+            WsTestClient.Close close = ws.closeFuture().get(10, TimeUnit.SECONDS);
+
+            assertThat(close.code()).isEqualTo(4403);
+            assertThat(wsClosedAt.get()).isAfterOrEqualTo(expiresAt).isBeforeOrEqualTo(expiresAt.plus(FIVE_SECONDS));
+            assertThat(error.event()).isEqualTo("error");
+            assertThat(error.json().get("code").asText()).isEqualTo("unauthorized");
+            assertThat(sseErrorAt).isAfterOrEqualTo(expiresAt).isBeforeOrEqualTo(expiresAt.plus(FIVE_SECONDS));
+            sse.awaitEnd(FIVE_SECONDS);
+        }
+    }
+
+    @Test
+    void anExpiredKeyIsRefusedLikeAnUnknownOne() {
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("name", "expired");
+        body.put("tables", List.of("orders"));
+        body.put("expires_at", Instant.now().plusSeconds(1).toString());
+        String key = Contract.createKey(server, body).get("key").asText();
+        await().atMost(FIVE_SECONDS).until(() -> Api.get(server.http("/v1/state"), key).status() == 401);
+        assertRefusedEverywhere(key);
+    }
+
+    private static void assertRefusedEverywhere(String key) {
+        try (WsTestClient ws = WsTestClient.connect(server.ws("/v1/ws"), Map.of("Authorization", "Bearer " + key))) {
+            assertWsError(ws.next(), "unauthorized");
+            assertThat(ws.closed().code()).isEqualTo(4401);
+        }
+        try (WsTestClient ws = WsTestClient.connect(server.ws("/v1/ws?api_key=" + key))) {
+            assertWsError(ws.next(), "unauthorized");
+            assertThat(ws.closed().code()).isEqualTo(4401);
+        }
+        try (WsTestClient ws = WsTestClient.connect(server.ws("/v1/ws"))) {
+            ws.send(Map.of("type", "auth", "api_key", key));
+            assertWsError(ws.next(), "unauthorized");
+            assertThat(ws.closed().code()).isEqualTo(4401);
+        }
+        try (SseTestClient sse = SseTestClient.open(Contract.events(server, "tables=orders"),
+                                                    Map.of("Authorization", "Bearer " + key))) {
+            assertThat(sse.status()).isEqualTo(401);
+            assertThat(sse.bodyJson().get("code").asText()).isEqualTo("unauthorized");
+        }
+        Contract.assertErrorBody(Api.get(server.http("/v1/state"), key), 401, "unauthorized");
+        Contract.assertErrorBody(Api.get(server.http("/v1/subscriptions"), key), 401, "unauthorized");
+    }
+
+    private static int subscriptions(CdcServer s) {
+        return Api.get(s.http("/v1/state"), CdcServer.ADMIN_KEY).json().get("subscriptions").asInt();
+    }
+}

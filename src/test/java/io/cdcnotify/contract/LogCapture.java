@@ -1,0 +1,42 @@
+package io.cdcnotify.contract;
+
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.AppenderBase;
+import org.slf4j.LoggerFactory;
+
+/** The service's log lines while it is open, as logback events (the service logs through logback). */
+final class LogCapture implements AutoCloseable {
+
+    private final List<ILoggingEvent> lines = new CopyOnWriteArrayList<>();
+    private final Logger root = (Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
+    private final AppenderBase<ILoggingEvent> appender = new AppenderBase<>() {
+        @Override
+        protected void append(ILoggingEvent event) {
+            event.prepareForDeferredProcessing();
+            lines.add(event);
+        }
+    };
+
+    LogCapture() {
+        appender.start();
+        root.addAppender(appender);
+    }
+
+    List<ILoggingEvent> lines() {
+        return lines;
+    }
+
+    static String connectionId(ILoggingEvent e) {
+        return e.getMDCPropertyMap().get("connection_id");
+    }
+
+    @Override
+    public void close() {
+        root.detachAppender(appender);
+        appender.stop();
+    }
+}

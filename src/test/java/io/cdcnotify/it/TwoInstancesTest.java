@@ -1,0 +1,131 @@
+package io.cdcnotify.it;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.cdcnotify.testing.Api;
+import io.cdcnotify.testing.CdcServer;
+import io.cdcnotify.testing.Outbox;
+import io.cdcnotify.testing.SseTestClient;
+import io.cdcnotify.testing.TestDatabase;
+import io.cdcnotify.testing.WsTestClient;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/** Two instances on one database: clients move between them and lose nothing; subscriptions are shared. */
+class TwoInstancesTest {
+
+    @RegisterExtension
+    static final TestDatabase DB = new TestDatabase();
+
+    private static CdcServer a;
+    private static CdcServer b;
+    private static String key;
+
+    @BeforeAll
+    static void start() {
+        a = CdcServer.start(DB, Map.of("cdc.subscriptions.detached-ttl-seconds", "3"));
+        b = CdcServer.start(DB, Map.of("cdc.subscriptions.detached-ttl-seconds", "3"));
+        key = Api.createKey(a, List.of("moves", "shared", "brief"));
+    }
+
+    @AfterAll
+    static void stop() {
+        a.close();
+        b.close();
+    }
+
+    @Test
+    void aWebSocketClientLeavesAAndResumesOnBWithNothingLost() throws Exception {
+        List<Long> written = new ArrayList<>();
+        String cursor;
+        try (WsTestClient onA = WsTestClient.authenticated(a, key)) {
+            onA.subscribe("r", List.of("moves"));
+            written.add(Outbox.insert(DB, "moves", "INSERT", "{\"n\":0}"));
+            cursor = onA.events(1, Duration.ofSeconds(10)).getFirst().get("cursor").asText();
+        }
+        for (int i = 1; i <= 20; i++) {
+            written.add(Outbox.insert(DB, "moves", "INSERT", "{\"n\":" + i + "}"));
+        }
+        try (WsTestClient onB = WsTestClient.authenticated(b, key)) {
+            onB.send(Map.of("type", "subscribe", "request_id", "r", "tables", List.of("moves"), "resume_from", cursor));
+            onB.expect("subscribed");
+            written.add(Outbox.insert(DB, "moves", "INSERT", "{\"n\":21}"));
+            assertThat(onB.events(21, Duration.ofSeconds(10))).extracting(e -> e.get("id").asLong())
+                    .containsExactlyElementsOf(written.subList(1, written.size()));
+        }
+    }
+
+    @Test
+    void anSseClientLeavesAAndResumesOnBWithLastEventId() throws Exception {
+        String lastId;
+        try (SseTestClient onA = SseTestClient.subscribed(a, key, "moves")) {
+            Outbox.insert(DB, "moves", "INSERT", "{\"sse\":0}");
+            lastId = onA.events(1, Duration.ofSeconds(10)).getFirst().id();
+        }
+        long missed = Outbox.insert(DB, "moves", "INSERT", "{\"sse\":1}");
+        try (SseTestClient onB = SseTestClient.open(b.http("/v1/events?tables=moves"),
+                                                    Map.of("Authorization", "Bearer " + key, "Last-Event-ID", lastId))) {
+            onB.expect("subscribed");
+            assertThat(onB.events(1, Duration.ofSeconds(10)).getFirst().json().get("id").asLong()).isEqualTo(missed);
+        }
+    }
+
+    @Test
+    void aDurableSubscriptionMadeOnAAttachesOnBFromWhereItsLastClientStopped() throws Exception {
+        String id;
+        try (WsTestClient onA = WsTestClient.authenticated(a, key)) {
+            id = onA.subscribe("r", List.of("shared")).get("subscription_id").asText();
+            Outbox.insert(DB, "shared", "INSERT", "{\"seen\":true}");
+            onA.events(1, Duration.ofSeconds(10));
+            // B learns within about a second that a client is attached on A
+            await().atMost(Duration.ofSeconds(5))
+                    .until(() -> Api.get(b.http("/v1/subscriptions/" + id), key).json().get("attached").asBoolean());
+            Thread.sleep(1500); // let A write the last delivered cursor (once a second)
+        }
+        await().atMost(Duration.ofSeconds(5))
+                .until(() -> !Api.get(b.http("/v1/subscriptions/" + id), key).json().get("attached").asBoolean());
+        long missed = Outbox.insert(DB, "shared", "INSERT", "{\"seen\":false}");
+        try (WsTestClient onB = WsTestClient.authenticated(b, key)) {
+            onB.send(Map.of("type", "subscribe", "request_id", "r", "subscription_id", id));
+            onB.expect("subscribed");
+            assertThat(onB.events(1, Duration.ofSeconds(10)).getFirst().get("id").asLong()).isEqualTo(missed);
+        }
+    }
+
+    @Test
+    void unsubscribingOnOneInstanceEndsTheSubscriptionForClientsOnTheOther() {
+        try (WsTestClient onA = WsTestClient.authenticated(a, key); WsTestClient onB = WsTestClient.authenticated(b, key)) {
+            String id = onA.subscribe("r", List.of("shared")).get("subscription_id").asText();
+            onB.send(Map.of("type", "subscribe", "request_id", "s", "subscription_id", id));
+            onB.expect("subscribed");
+            onA.send(Map.of("type", "unsubscribe", "request_id", "u", "subscription_id", id));
+            assertThat(onA.expect("unsubscribed").get("request_id").asText()).isEqualTo("u");
+            JsonNode told = onB.next(Duration.ofSeconds(5));
+            assertThat(told.get("type").asText()).isEqualTo("unsubscribed");
+            assertThat(told.get("subscription_id").asText()).isEqualTo(id);
+            assertThat(told.has("request_id")).isFalse();
+        }
+    }
+
+    @Test
+    void aDetachedSubscriptionExpiresAfterItsTtlEverywhere() {
+        String id = Api.postJson(a.http("/v1/subscriptions"), key, Map.of("tables", List.of("brief"))).json()
+                .get("id").asText();
+        assertThat(Api.get(b.http("/v1/subscriptions/" + id), key).status()).isEqualTo(200);
+        await().atMost(Duration.ofSeconds(10)).until(() -> Api.get(b.http("/v1/subscriptions/" + id), key).status() == 404);
+        try (WsTestClient onA = WsTestClient.authenticated(a, key)) {
+            onA.send(Map.of("type", "subscribe", "request_id", "r", "subscription_id", id));
+            JsonNode error = onA.expect("error");
+            assertThat(error.get("code").asText()).isEqualTo("not_found");
+        }
+    }
+}
