@@ -6,6 +6,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.Properties;
 
+import io.cdcnotify.api.CapturesService;
 import io.cdcnotify.api.CorsFilter;
 import io.cdcnotify.api.HealthService;
 import io.cdcnotify.api.KeysService;
@@ -20,6 +21,7 @@ import io.cdcnotify.config.ListenerConfig;
 import io.cdcnotify.config.OutboxConfig;
 import io.cdcnotify.config.Settings;
 import io.cdcnotify.config.SubscriptionConfig;
+import io.cdcnotify.db.Captures;
 import io.cdcnotify.db.Database;
 import io.cdcnotify.hub.Disconnect;
 import io.cdcnotify.hub.Hub;
@@ -88,7 +90,11 @@ public final class Main {
         if ("keys".equals(args.getFirst())) {
             return KeysCommand.run(args.subList(1, args.size()), config, System.out, System.err);
         }
-        System.err.println("usage: java -jar cdc-notify.jar [keys …]\n" + KeysCommand.USAGE);
+        if ("captures".equals(args.getFirst())) {
+            return CapturesCommand.run(args.subList(1, args.size()), config, System.out, System.err);
+        }
+        System.err.println("usage: java -jar cdc-notify.jar [keys … | captures … | demo]\n" + KeysCommand.USAGE
+                                   + "\n" + CapturesCommand.USAGE);
         return 2;
     }
 
@@ -145,6 +151,8 @@ public final class Main {
                                                                                 limits.maxRequestBytes(),
                                                                                 limits.maxTablesPerSubscription()))
                         .register("/v1/events", new EventsService(keys, hub, subscriptions, limits))
+                        .register("/v1/captures", new CapturesService(new Captures(database.client()), keys,
+                                                                      limits.maxRequestBytes()))
                         .register("/", StaticContentFeature.createService(ClasspathHandlerConfig.builder()
                                                                                   .location("web")
                                                                                   .welcome("index.html")

@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.cdcnotify.auth.ApiKey;
 import io.cdcnotify.auth.ApiKeys;
 import io.cdcnotify.hub.ErrorCode;
+import io.cdcnotify.hub.Filter;
 import io.cdcnotify.hub.Subscription;
 import io.cdcnotify.outbox.Timestamps;
 import io.cdcnotify.subscription.Subscriptions;
@@ -59,6 +60,13 @@ public final class SubscriptionsService implements HttpService {
             Rest.error(res, ErrorCode.LIMIT_EXCEEDED, "a subscription may name at most " + maxTables + " tables");
             return;
         }
+        Optional<Filter> filter;
+        try {
+            filter = Filter.parse(body.get().get("operations"), body.get().get("filter"));
+        } catch (Filter.Invalid e) {
+            Rest.error(res, ErrorCode.BAD_REQUEST, e.getMessage());
+            return;
+        }
         if (!key.get().allowsAll(tables)) {
             Rest.error(res, ErrorCode.FORBIDDEN, "the key may not read these tables");
             return;
@@ -67,7 +75,7 @@ public final class SubscriptionsService implements HttpService {
             Rest.error(res, ErrorCode.LIMIT_EXCEEDED, "too many durable subscriptions for this key");
             return;
         }
-        Subscription s = subscriptions.create(key.get().id(), tables, true);
+        Subscription s = subscriptions.create(key.get().id(), tables, true, filter);
         ObjectNode json = Rest.JSON.createObjectNode();
         json.put("id", s.id());
         s.tables().forEach(json.putArray("tables")::add);

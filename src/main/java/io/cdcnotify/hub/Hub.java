@@ -62,13 +62,42 @@ public final class Hub {
             if (some.length == 0 && all.length == 0) {
                 continue;
             }
-            Publication publication = new Publication(event);
+            Routing routing = new Routing(event);
             for (Subscription s : some) {
-                s.offer(publication);
+                routing.offer(s);
             }
             for (Subscription s : all) {
-                s.offer(publication);
+                routing.offer(s);
             }
+        }
+    }
+
+    /**
+     * One event on its way: filters look at its payload (parsed at most once), and it is encoded only when a
+     * first subscription wants it.
+     */
+    private static final class Routing {
+        private final OutboxEvent event;
+        private Filter.Payload payload;
+        private Publication publication;
+
+        Routing(OutboxEvent event) {
+            this.event = event;
+        }
+
+        void offer(Subscription s) {
+            if (s.filter().isPresent()) {
+                if (payload == null) {
+                    payload = new Filter.Payload(event.payload());
+                }
+                if (!s.filter().get().matches(event, payload)) {
+                    return;
+                }
+            }
+            if (publication == null) {
+                publication = new Publication(event);
+            }
+            s.offer(publication);
         }
     }
 
@@ -76,16 +105,17 @@ public final class Hub {
 
     /** Makes a subscription and routes its tables to it. A durable one queues its events while detached. */
     public Subscription subscribe(String id, String keyId, List<String> tables, boolean durable) {
-        return subscribe(id, keyId, tables, durable, clock.instant());
+        return subscribe(id, keyId, tables, durable, clock.instant(), Optional.empty());
     }
 
     /**
      * Makes a subscription, or returns the one with this id if it already exists here (two clients may load a
      * stored subscription at once).
      */
-    public Subscription subscribe(String id, String keyId, List<String> tables, boolean durable, java.time.Instant createdAt) {
+    public Subscription subscribe(String id, String keyId, List<String> tables, boolean durable,
+                                  java.time.Instant createdAt, Optional<Filter> filter) {
         DetachedQueue queue = durable ? new DetachedQueue(limits.queueMaxEvents(), budget, metrics) : null;
-        Subscription s = new Subscription(id, keyId, tables.stream().distinct().toList(), createdAt, queue);
+        Subscription s = new Subscription(id, keyId, tables.stream().distinct().toList(), createdAt, queue, filter);
         Subscription existing = subscriptions.putIfAbsent(id, s);
         if (existing != null) {
             return existing;

@@ -25,6 +25,7 @@ public final class Subscription {
     private final List<String> tables;
     private final Instant createdAt;
     private final DetachedQueue queue;
+    private final Optional<Filter> filter;
     private final ReentrantLock lock = new ReentrantLock();
     private Attachment[] attached = NONE;
     private Instant lastDetached;
@@ -34,7 +35,9 @@ public final class Subscription {
     /** Cursor of the last event written to one of its clients, on this instance. */
     private volatile String lastCursor;
 
-    Subscription(String id, String keyId, List<String> tables, Instant createdAt, DetachedQueue queue) {
+    Subscription(String id, String keyId, List<String> tables, Instant createdAt, DetachedQueue queue,
+                 Optional<Filter> filter) {
+        this.filter = filter;
         this.id = id;
         this.keyId = keyId;
         this.tables = List.copyOf(tables);
@@ -58,6 +61,11 @@ public final class Subscription {
 
     public Instant createdAt() {
         return createdAt;
+    }
+
+    /** Which of its tables' events it wants; empty for all. */
+    public Optional<Filter> filter() {
+        return filter;
     }
 
     /** True when it outlives its clients. */

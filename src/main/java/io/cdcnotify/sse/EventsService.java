@@ -4,12 +4,15 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.cdcnotify.auth.ApiKey;
 import io.cdcnotify.auth.ApiKeys;
 import io.cdcnotify.auth.Credentials;
 import io.cdcnotify.config.LimitsConfig;
 import io.cdcnotify.hub.Client;
 import io.cdcnotify.hub.ErrorCode;
+import io.cdcnotify.hub.Filter;
 import io.cdcnotify.hub.Hub;
 import io.cdcnotify.hub.Message;
 import io.cdcnotify.hub.Subscription;
@@ -36,6 +39,7 @@ public final class EventsService implements HttpService {
 
     private static final Logger LOG = LoggerFactory.getLogger(EventsService.class);
     private static final HeaderName LAST_EVENT_ID = HeaderNames.create("Last-Event-ID");
+    private static final ObjectMapper JSON = new ObjectMapper();
 
     private final ApiKeys keys;
     private final Hub hub;
@@ -70,8 +74,15 @@ public final class EventsService implements HttpService {
         Optional<String> cursor = req.headers().first(LAST_EVENT_ID)
                 .or(() -> req.query().first("last_event_id").asOptional())
                 .filter(c -> !c.isEmpty());
+        Optional<Filter> filter;
+        try {
+            filter = filter(req);
+        } catch (Filter.Invalid e) {
+            refuse(res, ErrorCode.BAD_REQUEST, e.getMessage());
+            return;
+        }
         Opening opening = subscriptions.open(key.get().id(), key.get()::allowsAll, limits.maxTablesPerSubscription(),
-                                             new Opening.Request(tables, subscriptionId, cursor, false));
+                                             new Opening.Request(tables, subscriptionId, cursor, false, filter));
         if (opening instanceof Opening.Refused refused) {
             refuse(res, refused.code(), refused.message());
             return;
@@ -110,6 +121,25 @@ public final class EventsService implements HttpService {
         } finally {
             MDC.remove("connection_id");
         }
+    }
+
+    /** {@code ?operations=INSERT,UPDATE} and {@code ?filter=<JSON object>}, as in a WebSocket subscribe. */
+    private static Optional<Filter> filter(ServerRequest req) {
+        Optional<String> operations = req.query().first("operations").asOptional();
+        Optional<String> filter = req.query().first("filter").asOptional();
+        if (operations.isEmpty() && filter.isEmpty()) {
+            return Optional.empty();
+        }
+        JsonNode ops = operations.map(o -> (JsonNode) JSON.valueToTree(Arrays.asList(o.split(",", -1)))).orElse(null);
+        JsonNode f = null;
+        if (filter.isPresent()) {
+            try {
+                f = JSON.readTree(filter.get());
+            } catch (java.io.IOException e) {
+                throw new Filter.Invalid("filter must be a JSON object");
+            }
+        }
+        return Filter.parse(ops, f);
     }
 
     private static void refuse(ServerResponse res, ErrorCode code, String message) {

@@ -5,6 +5,7 @@ import java.util.Optional;
 
 import io.cdcnotify.hub.Backlog;
 import io.cdcnotify.hub.ErrorCode;
+import io.cdcnotify.hub.Filter;
 import io.cdcnotify.hub.Subscription;
 
 /** What asking to subscribe (or attach, or resume) comes to: a subscription to attach to, or an error. */
@@ -28,8 +29,14 @@ public sealed interface Opening {
      * @param subscriptionId an existing subscription to attach to, if any
      * @param cursor         resume after this cursor, if any
      * @param durable        whether a subscription made for it outlives the connection
+     * @param filter         which events of the tables it wants (for a new subscription only)
      */
     record Request(Optional<List<String>> tables, Optional<String> subscriptionId, Optional<String> cursor,
-                   boolean durable) {
+                   boolean durable, Optional<Filter> filter) {
+
+        public Request(Optional<List<String>> tables, Optional<String> subscriptionId, Optional<String> cursor,
+                       boolean durable) {
+            this(tables, subscriptionId, cursor, durable, Optional.empty());
+        }
     }
 }

@@ -2,9 +2,11 @@ package io.cdcnotify.subscription;
 
 import java.sql.SQLException;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 
 import io.cdcnotify.hub.Backlog;
+import io.cdcnotify.hub.Filter;
 import io.cdcnotify.hub.Publication;
 import io.cdcnotify.outbox.OutboxEvent;
 import io.cdcnotify.outbox.OutboxReader;
@@ -19,13 +21,15 @@ final class OutboxBacklog implements Backlog {
     private final OutboxReader reader;
     private final Set<String> tables;
     private final int pageSize;
+    private final Optional<Filter> filter;
     private ReadPosition position;
     private boolean caughtUp;
 
     /**
      * @param tables only these tables; empty for every table
      */
-    OutboxBacklog(OutboxReader reader, ReadPosition from, Set<String> tables, int pageSize) {
+    OutboxBacklog(OutboxReader reader, ReadPosition from, Set<String> tables, Optional<Filter> filter, int pageSize) {
+        this.filter = filter;
         this.reader = reader;
         this.position = from;
         this.tables = tables;
@@ -37,7 +41,15 @@ final class OutboxBacklog implements Backlog {
         OutboxReader.Page page = reader.read(position, pageSize, tables);
         position = page.next();
         caughtUp = !page.full();
-        return page.events().stream().map(Publication::new).toList();
+        return page.events().stream()
+                .filter(e -> filter.isEmpty() || filter.get().matches(e, new Filter.Payload(e.payload())))
+                .map(Publication::new)
+                .toList();
+    }
+
+    @Override
+    public boolean rereadable() {
+        return true;
     }
 
     @Override

@@ -43,14 +43,15 @@ final class SubscriptionStore {
      * @param attachedElsewhere whether another instance has a client attached
      */
     record Stored(String id, String keyId, List<String> tables, Instant createdAt, Optional<String> lastCursor,
-                  Optional<Instant> detachedAt, boolean attachedElsewhere) {
+                  Optional<Instant> detachedAt, boolean attachedElsewhere, Optional<String> filter) {
     }
 
-    void insert(String id, String keyId, List<String> tables, Instant createdAt, Optional<String> cursor) {
-        db.execute().insert("INSERT INTO cdc.subscriptions (id, key_id, tables, created_at, last_cursor, detached_at) "
-                                    + "VALUES (?, ?, ?, ?, ?, ?)",
+    void insert(String id, String keyId, List<String> tables, Instant createdAt, Optional<String> cursor,
+                Optional<String> filter) {
+        db.execute().insert("INSERT INTO cdc.subscriptions (id, key_id, tables, created_at, last_cursor, detached_at, filter) "
+                                    + "VALUES (?, ?, ?, ?, ?, ?, ?::jsonb)",
                             id, keyId, tables.toArray(String[]::new), Rows.timestamp(createdAt), cursor.orElse(null),
-                            Rows.timestamp(createdAt));
+                            Rows.timestamp(createdAt), filter.orElse(null));
     }
 
     Optional<Stored> find(String id) {
@@ -142,7 +143,7 @@ final class SubscriptionStore {
     }
 
     private static final String SELECT = """
-            SELECT s.id, s.key_id, s.tables, s.created_at, s.last_cursor, s.detached_at,
+            SELECT s.id, s.key_id, s.tables, s.created_at, s.last_cursor, s.detached_at, s.filter::text AS filter,
                    EXISTS (SELECT 1 FROM cdc.subscription_attachments a
                             WHERE a.subscription_id = s.id AND a.instance_id <> ?
                               AND a.heartbeat_at > now() - interval '30 seconds') AS elsewhere
@@ -155,6 +156,7 @@ final class SubscriptionStore {
                           Rows.instant(r.column("created_at").get()),
                           r.column("last_cursor").asOptional().map(String.class::cast),
                           r.column("detached_at").asOptional().map(Rows::instant),
-                          r.column("elsewhere").get(Boolean.class));
+                          r.column("elsewhere").get(Boolean.class),
+                          r.column("filter").asOptional().map(String.class::cast));
     }
 }

@@ -17,6 +17,7 @@ import java.util.function.Predicate;
 import io.cdcnotify.config.SubscriptionConfig;
 import io.cdcnotify.hub.Backlog;
 import io.cdcnotify.hub.ErrorCode;
+import io.cdcnotify.hub.Filter;
 import io.cdcnotify.hub.Hub;
 import io.cdcnotify.hub.Subscription;
 import io.cdcnotify.outbox.Cursor;
@@ -74,13 +75,18 @@ public final class Subscriptions {
 
     /** A new subscription of a key. A durable one is stored; a stream's own one lives only here. */
     public Subscription create(String keyId, List<String> tables, boolean durable) {
+        return create(keyId, tables, durable, Optional.empty());
+    }
+
+    /** A new subscription that wants only the events its filter passes. */
+    public Subscription create(String keyId, List<String> tables, boolean durable, Optional<Filter> filter) {
         String id = "s-" + HexFormat.of().formatHex(randomBytes());
         List<String> distinct = tables.stream().distinct().toList();
         Instant now = clock.instant();
         if (durable) {
-            store.insert(id, keyId, distinct, now, headCursor());
+            store.insert(id, keyId, distinct, now, headCursor(), filter.map(Filter::toJson));
         }
-        return hub.subscribe(id, keyId, distinct, durable, now);
+        return hub.subscribe(id, keyId, distinct, durable, now, filter);
     }
 
     /** True when the key owns as many durable subscriptions as it may. */
@@ -157,11 +163,11 @@ public final class Subscriptions {
         if (request.durable() && atLimit(keyId)) {
             return new Opening.Refused(ErrorCode.LIMIT_EXCEEDED, "at most " + maxPerKey + " durable subscriptions per key");
         }
-        Subscription subscription = create(keyId, request.tables().get(), request.durable());
+        Subscription subscription = create(keyId, request.tables().get(), request.durable(), request.filter());
         if (request.durable()) {
             store.attached(subscription.id());
         }
-        return new Opening.Ready(subscription, cursor.map(c -> backlog(ReadPosition.after(c), subscription.tables())), true);
+        return new Opening.Ready(subscription, cursor.map(c -> backlog(ReadPosition.after(c), subscription)), true);
     }
 
     private Opening attach(String keyId, Predicate<List<String>> mayRead, Opening.Request request, Optional<Cursor> cursor) {
@@ -176,17 +182,22 @@ public final class Subscriptions {
         if (request.tables().isPresent() && !Set.copyOf(request.tables().get()).equals(Set.copyOf(s.tables()))) {
             return new Opening.Refused(ErrorCode.BAD_REQUEST, "tables differ from the subscription's own");
         }
+        if (request.filter().isPresent()) {
+            return new Opening.Refused(ErrorCode.BAD_REQUEST,
+                                       "operations and filter belong to the subscription: omit them when attaching");
+        }
         if (!mayRead.test(s.tables())) {
             return new Opening.Refused(ErrorCode.FORBIDDEN, "the key may not read these tables");
         }
-        Subscription subscription = local.orElseGet(() -> hub.subscribe(id, keyId, s.tables(), true, s.createdAt()));
+        Subscription subscription = local.orElseGet(() -> hub.subscribe(id, keyId, s.tables(), true, s.createdAt(),
+                                                                         s.filter().flatMap(Filter::fromJson)));
         store.attached(id);
         Optional<ReadPosition> from = cursor.map(ReadPosition::after);
         if (from.isEmpty() && local.isEmpty() && !s.attachedElsewhere()) {
             // nothing of it in memory here, and nobody holds it: resume where its last client stopped
             from = storedPosition(s);
         }
-        return new Opening.Ready(subscription, from.map(p -> backlog(p, subscription.tables())), false);
+        return new Opening.Ready(subscription, from.map(p -> backlog(p, subscription)), false);
     }
 
     private Optional<ReadPosition> storedPosition(SubscriptionStore.Stored s) {
@@ -232,9 +243,10 @@ public final class Subscriptions {
     }
 
     /** The backlog that resumes a subscription from a position. */
-    private Backlog backlog(ReadPosition from, List<String> tables) {
+    private Backlog backlog(ReadPosition from, Subscription subscription) {
+        List<String> tables = subscription.tables();
         Set<String> only = tables.contains(Subscription.EVERY_TABLE) ? Set.of() : Set.copyOf(tables);
-        return new OutboxBacklog(reader, from, only, BACKLOG_PAGE);
+        return new OutboxBacklog(reader, from, only, subscription.filter(), BACKLOG_PAGE);
     }
 
     private View view(SubscriptionStore.Stored s) {

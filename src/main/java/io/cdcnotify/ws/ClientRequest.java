@@ -10,6 +10,7 @@ import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import io.cdcnotify.hub.Filter;
 import io.cdcnotify.outbox.Cursor;
 import io.cdcnotify.subscription.TableNames;
 
@@ -26,7 +27,12 @@ sealed interface ClientRequest {
     }
 
     record Subscribe(Optional<String> requestId, Optional<List<String>> tables, Optional<String> resumeFrom,
-                     Optional<String> subscriptionId) implements ClientRequest {
+                     Optional<String> subscriptionId, Optional<Filter> filter) implements ClientRequest {
+
+        Subscribe(Optional<String> requestId, Optional<List<String>> tables, Optional<String> resumeFrom,
+                  Optional<String> subscriptionId) {
+            this(requestId, tables, resumeFrom, subscriptionId, Optional.empty());
+        }
     }
 
     record Unsubscribe(Optional<String> requestId, String subscriptionId) implements ClientRequest {
@@ -93,7 +99,13 @@ sealed interface ClientRequest {
         if (resumeFrom.isPresent() && Cursor.decode(resumeFrom.get()).isEmpty()) {
             return new Invalid(requestId, "resume_from is not a cursor this service issued");
         }
-        return new Subscribe(requestId, tables, resumeFrom, subscriptionId);
+        Optional<Filter> filter;
+        try {
+            filter = Filter.parse(root.get("operations"), root.get("filter"));
+        } catch (Filter.Invalid e) {
+            return new Invalid(requestId, e.getMessage());
+        }
+        return new Subscribe(requestId, tables, resumeFrom, subscriptionId, filter);
     }
 
     private static String requiredString(JsonNode root, String field) {

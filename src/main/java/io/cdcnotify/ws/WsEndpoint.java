@@ -236,7 +236,7 @@ final class WsEndpoint implements WsListener {
         }
         Opening opening = deps.subscriptions().open(key.id(), key::allowsAll, deps.limits().maxTablesPerSubscription(),
                                                     new Opening.Request(s.tables(), s.subscriptionId(),
-                                                                        s.resumeFrom(), true));
+                                                                        s.resumeFrom(), true, s.filter()));
         switch (opening) {
             case Opening.Refused r when r.code() == ErrorCode.BAD_REQUEST -> badRequest(s.requestId(), r.message());
             case Opening.Refused r -> error(s.requestId(), r.code(), r.message());

@@ -221,10 +221,10 @@ class DurableSubscriptionTest {
     void subscribingAnExistingIdReturnsTheSameSubscription() {
         Hub hub = hub(100, 100, 1L << 30, HubMetrics.NONE);
         Instant created = Instant.parse("2026-01-01T00:00:00Z");
-        Subscription first = hub.subscribe("s-1", "k", List.of("orders"), true, created);
+        Subscription first = hub.subscribe("s-1", "k", List.of("orders"), true, created, java.util.Optional.empty());
         hub.publish(events("orders", 1));
 
-        Subscription again = hub.subscribe("s-1", "k", List.of("orders"), true, Instant.now());
+        Subscription again = hub.subscribe("s-1", "k", List.of("orders"), true, Instant.now(), java.util.Optional.empty());
 
         assertThat(again).isSameAs(first);
         assertThat(again.createdAt()).isEqualTo(created);

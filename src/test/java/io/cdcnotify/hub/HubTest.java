@@ -326,7 +326,7 @@ class HubTest {
 
         hub.end(s);
         hub.end(s);
-        hub.end(new Subscription("s-x", "k", List.of("orders"), java.time.Instant.now(), null));
+        hub.end(new Subscription("s-x", "k", List.of("orders"), java.time.Instant.now(), null, java.util.Optional.empty()));
         sync(c, t);
         HubFixtures.waiting().until(() -> !t.messages(Message.Unsubscribed.class).isEmpty());
         sync(c, t);
