@@ -56,6 +56,54 @@ CREATE TABLE cdc.api_keys (
     CONSTRAINT api_keys_tables_not_empty CHECK (cardinality(tables) > 0)
 );
 
+-- ---------------------------------------------------------------------------------------------------------
+-- Durable subscriptions (V2), shared by every instance.
+-- ---------------------------------------------------------------------------------------------------------
+CREATE TABLE cdc.subscriptions (
+    id           text        PRIMARY KEY,              -- s-…
+    key_id       text        NOT NULL,                 -- the owning API key
+    tables       text[]      NOT NULL,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    last_cursor  text,                                 -- cursor of the last event delivered (written ~1/s)
+    detached_at  timestamptz DEFAULT now(),            -- when its last client anywhere left; NULL while attached
+    filter       jsonb,                                -- {"operations": [...], "filter": {...}} (V3), NULL for all
+    CONSTRAINT subscriptions_tables_not_empty CHECK (cardinality(tables) > 0)
+);
+CREATE INDEX subscriptions_key_id ON cdc.subscriptions (key_id);
+
+-- Which instances have clients attached; each instance refreshes its rows every second, and a row older than
+-- 30 s (an instance that died without SIGTERM) no longer counts.
+CREATE TABLE cdc.subscription_attachments (
+    subscription_id  text        NOT NULL REFERENCES cdc.subscriptions (id) ON DELETE CASCADE,
+    instance_id      text        NOT NULL,
+    clients          integer     NOT NULL,
+    heartbeat_at     timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (subscription_id, instance_id)
+);
+
+-- Outbox retention (V2): every row at or below (purged_xid, purged_id) in (xid, id) order has been deleted; a
+-- cursor at or below it gets resume_unavailable.
+CREATE TABLE cdc.outbox_retention (
+    singleton   boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    purged_xid  xid8    NOT NULL DEFAULT '0',
+    purged_id   bigint  NOT NULL DEFAULT 0
+);
+
+-- ---------------------------------------------------------------------------------------------------------
+-- Capturing tables (V3): SELECT cdc.capture('public.orders', ARRAY['secret_column']) installs a row trigger that
+-- writes an outbox row per changed row, table_name 'public.orders', payload
+-- {"new": {...}, "old": {...}, "key": {...}} ("old" for UPDATE and DELETE, "new" for INSERT and UPDATE, "key" =
+-- the primary key columns). SELECT cdc.release('public.orders') removes it. TRUNCATE is not captured.
+-- ---------------------------------------------------------------------------------------------------------
+CREATE TABLE cdc.captures (
+    table_name       text        PRIMARY KEY,
+    relation         regclass    NOT NULL UNIQUE,
+    exclude_columns  text[]      NOT NULL DEFAULT '{}',
+    created_at       timestamptz NOT NULL DEFAULT now()
+);
+-- functions: cdc.capture(regclass, text[]) RETURNS text, cdc.release(regclass) RETURNS boolean,
+--            cdc.capture_row() (the trigger function); see src/main/resources/db/migration/V3__captures.sql
+
 -- Writing an event (what applications do):
 --   BEGIN;
 --   UPDATE orders SET status = 'shipped' WHERE id = 42;

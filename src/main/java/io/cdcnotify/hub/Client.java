@@ -12,6 +12,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -45,11 +46,10 @@ public final class Client {
     /** Subscriptions with an attach request queued and not yet carried out. */
     private final java.util.Set<String> attaching = ConcurrentHashMap.newKeySet();
     private volatile boolean slow;
-    private final java.util.concurrent.atomic.AtomicReference<Disconnect> closingReason = new java.util.concurrent.atomic.AtomicReference<>();
-    private volatile Disconnect closing;
+    /** Why the connection is ending now; the first reason wins. */
+    private final AtomicReference<Disconnect> closing = new AtomicReference<>();
     private volatile long closingSince;
     private volatile boolean finished;
-    private volatile Thread writer;
 
     /** Writer-thread state. */
     private String lastCursor;
@@ -97,7 +97,7 @@ public final class Client {
 
     /** A live event for one of this client's attachments. Never blocks: the listener thread calls it. */
     void deliver(Attachment attachment, Publication publication) {
-        if (slow || closing != null) {
+        if (slow || closing.get() != null) {
             metrics.dropped(HubMetrics.DropReason.SLOW_CONSUMER);
             return;
         }
@@ -161,9 +161,8 @@ public final class Client {
      * The first reason wins.
      */
     public void close(Disconnect disconnect) {
-        if (closingReason.compareAndSet(null, disconnect)) {
+        if (closing.compareAndSet(null, disconnect)) {
             closingSince = System.nanoTime();
-            closing = disconnect;
         }
         queue.offer(WAKE);
     }
@@ -174,7 +173,7 @@ public final class Client {
 
     /** Nanos since {@link #close} was first called, or -1. */
     long closingForNanos() {
-        return closing == null || finished ? -1 : System.nanoTime() - closingSince;
+        return closing.get() == null || finished ? -1 : System.nanoTime() - closingSince;
     }
 
     void abort() {
@@ -188,7 +187,6 @@ public final class Client {
      * handler's, or a virtual thread per WebSocket).
      */
     public void run() {
-        writer = Thread.currentThread();
         String outer = MDC.get("connection_id");
         MDC.put("connection_id", id);
         Disconnect end = Disconnect.GONE;
@@ -199,7 +197,7 @@ public final class Client {
             end = Disconnect.GONE;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            end = closing == null ? Disconnect.GONE : closing;
+            end = closing.get() == null ? Disconnect.GONE : closing.get();
         } catch (Exception e) {
             LOG.error("writer failed", e);
             end = Disconnect.internal();
@@ -238,7 +236,7 @@ public final class Client {
     }
 
     private Disconnect stopReason() {
-        Disconnect d = closing;
+        Disconnect d = closing.get();
         if (d != null) {
             return d;
         }
