@@ -6,11 +6,10 @@ import java.util.List;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.cdcnotify.api.CapturesService;
 import io.cdcnotify.config.DbConfig;
 import io.cdcnotify.db.Captures;
 import io.cdcnotify.db.Database;
-import io.cdcnotify.outbox.Timestamps;
 import io.helidon.config.Config;
 
 /**
@@ -46,11 +45,11 @@ final class CapturesCommand {
                         err.println(USAGE);
                         return 2;
                     }
-                    out.println(toJson(captures.add(args.get(1), exclude)));
+                    out.println(CapturesService.toJson(captures.add(args.get(1), exclude)));
                 }
                 case "list" -> {
                     ArrayNode all = JSON.createArrayNode();
-                    captures.list().forEach(c -> all.add(toJson(c)));
+                    captures.list().forEach(c -> all.add(CapturesService.toJson(c)));
                     out.println(all);
                 }
                 case "remove" -> {
@@ -77,13 +76,5 @@ final class CapturesCommand {
             err.println("captures: " + e.getMessage());
             return 1;
         }
-    }
-
-    private static ObjectNode toJson(Captures.Capture c) {
-        ObjectNode o = JSON.createObjectNode();
-        o.put("table", c.table());
-        c.excludeColumns().forEach(o.putArray("exclude_columns")::add);
-        o.put("created_at", Timestamps.format(c.createdAt()));
-        return o;
     }
 }

@@ -13,12 +13,11 @@ import java.util.Optional;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.cdcnotify.auth.ApiKey;
+import io.cdcnotify.api.KeysService;
 import io.cdcnotify.auth.ApiKeys;
 import io.cdcnotify.config.AuthConfig;
 import io.cdcnotify.config.DbConfig;
 import io.cdcnotify.db.Database;
-import io.cdcnotify.outbox.Timestamps;
 import io.cdcnotify.subscription.TableNames;
 import io.helidon.config.Config;
 
@@ -102,7 +101,7 @@ final class KeysCommand {
             return 2;
         }
         ApiKeys.Created created = keys.create(name, tables, admin, expires);
-        ObjectNode json = toJson(created.key());
+        ObjectNode json = KeysService.toJson(created.key());
         json.put("key", created.secret());
         out.println(json);
         return 0;
@@ -110,7 +109,7 @@ final class KeysCommand {
 
     private static int list(ApiKeys keys, PrintStream out) {
         ArrayNode all = JSON.createArrayNode();
-        keys.list().forEach(k -> all.add(toJson(k)));
+        keys.list().forEach(k -> all.add(KeysService.toJson(k)));
         out.println(all);
         return 0;
     }
@@ -126,16 +125,5 @@ final class KeysCommand {
         }
         out.println("{\"revoked\":\"" + args.getFirst() + "\"}");
         return 0;
-    }
-
-    private static ObjectNode toJson(ApiKey key) {
-        ObjectNode o = JSON.createObjectNode();
-        o.put("id", key.id());
-        o.put("name", key.name());
-        key.tables().forEach(o.putArray("tables")::add);
-        o.put("admin", key.admin());
-        o.put("expires_at", key.expiresAt().map(Timestamps::format).orElse(null));
-        o.put("created_at", Timestamps.format(key.createdAt()));
-        return o;
     }
 }

@@ -95,7 +95,8 @@ public final class CapturesService implements HttpService {
         Rest.noContent(res);
     }
 
-    static ObjectNode toJson(Captures.Capture c) {
+    /** A capture as the API and the command line show it. */
+    public static ObjectNode toJson(Captures.Capture c) {
         ObjectNode o = Rest.JSON.createObjectNode();
         o.put("table", c.table());
         c.excludeColumns().forEach(o.putArray("exclude_columns")::add);

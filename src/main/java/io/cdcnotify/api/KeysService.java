@@ -98,7 +98,8 @@ public final class KeysService implements HttpService {
         Rest.noContent(res);
     }
 
-    static ObjectNode toJson(ApiKey key) {
+    /** A key as the API and the command line show it: never its secret or hash. */
+    public static ObjectNode toJson(ApiKey key) {
         ObjectNode o = Rest.JSON.createObjectNode();
         o.put("id", key.id());
         o.put("name", key.name());
