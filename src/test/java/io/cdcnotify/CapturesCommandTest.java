@@ -1,0 +1,67 @@
+package io.cdcnotify;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.util.List;
+import java.util.Map;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.cdcnotify.config.Settings;
+import io.cdcnotify.testing.TestDatabase;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** {@code java -jar cdc-notify.jar captures …}: capture tables without the REST API. */
+class CapturesCommandTest {
+
+    @RegisterExtension
+    static final TestDatabase DB = new TestDatabase();
+
+    private record Run(int exit, String out, String err) {
+    }
+
+    private static Run captures(String... args) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int exit = CapturesCommand.run(List.of(args),
+                                       Settings.load(Map.of("DB_URL", DB.url(), "DB_USER", DB.user(),
+                                                            "DB_PASSWORD", DB.password())),
+                                       new PrintStream(out, true, StandardCharsets.UTF_8),
+                                       new PrintStream(err, true, StandardCharsets.UTF_8));
+        return new Run(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void addListRemove() throws Exception {
+        try (Connection c = DB.connect(); Statement st = c.createStatement()) {
+            st.execute("CREATE TABLE public.items (id int PRIMARY KEY, secret text)");
+        }
+        Run add = captures("add", "public.items", "--exclude", "secret");
+        assertThat(add.exit()).as(add.err()).isZero();
+        JsonNode made = new ObjectMapper().readTree(add.out());
+        assertThat(made.get("table").asText()).isEqualTo("public.items");
+        assertThat(made.get("exclude_columns").get(0).asText()).isEqualTo("secret");
+        assertThat(captures("list").out()).contains("public.items");
+
+        try (Connection c = DB.connect(); Statement st = c.createStatement()) {
+            st.execute("INSERT INTO items VALUES (1, 'hidden')");
+            try (ResultSet rs = st.executeQuery("SELECT table_name, payload::text FROM cdc.outbox")) {
+                assertThat(rs.next()).isTrue();
+                assertThat(rs.getString(1)).isEqualTo("public.items");
+                assertThat(rs.getString(2)).contains("\"id\": 1").doesNotContain("hidden");
+            }
+        }
+        assertThat(captures("remove", "public.items").exit()).isZero();
+        assertThat(captures("remove", "public.items").exit()).isEqualTo(1);
+        assertThat(captures("add", "public.missing").err()).contains("no such table");
+        assertThat(captures("add").exit()).isEqualTo(2);
+        assertThat(captures("frob").exit()).isEqualTo(2);
+    }
+}
