@@ -56,6 +56,7 @@ final class Housekeeping implements AutoCloseable {
         every(Duration.ofSeconds(1), subscriptions::sync);
         every(purgeInterval, retention::purge);
         every(Duration.ofSeconds(1), () -> hub.abortStuck(STUCK_GRACE));
+        every(Duration.ofSeconds(1), hub::tick);
     }
 
     /** A key was revoked: its connections close (4403) and its subscriptions end. */

@@ -9,8 +9,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -31,6 +29,7 @@ public final class Client {
 
     private static final Logger LOG = LoggerFactory.getLogger(Client.class);
     private static final Object WAKE = new Object();
+    private static final Object KEEPALIVE = new Object();
     private static final int BATCH = 256;
 
     private final String id;
@@ -40,7 +39,7 @@ public final class Client {
     private final int bufferEvents;
     private final HubMetrics metrics;
     private final Clock clock;
-    private final LinkedBlockingQueue<Object> queue = new LinkedBlockingQueue<>();
+    private final Mailbox queue = new Mailbox();
     private final AtomicInteger live = new AtomicInteger();
     private final Map<String, Attachment> attachments = new ConcurrentHashMap<>();
     /** Subscriptions with an attach request queued and not yet carried out. */
@@ -53,7 +52,8 @@ public final class Client {
 
     /** Writer-thread state. */
     private String lastCursor;
-    private long lastWrite = System.nanoTime();
+    /** When the writer last wrote (read by the hub's tick to decide on a keepalive). */
+    private volatile long lastWrite = System.nanoTime();
 
     Client(String id, String keyId, Transport transport, Hub hub, int bufferEvents, HubMetrics metrics, Clock clock) {
         this.id = id;
@@ -218,15 +218,7 @@ public final class Client {
             if (stop != null) {
                 return stop;
             }
-            Object item = deferred.isEmpty()
-                    ? queue.poll(keepaliveWait(), TimeUnit.NANOSECONDS)
-                    : deferred.poll();
-            if (item == null) {
-                transport.keepalive();
-                transport.flush();
-                lastWrite = System.nanoTime();
-                continue;
-            }
+            Object item = deferred.isEmpty() ? queue.take() : deferred.poll();
             handle(item, deferred);
             for (int n = 0; n < BATCH && stopReason() == null && (item = queue.poll()) != null; n++) {
                 handle(item, deferred);
@@ -246,9 +238,11 @@ public final class Client {
         return null;
     }
 
-    private long keepaliveWait() {
-        long wait = transport.keepaliveInterval().toNanos() - (System.nanoTime() - lastWrite);
-        return Math.max(wait, 1);
+    /** Called about once a second by the hub: asks the writer for a keepalive when the connection is idle. */
+    void tick(long now) {
+        if (now - lastWrite >= transport.keepaliveInterval().toNanos()) {
+            queue.offer(KEEPALIVE);
+        }
     }
 
     private void handle(Object item, ArrayDeque<Object> deferred) throws Exception {
@@ -284,6 +278,10 @@ public final class Client {
                 }
             }
             default -> {
+                if (item == KEEPALIVE && System.nanoTime() - lastWrite >= transport.keepaliveInterval().toNanos()) {
+                    transport.keepalive();
+                    lastWrite = System.nanoTime();
+                }
                 // WAKE: the loop re-checks why it was woken
             }
         }

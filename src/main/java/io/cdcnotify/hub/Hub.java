@@ -232,6 +232,14 @@ public final class Hub {
         return n;
     }
 
+    /** Lets idle connections send their keepalives; call about once a second. */
+    public void tick() {
+        long now = System.nanoTime();
+        for (Client c : clients.values()) {
+            c.tick(now);
+        }
+    }
+
     /** Closes every connection of these keys. */
     public void closeKeys(Collection<String> keyIds, Disconnect why) {
         for (Client c : List.copyOf(clients.values())) {

@@ -9,6 +9,7 @@ import java.util.function.Supplier;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.cdcnotify.hub.Disconnect;
+import io.cdcnotify.hub.Json;
 import io.cdcnotify.hub.Message;
 import io.cdcnotify.hub.Publication;
 import io.cdcnotify.hub.Transport;
@@ -19,7 +20,7 @@ import io.cdcnotify.hub.Transport;
  */
 final class SseTransport implements Transport {
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = Json.MAPPER;
     private static final byte[] KEEPALIVE = ": keepalive\n\n".getBytes(StandardCharsets.UTF_8);
     private static final Duration KEEPALIVE_EVERY = Duration.ofSeconds(15);
 
@@ -48,14 +49,14 @@ final class SseTransport implements Transport {
                 ObjectNode data = JSON.createObjectNode();
                 data.put("subscription_id", m.subscriptionId());
                 m.tables().forEach(data.putArray("tables")::add);
-                write(("retry: 2000\nevent: subscribed\ndata: " + data + "\n\n").getBytes(StandardCharsets.UTF_8));
+                write(("retry: 2000\nevent: subscribed\ndata: " + Json.write(data) + "\n\n").getBytes(StandardCharsets.UTF_8));
             }
             case Message.Error m -> {
                 ObjectNode data = JSON.createObjectNode();
                 data.put("code", m.code().wire());
                 data.put("message", m.message());
                 m.cursor().ifPresent(c -> data.put("cursor", c.orElse(null)));
-                write(("event: error\ndata: " + data + "\n\n").getBytes(StandardCharsets.UTF_8));
+                write(("event: error\ndata: " + Json.write(data) + "\n\n").getBytes(StandardCharsets.UTF_8));
             }
             default -> {
                 // auth_ok, pong and unsubscribed have no SSE form

@@ -5,12 +5,13 @@ import java.util.Optional;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.cdcnotify.hub.Json;
 import io.cdcnotify.hub.Message;
 
 /** Server messages as WebSocket JSON text (contract section 4): every one carries {@code "v":1} and its type. */
 final class WsMessages {
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = Json.MAPPER;
     private static final String EVENT_PREFIX = "{\"v\":1,\"type\":\"cdc_event\",\"subscription_id\":\"";
     private static final String EVENT_MIDDLE = "\",\"event\":";
 
@@ -57,7 +58,7 @@ final class WsMessages {
                 m.cursor().ifPresent(c -> o.put("cursor", c.orElse(null)));
             }
         }
-        return o.toString();
+        return Json.write(o);
     }
 
     private static void requestId(ObjectNode o, Optional<String> requestId) {

@@ -682,7 +682,11 @@ class ClientTest {
         Client c = connect(hub, "c1", t);
         start(c, escaped);
 
-        HubFixtures.waiting().until(() -> t.keepalives.get() >= 3);
+        // the hub's tick (once a second in the service) asks idle connections for a keepalive
+        HubFixtures.waiting().until(() -> {
+            hub.tick();
+            return t.keepalives.get() >= 3;
+        });
         c.close(Disconnect.SHUTDOWN);
         t.awaitClosed();
         assertThat(t.flushes.get()).as("each keepalive is pushed out").isGreaterThanOrEqualTo(3);
