@@ -1,0 +1,128 @@
+package io.cdcnotify.bench;
+
+import java.time.Instant;
+
+/**
+ * Reads the three fields the driver needs out of an event's JSON text without parsing it: {@code id},
+ * {@code created_at} and the payload's {@code t} (the moment the writer meant to write it). Cheap on purpose:
+ * the driver shares two cores with the service and PostgreSQL.
+ *
+ * <p>Why substring search is correct here: the event JSON is {@code {"id":"…","cursor":…,"payload":…,
+ * "created_at":"…"}} (contract section 3), so the event's own {@code id} is the first {@code "id":"} after the
+ * event's opening brace, and its {@code created_at} the <em>last</em> {@code "created_at":"} in the text (a
+ * payload could hold another one, but only before it). The driver writes payloads as {@code {"t": …, "w": …,
+ * "pad": …, "seq": …}}; PostgreSQL's jsonb puts the shortest key first, so {@code "payload": {"t": } is found
+ * right after {@code "payload":}.
+ */
+final class Events {
+
+    private static final String ID = "\"id\":\"";
+    private static final String CREATED_AT = "\"created_at\":\"";
+    private static final String PAYLOAD_T = "\"payload\":{\"t\": ";
+    private static final String SEQ = "\"seq\": ";
+
+    private Events() {
+    }
+
+    /** The event's id, searching from {@code from} (the event object's opening brace); -1 if absent. */
+    static long id(String text, int from) {
+        int i = text.indexOf(ID, from);
+        if (i < 0) {
+            return -1;
+        }
+        return digits(text, i + ID.length());
+    }
+
+    /** {@code created_at} in microseconds since the epoch; {@link Long#MIN_VALUE} if absent or malformed. */
+    static long createdAtMicros(String text) {
+        int i = text.lastIndexOf(CREATED_AT);
+        if (i < 0 || i + CREATED_AT.length() + 27 > text.length()) {
+            return Long.MIN_VALUE;
+        }
+        return parseTimestamp(text, i + CREATED_AT.length());
+    }
+
+    /** The payload's {@code t} (epoch micros the writer meant to write the event at), or -1. */
+    static long intendedMicros(String text) {
+        int i = text.indexOf(PAYLOAD_T);
+        return i < 0 ? -1 : digits(text, i + PAYLOAD_T.length());
+    }
+
+    /** The payload's {@code seq} (the writer's sequence number of the event), or -1. */
+    static long seq(String text) {
+        int i = text.indexOf(PAYLOAD_T);
+        if (i < 0) {
+            return -1;
+        }
+        int j = text.indexOf(SEQ, i);
+        return j < 0 ? -1 : digits(text, j + SEQ.length());
+    }
+
+    /** Parses {@code YYYY-MM-DDTHH:MM:SS.ffffffZ} at {@code p}. */
+    static long parseTimestamp(String s, int p) {
+        if (s.charAt(p + 4) != '-' || s.charAt(p + 10) != 'T' || s.charAt(p + 19) != '.' || s.charAt(p + 26) != 'Z') {
+            return Long.MIN_VALUE;
+        }
+        int year = num(s, p, 4);
+        int month = num(s, p + 5, 2);
+        int day = num(s, p + 8, 2);
+        int hour = num(s, p + 11, 2);
+        int minute = num(s, p + 14, 2);
+        int second = num(s, p + 17, 2);
+        int micros = num(s, p + 20, 6);
+        long days = daysFromCivil(year, month, day);
+        return ((days * 24 + hour) * 60 + minute) * 60_000_000L + second * 1_000_000L + micros;
+    }
+
+    private static int num(String s, int p, int n) {
+        int v = 0;
+        for (int i = 0; i < n; i++) {
+            v = v * 10 + (s.charAt(p + i) - '0');
+        }
+        return v;
+    }
+
+    private static long digits(String s, int p) {
+        long v = 0;
+        int n = 0;
+        for (int i = p; i < s.length(); i++, n++) {
+            char c = s.charAt(i);
+            if (c < '0' || c > '9') {
+                break;
+            }
+            v = v * 10 + (c - '0');
+        }
+        return n == 0 ? -1 : v;
+    }
+
+    /** Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
+    static long daysFromCivil(int y, int m, int d) {
+        y -= m <= 2 ? 1 : 0;
+        long era = (y >= 0 ? y : y - 399) / 400;
+        long yoe = y - era * 400;
+        long doy = (153L * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+        long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        return era * 146097 + doe - 719468;
+    }
+
+    // ---- the driver's clock: epoch microseconds, from nanoTime, calibrated once ----
+
+    private static final long EPOCH_BASE_MICROS;
+    private static final long NANO_BASE;
+
+    static {
+        Instant now = Instant.now();
+        NANO_BASE = System.nanoTime();
+        EPOCH_BASE_MICROS = now.getEpochSecond() * 1_000_000L + now.getNano() / 1_000;
+    }
+
+    /** Now, in epoch microseconds: the same clock PostgreSQL's {@code clock_timestamp()} reads on this machine. */
+    static long nowMicros() {
+        return EPOCH_BASE_MICROS + (System.nanoTime() - NANO_BASE) / 1_000;
+    }
+
+    /** A {@link System#nanoTime()} value as epoch microseconds. */
+    static long nanoToEpochMicros(long nano) {
+        return EPOCH_BASE_MICROS + (nano - NANO_BASE) / 1_000;
+    }
+}

@@ -1,0 +1,98 @@
+package io.cdcnotify.bench;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** The driver's command line: {@code --name value} pairs, each with a default; unknown names are an error. */
+final class Options {
+
+    private static final Map<String, String> DEFAULTS = new LinkedHashMap<>();
+
+    static {
+        DEFAULTS.put("label", "");                 // a name for the run, copied into the report
+        DEFAULTS.put("url", "http://127.0.0.1:8080");
+        DEFAULTS.put("db", "jdbc:postgresql://127.0.0.1:5432/postgres");
+        DEFAULTS.put("db-user", "postgres");
+        DEFAULTS.put("db-password", "");
+        DEFAULTS.put("admin-key", "");
+        DEFAULTS.put("ws", "500");                 // WebSocket clients
+        DEFAULTS.put("sse", "500");                // SSE clients
+        DEFAULTS.put("tables", "100");             // clients spread round-robin over bench_t0..bench_t<n-1>
+        DEFAULTS.put("table-prefix", "bench_t");
+        DEFAULTS.put("rate", "1000");              // events/s written; 0 = as fast as the writers can
+        DEFAULTS.put("batch", "1");                // rows per transaction
+        DEFAULTS.put("writers", "4");              // JDBC connections writing
+        DEFAULTS.put("sync-commit", "on");         // the writer sessions' synchronous_commit (off: no WAL flush wait)
+        DEFAULTS.put("payload-bytes", "0");        // extra padding in each payload
+        DEFAULTS.put("warmup", "10");              // seconds written before the measured window
+        DEFAULTS.put("duration", "30");            // seconds measured (connections mode: seconds held)
+        DEFAULTS.put("drain", "10");               // at most this many seconds after the writer stops for late events
+        DEFAULTS.put("server-pid", "0");           // the service's pid: CPU, RSS and heap are reported
+        DEFAULTS.put("io-threads", "2");           // HttpClient executor threads per transport
+        DEFAULTS.put("connect-concurrency", "200");// handshakes in flight at once
+        DEFAULTS.put("connect-timeout", "180");    // seconds for all clients to be subscribed
+        DEFAULTS.put("out", "");                   // file the JSON line is appended to
+    }
+
+    private final Map<String, String> values = new LinkedHashMap<>(DEFAULTS);
+
+    Options(List<String> args) {
+        for (int i = 0; i < args.size(); i++) {
+            String a = args.get(i);
+            if (!a.startsWith("--")) {
+                throw new IllegalArgumentException("expected --name value, got " + a);
+            }
+            String name = a.substring(2);
+            String value;
+            int eq = name.indexOf('=');
+            if (eq >= 0) {
+                value = name.substring(eq + 1);
+                name = name.substring(0, eq);
+            } else {
+                if (i + 1 >= args.size()) {
+                    throw new IllegalArgumentException("--" + name + " needs a value");
+                }
+                value = args.get(++i);
+            }
+            if (!DEFAULTS.containsKey(name)) {
+                throw new IllegalArgumentException("unknown option --" + name + "; known: " + DEFAULTS.keySet());
+            }
+            values.put(name, value);
+        }
+    }
+
+    String str(String name) {
+        return values.get(name);
+    }
+
+    int integer(String name) {
+        return Integer.parseInt(values.get(name));
+    }
+
+    long longValue(String name) {
+        return Long.parseLong(values.get(name));
+    }
+
+    /** All options, for the report (the admin key and password left out). */
+    Map<String, Object> asReport() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        values.forEach((k, v) -> {
+            if (k.equals("admin-key") || k.equals("db-password") || k.equals("out")) {
+                return;
+            }
+            m.put(k, v.matches("-?\\d+") && v.length() < 18 ? (Object) Long.parseLong(v) : v);
+        });
+        return m;
+    }
+
+    static String usage() {
+        StringBuilder s = new StringBuilder("""
+                usage: java -jar cdc-bench.jar load|connections [--name value ...]
+                       java -jar cdc-bench.jar jmh [JMH options]
+                options (default):
+                """);
+        DEFAULTS.forEach((k, v) -> s.append("  --").append(k).append(" (").append(v).append(")\n"));
+        return s.toString();
+    }
+}

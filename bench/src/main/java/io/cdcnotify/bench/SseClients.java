@@ -1,0 +1,187 @@
+package io.cdcnotify.bench;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Flow;
+import java.util.concurrent.Semaphore;
+
+/**
+ * SSE clients on the JDK's {@link HttpClient}: each streams {@code /v1/events?tables=<its table>} and cuts the
+ * body into messages at the empty line itself, inside the client's executor, so no thread waits per stream.
+ */
+final class SseClients implements AutoCloseable {
+
+    private static final String EVENT_LINE = "event: cdc_event\n";
+    private static final String DATA = "data: ";
+
+    private final HttpClient http;
+    private final String baseUrl;
+    private final String key;
+    private final String tablePrefix;
+    private final Stats stats;
+    private final List<Stream> streams = new ArrayList<>();
+    private volatile boolean closing;
+
+    SseClients(String baseUrl, String key, String tablePrefix, Stats stats, ExecutorService executor) {
+        this.http = HttpClient.newBuilder()
+                .version(HttpClient.Version.HTTP_1_1)
+                .executor(executor)
+                .connectTimeout(Duration.ofSeconds(30))
+                .build();
+        this.baseUrl = baseUrl;
+        this.key = key;
+        this.tablePrefix = tablePrefix;
+        this.stats = stats;
+    }
+
+    void open(int table, Semaphore gate) throws InterruptedException {
+        gate.acquire();
+        Stats.Receiver receiver = stats.newReceiver(Stats.SSE, table);
+        HttpRequest request = HttpRequest.newBuilder(URI.create(baseUrl + "/v1/events?tables=" + tablePrefix + table))
+                .header("Authorization", "Bearer " + key)
+                .header("Accept", "text/event-stream")
+                .GET()
+                .build();
+        Stream stream = new Stream(receiver, gate);
+        streams.add(stream);
+        CompletableFuture<HttpResponse<Void>> response = http.sendAsync(request, stream);
+        response.whenComplete((r, e) -> {
+            stream.released();
+            receiver.closed = true;
+            if (!closing) {
+                stats.closedEarly.increment();
+                stats.error(e != null ? "sse stream failed: " + e : "sse stream ended: HTTP " + r.statusCode());
+            }
+        });
+    }
+
+    void closing() {
+        closing = true;
+    }
+
+    @Override
+    public void close() {
+        closing = true;
+        for (Stream s : streams) {
+            s.cancel();
+        }
+    }
+
+    /** One stream: its response handler and body subscriber at once. */
+    private final class Stream implements HttpResponse.BodyHandler<Void>, HttpResponse.BodySubscriber<Void> {
+        private final Stats.Receiver receiver;
+        private final Semaphore gate;
+        private final CompletableFuture<Void> body = new CompletableFuture<>();
+        private volatile Flow.Subscription subscription;
+        private boolean released;
+        private byte[] buf = new byte[8192];
+        private int len;
+        private int scanned;
+
+        Stream(Stats.Receiver receiver, Semaphore gate) {
+            this.receiver = receiver;
+            this.gate = gate;
+        }
+
+        synchronized void released() {
+            if (!released) {
+                released = true;
+                gate.release();
+            }
+        }
+
+        void cancel() {
+            Flow.Subscription s = subscription;
+            if (s != null) {
+                s.cancel();
+            }
+        }
+
+        @Override
+        public HttpResponse.BodySubscriber<Void> apply(HttpResponse.ResponseInfo info) {
+            released();
+            if (info.statusCode() != 200) {
+                stats.error("sse refused: HTTP " + info.statusCode());
+                return HttpResponse.BodySubscribers.replacing(null);
+            }
+            return this;
+        }
+
+        @Override
+        public CompletionStage<Void> getBody() {
+            return body;
+        }
+
+        @Override
+        public void onSubscribe(Flow.Subscription s) {
+            subscription = s;
+            s.request(Long.MAX_VALUE);
+        }
+
+        @Override
+        public void onNext(List<ByteBuffer> items) {
+            for (ByteBuffer b : items) {
+                int n = b.remaining();
+                if (len + n > buf.length) {
+                    buf = Arrays.copyOf(buf, Math.max(buf.length * 2, len + n));
+                }
+                b.get(buf, len, n);
+                len += n;
+            }
+            int start = 0;
+            for (int i = Math.max(scanned, 1); i < len; i++) {
+                if (buf[i] == '\n' && buf[i - 1] == '\n') {
+                    message(start, i - 1);
+                    start = i + 1;
+                    i++;
+                }
+            }
+            if (start > 0) {
+                System.arraycopy(buf, start, buf, 0, len - start);
+                len -= start;
+            }
+            scanned = Math.max(len - 1, 0);
+        }
+
+        /** One SSE message, without its final empty line: bytes {@code [from, to)}. */
+        private void message(int from, int to) {
+            // ISO-8859-1 keeps byte offsets: the fields read are ASCII, the rest may be UTF-8
+            String text = new String(buf, from, to - from, StandardCharsets.ISO_8859_1);
+            int event = text.indexOf(EVENT_LINE);
+            if (event >= 0) {
+                int data = text.indexOf(DATA, event);
+                long id = data < 0 ? -1 : Events.id(text, data);
+                if (id < 0) {
+                    stats.error("sse event without id: " + text);
+                    return;
+                }
+                receiver.event(id, Events.createdAtMicros(text), Events.intendedMicros(text), Events.seq(text));
+            } else if (text.contains("event: subscribed\n")) {
+                receiver.subscribed();
+            } else if (!text.startsWith(":")) {
+                stats.error("sse message: " + text);
+            }
+        }
+
+        @Override
+        public void onError(Throwable t) {
+            body.completeExceptionally(t);
+        }
+
+        @Override
+        public void onComplete() {
+            body.complete(null);
+        }
+    }
+}

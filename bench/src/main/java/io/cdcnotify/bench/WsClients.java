@@ -1,0 +1,165 @@
+package io.cdcnotify.bench;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.WebSocket;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * WebSocket clients on the JDK's {@link WebSocket}: each authenticates with the {@code Authorization} header,
+ * subscribes to its table on {@code auth_ok}, and hands every {@code cdc_event} to its {@link Stats.Receiver}.
+ * One {@link HttpClient} (one selector thread) and a small executor serve them all.
+ */
+final class WsClients implements AutoCloseable {
+
+    private static final String EVENT_TYPE = "{\"v\":1,\"type\":\"cdc_event\"";
+    private static final String EVENT_OBJECT = "\"event\":{";
+
+    private final HttpClient http;
+    private final URI uri;
+    private final String key;
+    private final String tablePrefix;
+    private final Stats stats;
+    private final List<CompletableFuture<WebSocket>> sockets = new ArrayList<>();
+
+    WsClients(String baseUrl, String key, String tablePrefix, Stats stats, ExecutorService executor) {
+        this.http = HttpClient.newBuilder().executor(executor).connectTimeout(Duration.ofSeconds(30)).build();
+        this.uri = URI.create(baseUrl.replaceFirst("^http", "ws") + "/v1/ws");
+        this.key = key;
+        this.tablePrefix = tablePrefix;
+        this.stats = stats;
+    }
+
+    /** Opens one client subscribed to table {@code table}; {@code gate} bounds the handshakes in flight. */
+    void open(int table, Semaphore gate) throws InterruptedException {
+        gate.acquire();
+        Stats.Receiver receiver = stats.newReceiver(Stats.WS, table);
+        CompletableFuture<WebSocket> ws = http.newWebSocketBuilder()
+                .header("Authorization", "Bearer " + key)
+                .connectTimeout(Duration.ofSeconds(30))
+                .buildAsync(uri, new Listener(receiver, tablePrefix + table));
+        ws.whenComplete((s, e) -> {
+            gate.release();
+            if (e != null) {
+                stats.error("websocket open failed: " + e);
+                receiver.closed = true;
+            }
+        });
+        sockets.add(ws);
+    }
+
+    @Override
+    public void close() {
+        for (CompletableFuture<WebSocket> f : sockets) {
+            WebSocket ws = f.getNow(null);
+            if (ws != null) {
+                ws.abort();
+            }
+        }
+    }
+
+    private final class Listener implements WebSocket.Listener {
+        private final Stats.Receiver receiver;
+        private final String table;
+        private StringBuilder parts;
+
+        Listener(Stats.Receiver receiver, String table) {
+            this.receiver = receiver;
+            this.table = table;
+        }
+
+        @Override
+        public void onOpen(WebSocket ws) {
+            ws.request(1);
+        }
+
+        @Override
+        public CompletionStage<?> onText(WebSocket ws, CharSequence data, boolean last) {
+            if (!last) {
+                if (parts == null) {
+                    parts = new StringBuilder();
+                }
+                parts.append(data);
+                ws.request(1);
+                return null;
+            }
+            String text;
+            if (parts != null && !parts.isEmpty()) {
+                text = parts.append(data).toString();
+                parts.setLength(0);
+            } else {
+                text = data.toString();
+            }
+            handle(ws, text);
+            ws.request(1);
+            return null;
+        }
+
+        private void handle(WebSocket ws, String text) {
+            if (text.startsWith(EVENT_TYPE)) {
+                int event = text.indexOf(EVENT_OBJECT);
+                long id = event < 0 ? -1 : Events.id(text, event);
+                if (id < 0) {
+                    stats.error("websocket event without id: " + text);
+                    return;
+                }
+                receiver.event(id, Events.createdAtMicros(text), Events.intendedMicros(text), Events.seq(text));
+            } else if (text.contains("\"type\":\"auth_ok\"")) {
+                ws.sendText("{\"type\":\"subscribe\",\"request_id\":\"r1\",\"tables\":[\"" + table + "\"]}", true);
+            } else if (text.contains("\"type\":\"subscribed\"")) {
+                receiver.subscribed();
+            } else {
+                stats.error("websocket message: " + text);
+            }
+        }
+
+        @Override
+        public CompletionStage<?> onBinary(WebSocket ws, ByteBuffer data, boolean last) {
+            ws.request(1);
+            return null;
+        }
+
+        @Override
+        public CompletionStage<?> onClose(WebSocket ws, int statusCode, String reason) {
+            receiver.closed = true;
+            if (!closing) {
+                stats.closedEarly.increment();
+                stats.error("websocket closed by the server: " + statusCode + " " + reason);
+            }
+            return null;
+        }
+
+        @Override
+        public void onError(WebSocket ws, Throwable error) {
+            receiver.closed = true;
+            if (!closing) {
+                stats.closedEarly.increment();
+                stats.error("websocket failed: " + error);
+            }
+        }
+    }
+
+    private volatile boolean closing;
+
+    /** From now on, closes are expected. */
+    void closing() {
+        closing = true;
+    }
+
+    static void awaitQuietly(ExecutorService executor) {
+        executor.shutdown();
+        try {
+            executor.awaitTermination(2, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
