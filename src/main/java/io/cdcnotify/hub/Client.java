@@ -52,6 +52,8 @@ public final class Client {
 
     /** Writer-thread state. */
     private String lastCursor;
+    /** The event being written, for the log line of a failure; -1 between events. */
+    private long writingEventId = -1;
     /** When the writer last wrote (read by the hub's tick to decide on a keepalive). */
     private volatile long lastWrite = System.nanoTime();
 
@@ -97,9 +99,12 @@ public final class Client {
 
     /** A live event for one of this client's attachments. Never blocks: the listener thread calls it. */
     void deliver(Attachment attachment, Publication publication) {
-        if (slow || closing.get() != null) {
+        if (slow) {
             metrics.dropped(HubMetrics.DropReason.SLOW_CONSUMER);
             return;
+        }
+        if (closing.get() != null) {
+            return; // closing for another reason: the client resumes with its cursor
         }
         if (live.incrementAndGet() > bufferEvents) {
             live.decrementAndGet();
@@ -188,6 +193,7 @@ public final class Client {
      */
     public void run() {
         String outer = MDC.get("connection_id");
+        writingEventId = -1;
         MDC.put("connection_id", id);
         Disconnect end = Disconnect.GONE;
         try {
@@ -199,7 +205,11 @@ public final class Client {
             Thread.currentThread().interrupt();
             end = closing.get() == null ? Disconnect.GONE : closing.get();
         } catch (Exception e) {
+            if (writingEventId >= 0) {
+                MDC.put("event_id", Long.toString(writingEventId));
+            }
             LOG.error("writer failed", e);
+            MDC.remove("event_id");
             end = Disconnect.internal();
         } finally {
             finish(end);
@@ -360,6 +370,7 @@ public final class Client {
     }
 
     private void writeEvent(Attachment attachment, Publication publication) throws IOException {
+        writingEventId = publication.event().id();
         transport.event(attachment.subscription().id(), publication);
         lastCursor = publication.cursor();
         attachment.subscription().delivered(lastCursor);
@@ -371,9 +382,19 @@ public final class Client {
     private void write(Message message) throws IOException {
         if (message instanceof Message.Error e) {
             metrics.clientError(e.code());
+            logError(e);
         }
         transport.message(message);
         lastWrite = System.nanoTime();
+    }
+
+    /** Errors sent to a client, at INFO without a stack (a flood of limit_exceeded at DEBUG). */
+    static void logError(Message.Error e) {
+        if (e.code() == ErrorCode.LIMIT_EXCEEDED) {
+            LOG.debug("error sent to the client: {} {}", e.code().wire(), e.message());
+        } else {
+            LOG.info("error sent to the client: {} {}", e.code().wire(), e.message());
+        }
     }
 
     private void finish(Disconnect end) {

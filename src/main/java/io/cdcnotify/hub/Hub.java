@@ -279,7 +279,9 @@ public final class Hub {
     public void abortStuck(Duration grace) {
         for (Client c : clients.values()) {
             if (c.closingForNanos() >= grace.toNanos()) {
-                LOG.info("aborting connection {} stuck while closing", c.id());
+                org.slf4j.MDC.put("connection_id", c.id());
+                LOG.info("aborting a connection stuck while closing");
+                org.slf4j.MDC.remove("connection_id");
                 c.abort();
             }
         }

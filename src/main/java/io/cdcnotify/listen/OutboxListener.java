@@ -50,6 +50,8 @@ public final class OutboxListener {
     private volatile long lastEventId = -1;
     private volatile long lagMillis;
     private ReadPosition position;
+    /** When the connection was lost (nanoTime), 0 before the first loss. */
+    private long downSince;
 
     /**
      * @param control receives the payload of each notification on the control channel; must not block
@@ -116,13 +118,18 @@ public final class OutboxListener {
                 if (!running) {
                     break;
                 }
-                LOG.warn("outbox listener lost its connection, reconnecting: {}", e.getMessage());
+                if (connected || downSince == 0) {
+                    LOG.warn("outbox listener lost its connection, reconnecting: {}", e.getMessage());
+                } else {
+                    LOG.debug("outbox listener still cannot reconnect: {}", e.getMessage());
+                }
             } catch (InterruptedException e) {
                 break;
             }
             wasConnected |= connected;
             if (connected) {
                 backoff = 0; // the first attempt after a loss goes at once
+                downSince = System.nanoTime();
             }
             connected = false;
             if (!running) {
@@ -146,7 +153,12 @@ public final class OutboxListener {
             statement.execute("LISTEN " + CONTROL_CHANNEL);
             PGConnection pg = connection.unwrap(PGConnection.class);
             int caughtUp = start(reconnecting);
-            LOG.info("outbox listener {}; {} events caught up", reconnecting ? "reconnected" : "listening", caughtUp);
+            if (reconnecting) {
+                LOG.info("outbox listener reconnected after {} ms (reconnect {}); {} events caught up",
+                         (System.nanoTime() - downSince) / 1_000_000, reconnects.get(), caughtUp);
+            } else {
+                LOG.info("outbox listener listening; {} events caught up", caughtUp);
+            }
             long pollEvery = config.pollInterval().toNanos();
             long checkEvery = config.validityCheck().toNanos();
             long lastRead = System.nanoTime();

@@ -290,6 +290,7 @@ final class WsEndpoint implements WsListener {
 
     private void sendDirectly(Message.Error error) {
         deps.metrics().clientError(error.code());
+        LOG.info("error sent to the client: {} {}", error.code().wire(), error.message());
         try {
             session.send(WsMessages.encode(error), true);
         } catch (RuntimeException e) {

@@ -1,0 +1,32 @@
+package io.cdcnotify.observe;
+
+import io.helidon.webserver.http.Filter;
+import io.helidon.webserver.http.FilterChain;
+import io.helidon.webserver.http.RoutingRequest;
+import io.helidon.webserver.http.RoutingResponse;
+
+/**
+ * Counts HTTP responses by status class ({@code cdc_http_responses_total{status="5xx"}}), what the "server
+ * errors" alert watches. A response counts when its handler is done: an SSE stream when it ends. WebSocket
+ * upgrades never reach the filters and are not counted.
+ */
+final class ResponseCounter implements Filter {
+
+    private final Meters meters;
+
+    ResponseCounter(Meters meters) {
+        this.meters = meters;
+    }
+
+    @Override
+    public void filter(FilterChain chain, RoutingRequest req, RoutingResponse res) {
+        boolean done = false;
+        try {
+            chain.proceed();
+            done = true;
+        } finally {
+            // an exception that escaped every handler becomes a 500 after this filter
+            meters.httpResponse(done || res.isSent() ? res.status().code() : 500);
+        }
+    }
+}
