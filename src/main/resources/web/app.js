@@ -22,6 +22,10 @@
  *   #key-form         #key-name, #key-tables, #key-admin, #key-expires, #key-create;
  *                     #new-key / #new-key-value show a created key once
  *   #capture-form     #capture-table, #capture-exclude, #capture-create
+ *
+ * A link can connect at once: ?key=<api key>&tables=a,b (or the same after #, which never
+ * reaches a server's logs; the demo command prints such a link). Both are moved into the form
+ * and sessionStorage, and taken out of the address bar so that the key stays out of history.
  */
 import { CdcClient } from './js/cdc-client.js';
 
@@ -297,5 +301,23 @@ const describe = (err) => (err.code ? `${err.code}: ${err.message}` : err.messag
 const showError = (text) => { $('error').textContent = text; };
 const splitList = (text) => text.split(',').map((s) => s.trim()).filter(Boolean);
 
-$('api-key').value = sessionStorage.getItem(STORED_KEY) ?? '';
-$('tables').value = sessionStorage.getItem(STORED_TABLES) ?? '';
+const linked = linkedConnection();
+$('api-key').value = linked?.key ?? sessionStorage.getItem(STORED_KEY) ?? '';
+$('tables').value = linked?.tables ?? sessionStorage.getItem(STORED_TABLES) ?? '';
+if (linked) $('connect-form').requestSubmit();
+
+// The key and tables a link carries, removed from the address bar; null when it carries no key.
+function linkedConnection() {
+  const query = new URLSearchParams(location.search);
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  const from = fragment.has('key') ? fragment : query.has('key') ? query : null;
+  if (!from) return null;
+  const found = { key: from.get('key'), tables: from.get('tables') ?? '' };
+  for (const params of [query, fragment]) {
+    params.delete('key');
+    params.delete('tables');
+  }
+  const rest = (sign, params) => (String(params) ? sign + params : '');
+  history.replaceState(history.state, '', location.pathname + rest('?', query) + rest('#', fragment));
+  return found;
+}

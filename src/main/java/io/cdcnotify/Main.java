@@ -27,6 +27,7 @@ import io.cdcnotify.hub.Disconnect;
 import io.cdcnotify.hub.Hub;
 import io.cdcnotify.listen.OutboxListener;
 import io.cdcnotify.observe.Meters;
+import io.cdcnotify.observe.ObserveEndpoints;
 import io.cdcnotify.outbox.OutboxReader;
 import io.cdcnotify.outbox.Retention;
 import io.cdcnotify.sse.EventsService;
@@ -70,6 +71,9 @@ public final class Main {
             WebServerConfig.Builder builder = WebServer.builder().shutdownHook(false);
             lifecycle = setup(builder, config);
             server = builder.build().start();
+            if (!server.isRunning()) {
+                throw new IllegalStateException("the server did not start: is port " + config.get("server.port").asInt().orElse(8080) + " in use?");
+            }
         } catch (RuntimeException e) {
             LOG.error("cdc-notify could not start: {}", e.getMessage());
             System.exit(1);
@@ -92,6 +96,9 @@ public final class Main {
         }
         if ("captures".equals(args.getFirst())) {
             return CapturesCommand.run(args.subList(1, args.size()), config, System.out, System.err);
+        }
+        if ("demo".equals(args.getFirst())) {
+            return DemoCommand.run(args.subList(1, args.size()), config, System.out, System.err);
         }
         System.err.println("usage: java -jar cdc-notify.jar [keys … | captures … | demo]\n" + KeysCommand.USAGE
                                    + "\n" + CapturesCommand.USAGE);
@@ -139,9 +146,11 @@ public final class Main {
                 listener.connected(), listener.lastEventId(), listener.reconnects(), listener.lagMillis());
 
         server.config(config.get("server"))
-                .addProtocol(WsConfig.builder().maxFrameLength(limits.maxFrameBytes()).build())
+                .addFeature(ObserveEndpoints.feature(config, metrics, database::reachable, listener::connected))
+                .addProtocol(webSocket(limits, corsOrigins(config)))
                 .routing(routing -> routing
                         .error(Throwable.class, Main::unhandled)
+                        .addFilter(metrics.httpResponses())
                         .addFilter(new CorsFilter(corsOrigins(config)))
                         .register(lifecycle)
                         .register("/health", new HealthService(database::reachable, listenerState))
@@ -184,6 +193,18 @@ public final class Main {
         res.status(io.helidon.http.Status.create(status));
         res.header(io.helidon.http.HeaderValues.CONTENT_TYPE_JSON);
         res.send(code.body(message));
+    }
+
+    /**
+     * Helidon refuses WebSocket upgrades from other origins unless they are listed: the CORS origins are. ({@code *}
+     * cannot be listed; then only same-origin pages and non-browser clients, which send no Origin, connect.)
+     */
+    private static WsConfig webSocket(LimitsConfig limits, java.util.Set<String> origins) {
+        WsConfig.Builder ws = WsConfig.builder().maxFrameLength(limits.maxFrameBytes());
+        if (!origins.isEmpty() && !origins.contains("*")) {
+            ws.origins(origins);
+        }
+        return ws.build();
     }
 
     private static java.util.Set<String> corsOrigins(Config config) {

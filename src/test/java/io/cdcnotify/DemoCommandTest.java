@@ -1,0 +1,154 @@
+package io.cdcnotify;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.cdcnotify.config.Settings;
+import io.cdcnotify.testing.Listener;
+import io.cdcnotify.testing.SseTestClient;
+import io.cdcnotify.testing.TestDatabase;
+import io.cdcnotify.testing.WsTestClient;
+import io.helidon.config.Config;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/** The demo command's service, key and writer, run for a few seconds against a database of its own. */
+class DemoCommandTest {
+
+    @RegisterExtension
+    static final TestDatabase DB = new TestDatabase();
+
+    private static Config config() {
+        return Settings.load(Map.of("DB_URL", DB.url(), "DB_USER", DB.user(), "DB_PASSWORD", DB.password(),
+                                    "SERVER_PORT", "0", "SERVER_HOST", "127.0.0.1"));
+    }
+
+    @Test
+    void demoChangesReachSseAndWebSocketClientsWithItsKey() throws Exception {
+        try (DemoCommand.Demo demo = DemoCommand.Demo.start(config(), Duration.ofMillis(50))) {
+            URI console = demo.consoleUrl();
+            assertThat(console.toString())
+                    .isEqualTo("http://127.0.0.1:" + demo.port() + "/#key=" + demo.key() + "&tables=demo.orders");
+            assertThat(demo.key()).startsWith("cdc_");
+
+            URI events = URI.create(demo.baseUrl() + "v1/events?tables=demo.orders");
+            try (SseTestClient sse = SseTestClient.open(events, Map.of("Authorization", "Bearer " + demo.key()));
+                 WsTestClient ws = WsTestClient.connect(URI.create("ws://127.0.0.1:" + demo.port() + "/v1/ws"),
+                                                        Map.of("Authorization", "Bearer " + demo.key()))) {
+                assertThat(sse.status()).isEqualTo(200);
+                sse.expect("subscribed");
+                ws.expect("auth_ok");
+                ws.subscribe("r1", List.of("demo.orders"));
+
+                Set<String> operations = new HashSet<>();
+                Set<String> sseIds = new HashSet<>();
+                for (SseTestClient.Event e : sse.events(60, Duration.ofSeconds(20))) {
+                    JsonNode event = e.json();
+                    assertThat(event.get("table").asText()).isEqualTo("demo.orders");
+                    JsonNode order = event.get("payload");
+                    assertThat(order.get("id").canConvertToLong()).isTrue();
+                    assertThat(order.get("customer").asText()).isNotBlank();
+                    assertThat(order.get("status").asText())
+                            .isIn("pending", "paid", "packed", "shipped", "delivered", "cancelled");
+                    assertThat(order.get("items").isArray()).isTrue();
+                    assertThat(order.get("currency").asText()).isEqualTo("EUR");
+                    operations.add(event.get("operation").asText());
+                    sseIds.add(event.get("id").asText());
+                }
+                // The first change of an empty shop is an order; updates follow it soon after.
+                assertThat(operations).contains("INSERT", "UPDATE");
+
+                Set<String> wsIds = new HashSet<>();
+                while (wsIds.size() < 20) {
+                    JsonNode m = ws.until(x -> "cdc_event".equals(x.path("type").asText()), Duration.ofSeconds(10));
+                    wsIds.add(m.get("event").get("id").asText());
+                }
+                assertThat(sseIds).containsAll(wsIds.stream().filter(id -> Long.parseLong(id) <= maxId(sseIds))
+                                                       .toList());
+            }
+            // The key reads demo.orders and nothing else.
+            try (SseTestClient other = SseTestClient.open(URI.create(demo.baseUrl() + "v1/events?tables=orders"),
+                                                          Map.of("Authorization", "Bearer " + demo.key()))) {
+                assertThat(other.status()).isEqualTo(403);
+            }
+            assertThat(demo.changes()).isGreaterThanOrEqualTo(60);
+        }
+        // Each change committed together with its outbox row; the key went with the demo.
+        try (Connection c = DB.connect(); Statement st = c.createStatement()) {
+            assertThat(count(st, "SELECT count(*) FROM cdc.api_keys WHERE name = 'cdc-notify-demo'")).isZero();
+            assertThat(count(st, "SELECT count(*) FROM cdc.outbox WHERE table_name = 'demo.orders' "
+                                 + "AND operation = 'INSERT'"))
+                    .isEqualTo(count(st, "SELECT coalesce(max(id), 0) FROM public.cdc_demo_orders"));
+            assertThat(count(st, "SELECT count(*) FROM public.cdc_demo_orders o WHERE NOT EXISTS (SELECT 1 FROM "
+                                 + "cdc.outbox x WHERE x.table_name = 'demo.orders' AND x.operation <> 'DELETE' "
+                                 + "AND x.payload = to_jsonb(o))"))
+                    .as("every order's current state is in the outbox")
+                    .isZero();
+        }
+    }
+
+    @Test
+    void aSecondDemoRevokesTheKeyOfOneThatWasKilled() throws SQLException {
+        DemoCommand.Demo first = DemoCommand.Demo.start(config(), Duration.ofSeconds(1));
+        try (DemoCommand.Demo second = DemoCommand.Demo.start(config(), Duration.ofSeconds(1));
+             Connection c = DB.connect(); Statement st = c.createStatement()) {
+            assertThat(count(st, "SELECT count(*) FROM cdc.api_keys WHERE name = 'cdc-notify-demo'")).isOne();
+            assertThat(second.key()).isNotEqualTo(first.key());
+        } finally {
+            first.close();
+        }
+    }
+
+    @Test
+    void aPortInUseIsAnErrorThatLeavesNothingRunning() throws Exception {
+        try (ServerSocket taken = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+            Config config = Settings.load(Map.of("DB_URL", DB.url(), "DB_USER", DB.user(), "DB_PASSWORD",
+                                                 DB.password(), "SERVER_PORT", String.valueOf(taken.getLocalPort()),
+                                                 "SERVER_HOST", "127.0.0.1"));
+            assertThatThrownBy(() -> DemoCommand.Demo.start(config, Duration.ofMillis(100)))
+                    .isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("port " + taken.getLocalPort() + " in use");
+        }
+        await().atMost(Duration.ofSeconds(10)).until(() -> Listener.pid(DB) == 0);
+    }
+
+    @Test
+    void badOptionsAreUsageErrors() {
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        PrintStream errStream = new PrintStream(err, true, StandardCharsets.UTF_8);
+        PrintStream out = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
+        assertThat(DemoCommand.run(List.of("--bogus"), config(), out, errStream)).isEqualTo(2);
+        assertThat(DemoCommand.run(List.of("--interval-ms", "fast"), config(), out, errStream)).isEqualTo(2);
+        assertThat(DemoCommand.run(List.of("--interval-ms", "1"), config(), out, errStream)).isEqualTo(2);
+        assertThat(err.toString(StandardCharsets.UTF_8)).contains("usage:", "--interval-ms");
+    }
+
+    private static long maxId(Set<String> ids) {
+        return ids.stream().mapToLong(Long::parseLong).max().orElse(0);
+    }
+
+    private static long count(Statement st, String sql) throws SQLException {
+        try (ResultSet rs = st.executeQuery(sql)) {
+            rs.next();
+            return rs.getLong(1);
+        }
+    }
+}
