@@ -37,6 +37,10 @@ public final class CorsFilter implements Filter {
     public void filter(FilterChain chain, RoutingRequest req, RoutingResponse res) {
         Optional<String> origin = req.headers().first(HeaderNames.ORIGIN);
         if (origin.isEmpty()) {
+            if (!origins.isEmpty()) {
+                // a response cached without an Origin must not be reused for a cross-origin request
+                res.header(HeaderNames.VARY, "Origin");
+            }
             chain.proceed();
             return;
         }

@@ -28,15 +28,25 @@ public final class TestDatabase implements BeforeAllCallback, AfterAllCallback {
 
     @Override
     public void beforeAll(ExtensionContext context) throws SQLException {
-        name = ("cdc_test_" + context.getRequiredTestClass().getSimpleName() + "_"
+        create(context.getRequiredTestClass());
+    }
+
+    @Override
+    public void afterAll(ExtensionContext context) throws SQLException {
+        drop();
+    }
+
+    /** Creates the database; for test engines that do not run JUnit extensions (jqwik). */
+    public void create(Class<?> owner) throws SQLException {
+        name = ("cdc_test_" + owner.getSimpleName() + "_"
                 + Integer.toHexString(ThreadLocalRandom.current().nextInt())).toLowerCase(Locale.ROOT);
         try (Connection c = admin(); Statement st = c.createStatement()) {
             st.execute("CREATE DATABASE " + name);
         }
     }
 
-    @Override
-    public void afterAll(ExtensionContext context) throws SQLException {
+    /** Drops the database. */
+    public void drop() throws SQLException {
         try (Connection c = admin(); Statement st = c.createStatement()) {
             st.execute("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)");
         }
