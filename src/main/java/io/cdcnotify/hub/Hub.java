@@ -168,7 +168,7 @@ public final class Hub {
 
     void detached(Attachment attachment) {
         Subscription s = attachment.subscription();
-        s.detach(attachment, clock.instant());
+        s.detach(attachment);
         if (!s.durable() && !s.status().attached()) {
             end(s);
         }

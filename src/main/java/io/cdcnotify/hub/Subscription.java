@@ -28,7 +28,6 @@ public final class Subscription {
     private final Optional<Filter> filter;
     private final ReentrantLock lock = new ReentrantLock();
     private Attachment[] attached = NONE;
-    private Instant lastDetached;
     private boolean ended;
     /** A client on another instance is attached: no need to queue here. */
     private volatile boolean attachedElsewhere;
@@ -43,7 +42,6 @@ public final class Subscription {
         this.tables = List.copyOf(tables);
         this.createdAt = createdAt;
         this.queue = queue;
-        this.lastDetached = createdAt;
     }
 
     public String id() {
@@ -112,7 +110,7 @@ public final class Subscription {
     }
 
     /** Detaches a client; from the last detach on, the subscription queues. */
-    void detach(Attachment attachment, Instant now) {
+    void detach(Attachment attachment) {
         lock.lock();
         try {
             int i = Arrays.asList(attached).indexOf(attachment);
@@ -123,9 +121,6 @@ public final class Subscription {
             System.arraycopy(attached, 0, rest, 0, i);
             System.arraycopy(attached, i + 1, rest, i, rest.length - i);
             attached = rest;
-            if (rest.length == 0) {
-                lastDetached = now;
-            }
         } finally {
             lock.unlock();
         }
@@ -189,8 +184,7 @@ public final class Subscription {
         try {
             return new Status(attached.length > 0 || attachedElsewhere,
                               queue == null ? 0 : queue.size(),
-                              queue == null ? 0 : queue.dropped(),
-                              attached.length > 0 || attachedElsewhere ? Optional.empty() : Optional.of(lastDetached));
+                              queue == null ? 0 : queue.dropped());
         } finally {
             lock.unlock();
         }
@@ -200,9 +194,8 @@ public final class Subscription {
      * @param attached      whether a client is attached, here or (as far as this instance knows) elsewhere
      * @param queued        events waiting in memory
      * @param dropped       events dropped from the queue since creation
-     * @param detachedSince when the last client left (or the creation), while none is attached
      */
-    public record Status(boolean attached, int queued, long dropped, Optional<Instant> detachedSince) {
+    public record Status(boolean attached, int queued, long dropped) {
     }
 
     @Override

@@ -668,7 +668,7 @@ class ClientTest {
         assertThat(t.messages(Message.Unsubscribed.class)).extracting(Message::requestId)
                 .containsExactly(Optional.of("r1"), Optional.of("r2"));
         assertThat(durable.status().queued()).isEqualTo(1);
-        assertThat(durable.status().detachedSince()).isPresent();
+        assertThat(durable.status().attached()).isFalse();
         assertThat(hub.subscription("s-2")).as("a stream's own subscription ends when detached").isEmpty();
         assertThat(c.subscriptionIds()).isEmpty();
     }
