@@ -63,7 +63,9 @@ public final class Main {
         SLF4JBridgeHandler.install();
         Config config = Settings.load();
         if (args.length > 0) {
-            System.exit(command(java.util.List.of(args), config));
+            int exit = command(java.util.List.of(args), config);
+            flushLogs();
+            System.exit(exit);
         }
         WebServer server;
         Lifecycle lifecycle;
@@ -76,6 +78,7 @@ public final class Main {
             }
         } catch (RuntimeException e) {
             LOG.error("cdc-notify could not start: {}", e.getMessage());
+            flushLogs();
             System.exit(1);
             return;
         }
@@ -84,7 +87,16 @@ public final class Main {
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             lifecycle.drain(SHUTDOWN_GRACE);
             started.stop();
+            LOG.info("cdc-notify stopped");
+            flushLogs();
         }, "cdc-shutdown"));
+    }
+
+    /** Log lines are written by a background thread (logback.xml): write out what is queued before the JVM ends. */
+    static void flushLogs() {
+        if (LoggerFactory.getILoggerFactory() instanceof ch.qos.logback.classic.LoggerContext context) {
+            context.stop();
+        }
     }
 
     /** A command-line tool instead of the service: {@code keys …}. Its logs are quiet unless something fails. */
