@@ -107,6 +107,10 @@ final class SubscriptionStore {
                          instanceId, ids.toArray(String[]::new), counts.toArray(Integer[]::new));
         db.execute().dml("DELETE FROM cdc.subscription_attachments WHERE instance_id = ? AND NOT (subscription_id = ANY(?))",
                          instanceId, ids.toArray(String[]::new));
+        // a subscription attached here is not detached, whatever a racing sync elsewhere (or here, between an
+        // attach and this sync's view of it) may have written: left set, it would expire under its clients
+        db.execute().dml("UPDATE cdc.subscriptions SET detached_at = NULL WHERE id = ANY(?) AND detached_at IS NOT NULL",
+                         (Object) ids.toArray(String[]::new));
         if (!cursors.isEmpty()) {
             List<String> cursorIds = new ArrayList<>(cursors.keySet());
             db.execute().dml("""

@@ -117,6 +117,24 @@ class TwoInstancesTest {
     }
 
     @Test
+    void anAttachedSubscriptionMarkedDetachedByARaceDoesNotExpireUnderItsClient() throws Exception {
+        try (WsTestClient onA = WsTestClient.authenticated(a, key)) {
+            String id = onA.subscribe("r", List.of("brief")).get("subscription_id").asText();
+            // what a sync racing with the attach could leave behind (benchmarks finding 4b)
+            try (java.sql.Connection c = DB.connect(); java.sql.Statement st = c.createStatement()) {
+                st.execute("UPDATE cdc.subscriptions SET detached_at = now() WHERE id = '" + id + "'");
+            }
+            long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos(); // past the 3 s TTL
+            while (System.nanoTime() < deadline) {
+                assertThat(Api.get(a.http("/v1/subscriptions/" + id), key).status()).isEqualTo(200);
+                Thread.sleep(250);
+            }
+            long id2 = Outbox.insert(DB, "brief", "INSERT", "{\"still\":\"here\"}");
+            assertThat(onA.events(1, Duration.ofSeconds(10)).getFirst().get("id").asLong()).isEqualTo(id2);
+        }
+    }
+
+    @Test
     void aDetachedSubscriptionExpiresAfterItsTtlEverywhere() {
         String id = Api.postJson(a.http("/v1/subscriptions"), key, Map.of("tables", List.of("brief"))).json()
                 .get("id").asText();
