@@ -10,6 +10,13 @@
 #   e.g. bench/run.sh load --ws 500 --sse 500 --tables 100 --rate 1000 --duration 30 --label w1
 # environment:
 #   CDC_LISTENER_MODE  notify (default) or poll
+#   CDC_MAX_CONNECTIONS_PER_KEY, CDC_MAX_SUBSCRIPTIONS_PER_KEY
+#                      the service's limits per API key (default here 20000 each: every client of a run shares one
+#                      key, and each WebSocket subscription is durable, so the service's default of 1,000 durable
+#                      subscriptions per key would refuse clients; the second is passed as a system property)
+#   DOORBELL           on or off: whether cdc.outbox's NOTIFY trigger (outbox_doorbell) stays enabled; default on
+#                      in notify mode, off in poll mode (docs/operations.md: a poll-only deployment drops it, and
+#                      with it on, every writing transaction still pays the NOTIFY lock)
 #   PORT               the service's port (default 18080)
 #   BENCH_DB           database name (default cdc_bench); PGHOST/PGPORT/PGUSER as for psql (127.0.0.1, 5432, postgres)
 #   SERVICE_OPTS       extra JVM options for the service, e.g. "-XX:StartFlightRecording=filename=bench/target/run/w1.jfr"
@@ -17,6 +24,8 @@
 #                      driver stops its writer and delays receipt, and showed up as 100-500 ms latency)
 #   OUT                file each run's JSON line is appended to (default bench/target/results.jsonl)
 #   BUILD              1 to rebuild both jars first
+#   BENCH_JAR          the driver jar (default bench/target/cdc-bench.jar; its lib/ must sit next to it): a copy
+#                      lets a queue of runs go on while bench/ is rebuilt
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -65,7 +74,8 @@ LOG="$RUN_DIR/service-$(date +%Y%m%d-%H%M%S).log"
     CDC_ADMIN_KEY=$ADMIN_KEY \
     CDC_MAX_CONNECTIONS_PER_KEY=${CDC_MAX_CONNECTIONS_PER_KEY:-20000} \
     CDC_LISTENER_MODE=${CDC_LISTENER_MODE:-notify} \
-    exec "$JAVA" ${SERVICE_OPTS:-} -jar "$ROOT/target/cdc-notify.jar"
+    exec "$JAVA" -Dcdc.limits.max-subscriptions-per-key=${CDC_MAX_SUBSCRIPTIONS_PER_KEY:-20000} ${SERVICE_OPTS:-} \
+        -jar "$ROOT/target/cdc-notify.jar"
 ) >"$LOG" 2>&1 &
 SERVICE_PID=$!
 
@@ -87,10 +97,16 @@ for i in $(seq 1 120); do
     if [[ $i == 120 ]]; then echo "no /health after 60 s; see $LOG" >&2; exit 1; fi
     sleep 0.5
 done
-echo "service pid $SERVICE_PID on port $PORT (listener ${CDC_LISTENER_MODE:-notify}), log $LOG" >&2
+MODE=${CDC_LISTENER_MODE:-notify}
+export CDC_LISTENER_MODE=$MODE # the driver copies it into its report
+DOORBELL=${DOORBELL:-$([[ $MODE == poll ]] && echo off || echo on)}
+if [[ $DOORBELL == off ]]; then
+    psql -q -d "$DB" -c "ALTER TABLE cdc.outbox DISABLE TRIGGER outbox_doorbell"
+fi
+echo "service pid $SERVICE_PID on port $PORT (listener $MODE, doorbell trigger $DOORBELL), log $LOG" >&2
 
 status=0
-"$JAVA" ${DRIVER_OPTS:--XX:+UseZGC -Xms1g -Xmx4g} -jar bench/target/cdc-bench.jar "$MODE_ARG" \
+"$JAVA" ${DRIVER_OPTS:--XX:+UseZGC -Xms1g -Xmx4g} -jar "${BENCH_JAR:-bench/target/cdc-bench.jar}" "$MODE_ARG" \
     --url "http://127.0.0.1:$PORT" \
     --db "jdbc:postgresql://$PGHOST:$PGPORT/$DB" \
     --admin-key "$ADMIN_KEY" \

@@ -10,6 +10,7 @@
 # SYNC_COMMIT=off runs pgbench's sessions with synchronous_commit=off: no WAL flush wait at commit, so what is
 # left is CPU and locks (the NOTIFY queue lock among them), not the disk's fsync time, which on a virtual disk
 # varies from 0.1 to several ms.
+# SCRIPT=bench/pgbench/outbox-insert-b10.sql writes ten rows per transaction instead (events/s = 10 × tps).
 # usage: bench/pgbench/notify-ceiling.sh            (CLIENTS="4 8" DURATION=20 SYNC_COMMIT=on by default)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -24,6 +25,7 @@ PORT=${PORT:-18081}
 CLIENTS=${CLIENTS:-"4 8"}
 SYNC_COMMIT=${SYNC_COMMIT:-on}
 DURATION=${DURATION:-20}
+SCRIPT=${SCRIPT:-bench/pgbench/outbox-insert.sql}
 RUN_DIR="$ROOT/bench/target/run"
 mkdir -p "$RUN_DIR"
 [[ -f target/cdc-notify.jar ]] || ./mvnw -B -q -DskipTests -Dmaven.test.skip=true package
@@ -51,7 +53,7 @@ trap stop_service EXIT
 run_case() { # $1 = case name
     for c in $CLIENTS; do
         psql -q -d "$DB" -c "TRUNCATE cdc.outbox" -c "CHECKPOINT"
-        out=$(PGOPTIONS="-c synchronous_commit=$SYNC_COMMIT" "$PGBENCH" -n -M prepared -f bench/pgbench/outbox-insert.sql -c "$c" -j 2 -T "$DURATION" "$DB" 2>&1)
+        out=$(PGOPTIONS="-c synchronous_commit=$SYNC_COMMIT" "$PGBENCH" -n -M prepared -f "$SCRIPT" -c "$c" -j 2 -T "$DURATION" "$DB" 2>&1)
         tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out")
         lat=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' <<<"$out")
         printf '%-16s clients %2s  tps %9s  latency avg %6s ms\n' "$1" "$c" "$tps" "$lat"
@@ -59,7 +61,7 @@ run_case() { # $1 = case name
 }
 
 psql -q -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
-echo "PostgreSQL $(psql -Atc 'show server_version'), synchronous_commit=$SYNC_COMMIT (server default $(psql -Atc 'show synchronous_commit')), fsync=$(psql -Atc 'show fsync'), $(nproc) cores, ${DURATION} s per run"
+echo "PostgreSQL $(psql -Atc 'show server_version'), synchronous_commit=$SYNC_COMMIT (server default $(psql -Atc 'show synchronous_commit')), fsync=$(psql -Atc 'show fsync'), $(nproc) cores, ${DURATION} s per run, $SCRIPT"
 start_service notify                 # creates the schema, then listens
 run_case notify+service
 stop_service

@@ -5,7 +5,11 @@ import java.util.Map;
 
 import org.HdrHistogram.Histogram;
 
-/** Just enough JSON writing for one report line: maps, lists, numbers, strings, booleans, null. */
+/**
+ * Just enough JSON for the report lines: writing maps, lists, numbers, strings, booleans and null, and reading
+ * them back ({@link #read}, for {@code plot}) as {@code Map}, {@code List}, {@code Double}/{@code Long},
+ * {@code String}, {@code Boolean} and null.
+ */
 final class Json {
 
     private Json() {
@@ -86,5 +90,148 @@ final class Json {
         m.put("max_ms", h.getMaxValue() / 1000.0);
         m.put("mean_ms", h.getMean() / 1000.0);
         return m;
+    }
+
+    /** Parses one JSON value (a report line). */
+    static Object read(String text) {
+        Reader r = new Reader(text);
+        Object v = r.value();
+        r.space();
+        if (r.i != text.length()) {
+            throw r.error("trailing characters");
+        }
+        return v;
+    }
+
+    private static final class Reader {
+        private final String s;
+        private int i;
+
+        Reader(String s) {
+            this.s = s;
+        }
+
+        Object value() {
+            space();
+            if (i >= s.length()) {
+                throw error("unexpected end");
+            }
+            char c = s.charAt(i);
+            switch (c) {
+                case '{' -> {
+                    i++;
+                    Map<String, Object> m = new java.util.LinkedHashMap<>();
+                    space();
+                    if (peek('}')) {
+                        return m;
+                    }
+                    do {
+                        space();
+                        String k = string();
+                        space();
+                        expect(':');
+                        m.put(k, value());
+                        space();
+                    } while (peek(','));
+                    expect('}');
+                    return m;
+                }
+                case '[' -> {
+                    i++;
+                    java.util.List<Object> l = new java.util.ArrayList<>();
+                    space();
+                    if (peek(']')) {
+                        return l;
+                    }
+                    do {
+                        l.add(value());
+                        space();
+                    } while (peek(','));
+                    expect(']');
+                    return l;
+                }
+                case '"' -> {
+                    return string();
+                }
+                default -> {
+                    if (s.startsWith("true", i)) {
+                        i += 4;
+                        return Boolean.TRUE;
+                    }
+                    if (s.startsWith("false", i)) {
+                        i += 5;
+                        return Boolean.FALSE;
+                    }
+                    if (s.startsWith("null", i)) {
+                        i += 4;
+                        return null;
+                    }
+                    int start = i;
+                    while (i < s.length() && "+-0123456789.eE".indexOf(s.charAt(i)) >= 0) {
+                        i++;
+                    }
+                    String n = s.substring(start, i);
+                    if (n.isEmpty()) {
+                        throw error("unexpected character");
+                    }
+                    return n.matches("-?\\d{1,18}") ? (Object) Long.parseLong(n) : (Object) Double.parseDouble(n);
+                }
+            }
+        }
+
+        String string() {
+            expect('"');
+            StringBuilder b = new StringBuilder();
+            while (true) {
+                if (i >= s.length()) {
+                    throw error("unterminated string");
+                }
+                char c = s.charAt(i++);
+                if (c == '"') {
+                    return b.toString();
+                }
+                if (c != '\\') {
+                    b.append(c);
+                    continue;
+                }
+                char e = s.charAt(i++);
+                switch (e) {
+                    case 'n' -> b.append('\n');
+                    case 'r' -> b.append('\r');
+                    case 't' -> b.append('\t');
+                    case 'b' -> b.append('\b');
+                    case 'f' -> b.append('\f');
+                    case 'u' -> {
+                        b.append((char) Integer.parseInt(s.substring(i, i + 4), 16));
+                        i += 4;
+                    }
+                    default -> b.append(e);
+                }
+            }
+        }
+
+        void space() {
+            while (i < s.length() && Character.isWhitespace(s.charAt(i))) {
+                i++;
+            }
+        }
+
+        boolean peek(char c) {
+            if (i < s.length() && s.charAt(i) == c) {
+                i++;
+                return true;
+            }
+            return false;
+        }
+
+        void expect(char c) {
+            if (!peek(c)) {
+                throw error("expected '" + c + "'");
+            }
+        }
+
+        IllegalArgumentException error(String what) {
+            return new IllegalArgumentException("JSON: " + what + " at offset " + i);
+        }
     }
 }

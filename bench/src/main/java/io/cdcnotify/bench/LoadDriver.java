@@ -42,6 +42,7 @@ import org.HdrHistogram.Histogram;
  * java -jar cdc-bench.jar load        --ws 500 --sse 500 --tables 100 --rate 1000 ... (workloads 1-3)
  * java -jar cdc-bench.jar connections --ws 5000 --sse 5000 --duration 60 ...         (workload 4)
  * java -jar cdc-bench.jar jmh [JMH options]                                          (micro-benchmarks)
+ * java -jar cdc-bench.jar plot --in results.jsonl --out latency.png --series notify=sweep-notify ...
  * </pre>
  */
 public final class LoadDriver {
@@ -67,6 +68,17 @@ public final class LoadDriver {
         String mode = args[0];
         if (mode.equals("jmh")) {
             org.openjdk.jmh.Main.main(Arrays.copyOfRange(args, 1, args.length));
+            return;
+        }
+        if (mode.equals("plot")) {
+            System.setProperty("java.awt.headless", "true");
+            try {
+                System.exit(Plot.main(List.of(args).subList(1, args.length)));
+            } catch (IllegalArgumentException e) {
+                System.err.println(e.getMessage());
+                System.err.print(Options.usage());
+                System.exit(2);
+            }
             return;
         }
         if (!mode.equals("load") && !mode.equals("connections")) {
@@ -101,6 +113,7 @@ public final class LoadDriver {
         String key = createKey();
         try (Connection monitor = monitor()) {
             stats.baseId = maxOutboxId(monitor);
+            setup(monitor);
             ExecutorService wsExec = executor("ws-io");
             ExecutorService sseExec = executor("sse-io");
             WsClients ws = new WsClients(o.str("url"), key, prefix, stats, wsExec);
@@ -112,7 +125,8 @@ public final class LoadDriver {
 
             Writer writer = new Writer(o.str("db"), o.str("db-user"), o.str("db-password"), o.integer("writers"),
                                        o.integer("rate"), o.integer("batch"), tables, prefix,
-                                       o.integer("payload-bytes"), o.str("sync-commit"), stats.timeline);
+                                       o.integer("payload-bytes"), o.str("sync-commit"),
+                                       o.decimal("filter-fraction") > 0, stats.timeline);
             long warmup = o.longValue("warmup") * 1_000_000L;
             long duration = o.longValue("duration") * 1_000_000L;
             long start = Events.nowMicros();
@@ -135,8 +149,15 @@ public final class LoadDriver {
             // the outbox is the truth: what was committed, and so what each client should have got
             Committed committed = committed(monitor, stats.baseId, prefix, tables, stats.windowStart, stats.windowEnd);
             long expected = 0;
+            long expectedInWindow = 0;
             for (Stats.Receiver r : stats.receivers) {
-                expected += committed.ids[r.table].length;
+                Committed.Rows rows = committed.tables[r.table];
+                for (int k = 0; k < rows.ids.length; k++) {
+                    if (r.wants(rows.customers[k], rows.operations[k])) {
+                        expected++;
+                        expectedInWindow += rows.inWindow[k] ? 1 : 0;
+                    }
+                }
             }
             long drainUntil = System.nanoTime() + o.longValue("drain") * 1_000_000_000L;
             while (stats.delivered() < expected && System.nanoTime() < drainUntil) {
@@ -149,16 +170,23 @@ public final class LoadDriver {
             long lost = 0;
             long foreign = 0;
             long lostClients = 0;
+            long unwanted = 0;
+            long filteredClients = 0;
             for (Stats.Receiver r : stats.receivers) {
                 long l = 0;
-                for (long id : committed.ids[r.table]) {
-                    if (!r.received(id)) {
-                        l++;
+                Committed.Rows rows = committed.tables[r.table];
+                for (int k = 0; k < rows.ids.length; k++) {
+                    boolean got = r.received(rows.ids[k]);
+                    if (r.wants(rows.customers[k], rows.operations[k])) {
+                        l += got ? 0 : 1;
+                    } else if (got) {
+                        unwanted++; // the service's filter let through an event the client's filter excludes
                     }
                 }
                 lost += l;
                 lostClients += l > 0 ? 1 : 0;
                 foreign += r.foreign();
+                filteredClients += r.filter != null ? 1 : 0;
             }
             stats.ws.close();
             stats.sse.close();
@@ -183,8 +211,11 @@ public final class LoadDriver {
             deliveries.put("clients_with_losses", lostClients);
             deliveries.put("duplicates", stats.ws.duplicates.sum() + stats.sse.duplicates.sum());
             deliveries.put("foreign", foreign);
+            deliveries.put("filtered_clients", filteredClients);
+            deliveries.put("unwanted", unwanted);
+            deliveries.put("expected_per_event", committed.total == 0 ? 0.0 : expected / (double) committed.total);
             long inWindow = stats.ws.deliveredInWindow.sum() + stats.sse.deliveredInWindow.sum();
-            deliveries.put("expected_in_window", committed.expectedInWindow(stats.receivers));
+            deliveries.put("expected_in_window", expectedInWindow);
             deliveries.put("delivered_in_window", inWindow);
             deliveries.put("deliveries_per_s", inWindow / seconds);
             deliveries.put("drain_ms", drained / 1000.0);
@@ -225,7 +256,7 @@ public final class LoadDriver {
             sse.close();
             WsClients.awaitQuietly(wsExec);
             WsClients.awaitQuietly(sseExec);
-            boolean ok = lost == 0 && writer.failures() == 0 && stats.closedEarly.sum() == 0;
+            boolean ok = lost == 0 && unwanted == 0 && writer.failures() == 0 && stats.closedEarly.sum() == 0;
             report.put("ok", ok);
             return finish(stats, 0);
         }
@@ -243,6 +274,7 @@ public final class LoadDriver {
         String key = createKey();
         try (Connection monitor = monitor()) {
             stats.baseId = maxOutboxId(monitor);
+            setup(monitor);
             Map<String, Object> memory = new LinkedHashMap<>();
             if (serverPid > 0) {
                 memory.put("rss_before_kb", Resources.statusKb(serverPid, "VmRSS"));
@@ -254,11 +286,15 @@ public final class LoadDriver {
             WsClients ws = new WsClients(o.str("url"), key, prefix, stats, wsExec);
             SseClients sse = new SseClients(o.str("url"), key, prefix, stats, sseExec);
             long openNanos = openClients(stats, ws, sse, wsCount, sseCount, tables);
-            if (openNanos < 0) {
-                return finish(stats, 1);
+            boolean allOpened = openNanos >= 0;
+            long openErrors = stats.errors.sum();
+            if (!allOpened) {
+                // measure those that did subscribe (the report says how many); the run is not ok
+                openNanos = -openNanos;
+                stats.receivers.stream().filter(r -> !r.isSubscribed()).forEach(r -> r.closed = true);
             }
             Thread.sleep(3_000);
-            int n = wsCount + sseCount;
+            int n = (int) (wsCount + sseCount - stats.subscribed.getCount());
             long hold = o.longValue("duration") * 1_000_000L;
             long holdStart = Events.nowMicros();
             Sample a = sample(monitor);
@@ -299,8 +335,9 @@ public final class LoadDriver {
             sse.closing();
 
             Map<String, Object> conns = new LinkedHashMap<>();
-            conns.put("requested", n);
-            conns.put("subscribed", n - stats.subscribed.getCount());
+            conns.put("requested", wsCount + sseCount);
+            conns.put("subscribed", n);
+            conns.put("errors_while_opening", openErrors);
             conns.put("open_seconds", openNanos / 1e9);
             conns.put("open_per_s", n / (openNanos / 1e9));
             conns.put("still_open_after_hold", open);
@@ -312,7 +349,7 @@ public final class LoadDriver {
             report.put("connections", conns);
             report.put("memory", memory);
             report.put("resources", resources(a, b, hold / 1e6, peakRss));
-            report.put("ok", open == n && stats.delivered() - before == n);
+            report.put("ok", allOpened && open == n && stats.delivered() - before == n);
             ws.close();
             sse.close();
             WsClients.awaitQuietly(wsExec);
@@ -334,19 +371,44 @@ public final class LoadDriver {
         report.put("machine", machine);
     }
 
-    /** Opens the clients, interleaved, client i on table i mod tables; nanoseconds until all subscribed, or -1. */
+    /**
+     * What the service runs with, as far as the driver can tell: whether cdc.outbox's NOTIFY trigger is enabled,
+     * and the listener mode if run.sh passed it in the environment.
+     */
+    private void setup(Connection monitor) {
+        Map<String, Object> setup = new LinkedHashMap<>();
+        setup.put("listener_mode", System.getenv("CDC_LISTENER_MODE"));
+        try (Statement st = monitor.createStatement();
+             ResultSet rs = st.executeQuery("SELECT tgenabled FROM pg_trigger WHERE tgname = 'outbox_doorbell' "
+                                            + "AND tgrelid = 'cdc.outbox'::regclass")) {
+            setup.put("doorbell_trigger", rs.next() ? !rs.getString(1).equals("D") : null);
+        } catch (SQLException e) {
+            setup.put("doorbell_trigger", null);
+        }
+        report.put("service_setup", setup);
+    }
+
+    /**
+     * Opens the clients, interleaved, client i on table i mod tables (a fraction {@code --filter-fraction} of each
+     * transport's clients with a {@link ClientFilter}); nanoseconds until all subscribed, or -1.
+     */
     private long openClients(Stats stats, WsClients ws, SseClients sse, int wsCount, int sseCount, int tables)
             throws InterruptedException {
         Semaphore gate = new Semaphore(o.integer("connect-concurrency"));
         long t0 = System.nanoTime();
         int w = 0;
         int s = 0;
+        int filtered = 0;
+        double fraction = o.decimal("filter-fraction");
+        double share = o.decimal("filter-share");
         while (w < wsCount || s < sseCount) {
             if (w < wsCount) {
-                ws.open(w++ % tables, gate);
+                ClientFilter f = ClientFilter.filtered(w, fraction) ? ClientFilter.of(filtered++, share) : null;
+                ws.open(w++ % tables, f, gate);
             }
             if (s < sseCount) {
-                sse.open(s++ % tables, gate);
+                ClientFilter f = ClientFilter.filtered(s, fraction) ? ClientFilter.of(filtered++, share) : null;
+                sse.open(s++ % tables, f, gate);
             }
         }
         boolean all = stats.subscribed.await(o.longValue("connect-timeout"), TimeUnit.SECONDS);
@@ -359,9 +421,11 @@ public final class LoadDriver {
         report.put("clients", clients);
         if (!all) {
             report.put("error", "not every client subscribed within " + o.str("connect-timeout") + " s");
-            ws.close();
-            sse.close();
-            return -1;
+            if (mode.equals("load")) {
+                ws.close();
+                sse.close();
+            }
+            return -Math.max(1, took);
         }
         return took;
     }
@@ -426,29 +490,26 @@ public final class LoadDriver {
         });
     }
 
-    /** What the outbox holds past the base id: ids per table, and counts inside the window. */
-    private record Committed(long[][] ids, long total, long inWindow, long[] inWindowPerTable) {
-        long expectedInWindow(List<Stats.Receiver> receivers) {
-            long e = 0;
-            for (Stats.Receiver r : receivers) {
-                e += inWindowPerTable[r.table];
-            }
-            return e;
+    /**
+     * What the outbox holds past the base id, per table: each row's id, customer ({@code payload.cust}, -1 when
+     * absent), operation ({@link ClientFilter#operationCode}) and whether it was created in the window.
+     */
+    private record Committed(Rows[] tables, long total, long inWindow) {
+        record Rows(long[] ids, int[] customers, int[] operations, boolean[] inWindow) {
         }
     }
 
     private static Committed committed(Connection c, long baseId, String prefix, int tables, long windowStart,
                                        long windowEnd) throws SQLException {
-        List<List<Long>> ids = new ArrayList<>();
+        List<List<long[]>> rows = new ArrayList<>();
         for (int i = 0; i < tables; i++) {
-            ids.add(new ArrayList<>());
+            rows.add(new ArrayList<>());
         }
-        long[] inWindowPerTable = new long[tables];
         long total = 0;
         long inWindow = 0;
         try (PreparedStatement st = c.prepareStatement(
-                "SELECT table_name, id, (extract(epoch FROM created_at) * 1000000)::bigint FROM cdc.outbox "
-                + "WHERE id > ? ORDER BY id")) {
+                "SELECT table_name, id, (extract(epoch FROM created_at) * 1000000)::bigint, operation, "
+                + "coalesce((payload->>'cust')::int, -1) FROM cdc.outbox WHERE id > ? ORDER BY id")) {
             st.setLong(1, baseId);
             st.setFetchSize(10_000);
             c.setAutoCommit(false); // a cursor, so a large outbox streams
@@ -467,23 +528,34 @@ public final class LoadDriver {
                     if (t < 0 || t >= tables) {
                         continue;
                     }
-                    ids.get(t).add(rs.getLong(2));
-                    total++;
                     long created = rs.getLong(3);
-                    if (created >= windowStart && created < windowEnd) {
-                        inWindow++;
-                        inWindowPerTable[t]++;
-                    }
+                    boolean in = created >= windowStart && created < windowEnd;
+                    rows.get(t).add(new long[] {rs.getLong(2), rs.getInt(5), ClientFilter.operationCode(rs.getString(4)),
+                                                in ? 1 : 0});
+                    total++;
+                    inWindow += in ? 1 : 0;
                 }
             }
             c.commit();
             c.setAutoCommit(true);
         }
-        long[][] arrays = new long[tables][];
+        Committed.Rows[] out = new Committed.Rows[tables];
         for (int i = 0; i < tables; i++) {
-            arrays[i] = ids.get(i).stream().mapToLong(Long::longValue).toArray();
+            List<long[]> r = rows.get(i);
+            long[] ids = new long[r.size()];
+            int[] customers = new int[r.size()];
+            int[] operations = new int[r.size()];
+            boolean[] in = new boolean[r.size()];
+            for (int k = 0; k < r.size(); k++) {
+                long[] row = r.get(k);
+                ids[k] = row[0];
+                customers[k] = (int) row[1];
+                operations[k] = (int) row[2];
+                in[k] = row[3] == 1;
+            }
+            out[i] = new Committed.Rows(ids, customers, operations, in);
         }
-        return new Committed(arrays, total, inWindow, inWindowPerTable);
+        return new Committed(out, total, inWindow);
     }
 
     // ---- resources ----

@@ -25,6 +25,8 @@ final class Options {
         DEFAULTS.put("writers", "4");              // JDBC connections writing
         DEFAULTS.put("sync-commit", "on");         // the writer sessions' synchronous_commit (off: no WAL flush wait)
         DEFAULTS.put("payload-bytes", "0");        // extra padding in each payload
+        DEFAULTS.put("filter-fraction", "0");      // this fraction of the clients subscribe with a filter (ClientFilter)
+        DEFAULTS.put("filter-share", "0.1");       // the share of their table's events such a filter matches
         DEFAULTS.put("warmup", "10");              // seconds written before the measured window
         DEFAULTS.put("duration", "30");            // seconds measured (connections mode: seconds held)
         DEFAULTS.put("drain", "10");               // at most this many seconds after the writer stops for late events
@@ -74,6 +76,10 @@ final class Options {
         return Long.parseLong(values.get(name));
     }
 
+    double decimal(String name) {
+        return Double.parseDouble(values.get(name));
+    }
+
     /** All options, for the report (the admin key and password left out). */
     Map<String, Object> asReport() {
         Map<String, Object> m = new LinkedHashMap<>();
@@ -81,7 +87,8 @@ final class Options {
             if (k.equals("admin-key") || k.equals("db-password") || k.equals("out")) {
                 return;
             }
-            m.put(k, v.matches("-?\\d+") && v.length() < 18 ? (Object) Long.parseLong(v) : v);
+            m.put(k, v.matches("-?\\d+") && v.length() < 18 ? (Object) Long.parseLong(v)
+                    : v.matches("-?\\d*\\.\\d+") ? (Object) Double.parseDouble(v) : v);
         });
         return m;
     }
@@ -90,6 +97,8 @@ final class Options {
         StringBuilder s = new StringBuilder("""
                 usage: java -jar cdc-bench.jar load|connections [--name value ...]
                        java -jar cdc-bench.jar jmh [JMH options]
+                       java -jar cdc-bench.jar plot [--in results.jsonl]... [--out file.png]
+                                                    [--series NAME=LABEL_PREFIX]... [--latency total] [--title T]
                 options (default):
                 """);
         DEFAULTS.forEach((k, v) -> s.append("  --").append(k).append(" (").append(v).append(")\n"));

@@ -45,19 +45,21 @@ final class SseClients implements AutoCloseable {
         this.stats = stats;
     }
 
-    void open(int table, Semaphore gate) throws InterruptedException {
+    void open(int table, ClientFilter filter, Semaphore gate) throws InterruptedException {
         gate.acquire();
-        Stats.Receiver receiver = stats.newReceiver(Stats.SSE, table);
-        HttpRequest request = HttpRequest.newBuilder(URI.create(baseUrl + "/v1/events?tables=" + tablePrefix + table))
+        Stats.Receiver receiver = stats.newReceiver(Stats.SSE, table, filter);
+        receiver.hold(gate); // released at `subscribed`, or when the stream fails
+        HttpRequest request = HttpRequest.newBuilder(URI.create(baseUrl + "/v1/events?tables=" + tablePrefix + table
+                                                                + (filter == null ? "" : filter.sseQuery())))
                 .header("Authorization", "Bearer " + key)
                 .header("Accept", "text/event-stream")
                 .GET()
                 .build();
-        Stream stream = new Stream(receiver, gate);
+        Stream stream = new Stream(receiver);
         streams.add(stream);
         CompletableFuture<HttpResponse<Void>> response = http.sendAsync(request, stream);
         response.whenComplete((r, e) -> {
-            stream.released();
+            receiver.release();
             receiver.closed = true;
             if (!closing) {
                 stats.closedEarly.increment();
@@ -81,24 +83,14 @@ final class SseClients implements AutoCloseable {
     /** One stream: its response handler and body subscriber at once. */
     private final class Stream implements HttpResponse.BodyHandler<Void>, HttpResponse.BodySubscriber<Void> {
         private final Stats.Receiver receiver;
-        private final Semaphore gate;
         private final CompletableFuture<Void> body = new CompletableFuture<>();
         private volatile Flow.Subscription subscription;
-        private boolean released;
         private byte[] buf = new byte[8192];
         private int len;
         private int scanned;
 
-        Stream(Stats.Receiver receiver, Semaphore gate) {
+        Stream(Stats.Receiver receiver) {
             this.receiver = receiver;
-            this.gate = gate;
-        }
-
-        synchronized void released() {
-            if (!released) {
-                released = true;
-                gate.release();
-            }
         }
 
         void cancel() {
@@ -110,8 +102,8 @@ final class SseClients implements AutoCloseable {
 
         @Override
         public HttpResponse.BodySubscriber<Void> apply(HttpResponse.ResponseInfo info) {
-            released();
             if (info.statusCode() != 200) {
+                receiver.release();
                 stats.error("sse refused: HTTP " + info.statusCode());
                 return HttpResponse.BodySubscribers.replacing(null);
             }

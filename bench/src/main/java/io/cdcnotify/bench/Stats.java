@@ -52,8 +52,8 @@ final class Stats {
         return name.equals(WS) ? ws : sse;
     }
 
-    Receiver newReceiver(String transport, int table) {
-        Receiver r = new Receiver(this, transport(transport), table);
+    Receiver newReceiver(String transport, int table, ClientFilter filter) {
+        Receiver r = new Receiver(this, transport(transport), table, filter);
         synchronized (receivers) {
             receivers.add(r);
         }
@@ -130,27 +130,49 @@ final class Stats {
         }
     }
 
-    /** One client: its table, and the ids it received. Its callbacks come one at a time. */
+    /** One client: its table, its filter (null: all of the table's events), and the ids it received. */
     static final class Receiver {
         final Stats stats;
         final Transport transport;
         final int table;
+        final ClientFilter filter;
+        /** Held from connect until subscribed or failed: {@code --connect-concurrency} clients in setup at once. */
+        private java.util.concurrent.Semaphore gate;
         private final BitSet seen = new BitSet();
         private long delivered;
         private long foreign;
         private boolean subscribed;
         volatile boolean closed;
 
-        Receiver(Stats stats, Transport transport, int table) {
+        Receiver(Stats stats, Transport transport, int table, ClientFilter filter) {
             this.stats = stats;
             this.transport = transport;
             this.table = table;
+            this.filter = filter;
+        }
+
+        /** Whether this client should get an event with this customer and operation ({@link ClientFilter}). */
+        boolean wants(int customer, int operation) {
+            return filter == null || filter.wants(customer, operation);
         }
 
         synchronized void subscribed() {
             if (!subscribed) {
                 subscribed = true;
                 stats.subscribed.countDown();
+            }
+            release();
+        }
+
+        synchronized void hold(java.util.concurrent.Semaphore gate) {
+            this.gate = gate;
+        }
+
+        /** Its setup is over (subscribed, refused or failed): lets the next client connect. */
+        synchronized void release() {
+            if (gate != null) {
+                gate.release();
+                gate = null;
             }
         }
 
@@ -181,6 +203,10 @@ final class Stats {
                     transport.fromIntended.recordValue(Math.max(0, now - intendedMicros));
                 }
             }
+        }
+
+        synchronized boolean isSubscribed() {
+            return subscribed;
         }
 
         synchronized boolean received(long id) {

@@ -33,6 +33,8 @@ final class Writer {
     private final int tables;
     private final String tablePrefix;
     private final String pad;
+    /** Filtered runs: payloads carry {@code cust} and operations vary (see {@link ClientFilter}). */
+    private final boolean customers;
     private final AtomicLong next = new AtomicLong();
     private final LongAdder transactions = new LongAdder();
     private final LongAdder rows = new LongAdder();
@@ -46,7 +48,8 @@ final class Writer {
     private long t0;
 
     Writer(String url, String user, String password, int connections, int rate, int batch, int tables,
-           String tablePrefix, int payloadBytes, String syncCommit, Stats.Timeline timeline) {
+           String tablePrefix, int payloadBytes, String syncCommit, boolean customers, Stats.Timeline timeline) {
+        this.customers = customers;
         this.timeline = timeline;
         this.url = url;
         this.props = new Properties();
@@ -110,7 +113,7 @@ final class Writer {
     private void write(Connection c, int w) {
         StringBuilder sql = new StringBuilder("INSERT INTO cdc.outbox (table_name, operation, payload) VALUES ");
         for (int i = 0; i < batch; i++) {
-            sql.append(i == 0 ? "" : ", ").append("(?, 'INSERT', ?::jsonb)");
+            sql.append(i == 0 ? "" : ", ").append("(?, ?, ?::jsonb)");
         }
         long interval = rate > 0 ? Math.round(batch * 1e9 / rate) : 0;
         try (c; PreparedStatement st = c.prepareStatement(sql.toString())) {
@@ -136,12 +139,16 @@ final class Writer {
                     payload.setLength(0);
                     payload.append("{\"t\":").append(intendedMicros).append(",\"w\":").append(w)
                             .append(",\"seq\":").append(seq);
+                    if (customers) {
+                        payload.append(",\"cust\":").append(seq % ClientFilter.CUSTOMERS);
+                    }
                     if (!pad.isEmpty()) {
                         payload.append(",\"pad\":\"").append(pad).append('"');
                     }
                     payload.append('}');
-                    st.setString(2 * i + 1, tablePrefix + (seq % tables));
-                    st.setString(2 * i + 2, payload.toString());
+                    st.setString(3 * i + 1, tablePrefix + (seq % tables));
+                    st.setString(3 * i + 2, customers ? ClientFilter.operationName(ClientFilter.operation(seq)) : "INSERT");
+                    st.setString(3 * i + 3, payload.toString());
                 }
                 try {
                     st.executeUpdate();

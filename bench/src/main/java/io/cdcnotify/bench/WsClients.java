@@ -38,17 +38,21 @@ final class WsClients implements AutoCloseable {
         this.stats = stats;
     }
 
-    /** Opens one client subscribed to table {@code table}; {@code gate} bounds the handshakes in flight. */
-    void open(int table, Semaphore gate) throws InterruptedException {
+    /**
+     * Opens one client subscribed to table {@code table}; {@code gate} bounds the clients between connect and
+     * {@code subscribed} (the subscribe is where the service does its database work).
+     */
+    void open(int table, ClientFilter filter, Semaphore gate) throws InterruptedException {
         gate.acquire();
-        Stats.Receiver receiver = stats.newReceiver(Stats.WS, table);
+        Stats.Receiver receiver = stats.newReceiver(Stats.WS, table, filter);
+        receiver.hold(gate);
         CompletableFuture<WebSocket> ws = http.newWebSocketBuilder()
                 .header("Authorization", "Bearer " + key)
                 .connectTimeout(Duration.ofSeconds(30))
-                .buildAsync(uri, new Listener(receiver, tablePrefix + table));
+                .buildAsync(uri, new Listener(receiver, tablePrefix + table, filter));
         ws.whenComplete((s, e) -> {
-            gate.release();
             if (e != null) {
+                receiver.release();
                 stats.error("websocket open failed: " + e);
                 receiver.closed = true;
             }
@@ -69,11 +73,13 @@ final class WsClients implements AutoCloseable {
     private final class Listener implements WebSocket.Listener {
         private final Stats.Receiver receiver;
         private final String table;
+        private final ClientFilter filter;
         private StringBuilder parts;
 
-        Listener(Stats.Receiver receiver, String table) {
+        Listener(Stats.Receiver receiver, String table, ClientFilter filter) {
             this.receiver = receiver;
             this.table = table;
+            this.filter = filter;
         }
 
         @Override
@@ -113,10 +119,12 @@ final class WsClients implements AutoCloseable {
                 }
                 receiver.event(id, Events.createdAtMicros(text), Events.intendedMicros(text), Events.seq(text));
             } else if (text.contains("\"type\":\"auth_ok\"")) {
-                ws.sendText("{\"type\":\"subscribe\",\"request_id\":\"r1\",\"tables\":[\"" + table + "\"]}", true);
+                ws.sendText("{\"type\":\"subscribe\",\"request_id\":\"r1\",\"tables\":[\"" + table + "\"]"
+                            + (filter == null ? "" : filter.wsMembers()) + "}", true);
             } else if (text.contains("\"type\":\"subscribed\"")) {
                 receiver.subscribed();
             } else {
+                receiver.release(); // e.g. an error in reply to the subscribe
                 stats.error("websocket message: " + text);
             }
         }
@@ -130,6 +138,7 @@ final class WsClients implements AutoCloseable {
         @Override
         public CompletionStage<?> onClose(WebSocket ws, int statusCode, String reason) {
             receiver.closed = true;
+            receiver.release();
             if (!closing) {
                 stats.closedEarly.increment();
                 stats.error("websocket closed by the server: " + statusCode + " " + reason);
@@ -140,6 +149,7 @@ final class WsClients implements AutoCloseable {
         @Override
         public void onError(WebSocket ws, Throwable error) {
             receiver.closed = true;
+            receiver.release();
             if (!closing) {
                 stats.closedEarly.increment();
                 stats.error("websocket failed: " + error);
