@@ -359,18 +359,51 @@ final class Plot {
             }
         }
 
-        // the target rates, once each, along the bottom of the plot
-        Map<String, List<Point>> rates = new TreeMap<>();
-        for (Point p : points) {
-            rates.computeIfAbsent(String.format(Locale.ROOT, "%012d/%06d", p.rate(), p.batch()), k -> new ArrayList<>()).add(p);
+        // the target rates along the bottom of the plot: one label per series' median point, each text once
+        // where series share it, a second row where different texts would overlap
+        List<Object[]> labels = new ArrayList<>();
+        for (String name : names) {
+            Map<String, List<Point>> rates = new TreeMap<>();
+            for (Point p : points) {
+                if (p.series().equals(name)) {
+                    rates.computeIfAbsent(String.format(Locale.ROOT, "%012d/%06d", p.rate(), p.batch()), k -> new ArrayList<>()).add(p);
+                }
+            }
+            for (List<Point> grp : rates.values()) {
+                Point p0 = grp.getFirst();
+                String text = (p0.rate() > 0 ? number(p0.rate()) + " events/s" : "unpaced") + (p0.batch() > 1 ? ", B=" + p0.batch() : "");
+                labels.add(new Object[] {xa.px(median(grp, Point::x)), text});
+            }
         }
+        labels.sort(Comparator.comparingDouble(l -> (double) l[0]));
         g.setFont(small.deriveFont(11f));
         g.setColor(NOTE);
-        for (List<Point> grp : rates.values()) {
-            Point p0 = grp.getFirst();
-            String s = (p0.rate() > 0 ? number(p0.rate()) + " events/s" : "unpaced") + (p0.batch() > 1 ? ", B=" + p0.batch() : "");
-            double x = xa.px(median(grp, Point::x));
-            g.drawString(s, (float) (x - g.getFontMetrics().stringWidth(s) / 2.0), (float) (top + plotH - 8));
+        FontMetrics lf = g.getFontMetrics();
+        List<double[]> drawn = new ArrayList<>(); // x from, x to, row
+        List<String> drawnText = new ArrayList<>();
+        for (Object[] l : labels) {
+            double x = (double) l[0];
+            String text = (String) l[1];
+            double w = lf.stringWidth(text);
+            double from = x - w / 2;
+            double to = x + w / 2;
+            boolean same = false;
+            int row = 0;
+            for (int i = 0; i < drawn.size(); i++) {
+                double[] d = drawn.get(i);
+                boolean overlaps = from < d[1] + 6 && to > d[0] - 6;
+                if (overlaps && drawnText.get(i).equals(text)) {
+                    same = true;
+                } else if (overlaps && d[2] >= row) {
+                    row = (int) d[2] + 1;
+                }
+            }
+            if (same) {
+                continue;
+            }
+            g.drawString(text, (float) from, (float) (top + plotH - 8 - row * 14));
+            drawn.add(new double[] {from, to, row});
+            drawnText.add(text);
         }
 
         // legend, top left inside the plot
