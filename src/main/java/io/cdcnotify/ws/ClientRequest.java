@@ -151,7 +151,10 @@ sealed interface ClientRequest {
 
     /** The shared parser: strict JSON, with nesting and sizes bounded so a hostile frame stays cheap. */
     final class Parser {
-        static final ObjectMapper MAPPER = JsonMapper.builder()
+        // buffers from a shared pool: with a virtual thread per connection, thread-local ones cost each connection its own
+        static final ObjectMapper MAPPER = JsonMapper.builder(com.fasterxml.jackson.core.JsonFactory.builder()
+                        .recyclerPool(com.fasterxml.jackson.core.util.JsonRecyclerPools.sharedConcurrentDequePool())
+                        .build())
                 .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
                 .build();
 
