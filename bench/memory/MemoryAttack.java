@@ -52,8 +52,8 @@ public class MemoryAttack {
         };
         for (int s = 1; s <= seconds; s++) {
             Thread.sleep(Math.max(0, start + s * 1_000_000_000L - System.nanoTime()) / 1_000_000);
-            System.out.println(s + " " + (attacker.isAlive() ? "attacking" : "done") + " websocket_connections="
-                                       + connections(base, admin));
+            System.out.println(s + " " + (attacker.isAlive() ? "attacking" : "done") + " sent_kb=" + SENT.get() / 1024
+                                       + " websocket_connections=" + connections(base, admin));
         }
         ws.close();
     }
@@ -62,11 +62,14 @@ public class MemoryAttack {
         byte[] next();
     }
 
+    private static final java.util.concurrent.atomic.AtomicLong SENT = new java.util.concurrent.atomic.AtomicLong();
+
     private static void flood(OutputStream out, Frame frame) {
         byte[] batch = batch(frame);
         try {
             while (true) {
                 out.write(batch);
+                SENT.addAndGet(batch.length);
             }
         } catch (IOException e) {
             System.out.println("the service closed the connection: " + e);
