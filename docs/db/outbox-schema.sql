@@ -99,7 +99,8 @@ CREATE TABLE cdc.outbox_retention (
 --               {"old": {...}, "key": {...}}                 DELETE
 --               new/old = to_jsonb(row) exactly (NULL columns as null, jsonb values untouched), less the excluded
 --               columns; key = the primary key columns ({} without one);
---               {"key": {...}, "truncated": true} when it would exceed 1 MiB;
+--               {"key": {...}, "truncated": true} when it would exceed 1 MiB, or the row has no jsonb form
+--               (a json column holding \u0000);
 --               {"key": {...}, "withheld": true} when an excluded column was renamed or dropped since capturing.
 -- The trigger function is SECURITY DEFINER (the application's role needs no rights on cdc) and nothing on its
 -- path can fail the application's statement. On a partitioned table the trigger is cloned onto every partition,

@@ -20,7 +20,8 @@
 -- {"old": {...}, "key": {...}} for DELETE. Excluded columns appear nowhere. When an excluded column is no longer
 -- found under its name (it was renamed or dropped after capturing) the trigger cannot tell which column now
 -- holds the secret, so it withholds the images: {"key": {...}, "withheld": true} until the table is captured
--- again. A payload over 1 MiB becomes {"key": {...}, "truncated": true}.
+-- again. A payload over 1 MiB becomes {"key": {...}, "truncated": true}, and so does a row that has no jsonb
+-- form (a json column holding \u0000, which jsonb cannot represent).
 
 -- Trigger arguments: (event table name, excluded columns, primary key columns), all fixed at capture time.
 CREATE OR REPLACE FUNCTION cdc.capture_row() RETURNS trigger
@@ -36,33 +37,49 @@ DECLARE
     k         text;
     payload   jsonb;
 BEGIN
-    IF TG_OP <> 'DELETE' THEN
-        new_row := to_jsonb(NEW);
-    END IF;
-    IF TG_OP <> 'INSERT' THEN
-        old_row := to_jsonb(OLD);
-    END IF;
-    row_of := coalesce(new_row, old_row);
-    FOREACH k IN ARRAY key_cols LOOP
-        IF NOT (k = ANY (excluded)) THEN -- a V3 capture may exclude a key column: it stays out of the key too
-            key_of := key_of || jsonb_build_object(k, row_of -> k);
+    BEGIN
+        IF TG_OP <> 'DELETE' THEN
+            new_row := to_jsonb(NEW);
         END IF;
-    END LOOP;
-    IF cardinality(excluded) > 0 THEN
-        IF NOT (row_of ?& excluded) THEN
+        IF TG_OP <> 'INSERT' THEN
+            old_row := to_jsonb(OLD);
+        END IF;
+    EXCEPTION WHEN OTHERS THEN
+        -- A json column may hold what jsonb cannot (\u0000, a lone surrogate): then the row has no jsonb image,
+        -- and the event says which row changed, not how, rather than fail the application's write. (This block
+        -- writes nothing, so its subtransaction takes no transaction id.)
+        BEGIN
+            -- key columns are never json (it has no equality), so they have a jsonb form one by one
+            IF EXISTS (SELECT FROM unnest(key_cols) AS c WHERE NOT (c = ANY (excluded))) THEN
+                EXECUTE (SELECT 'SELECT jsonb_build_object(' || string_agg(format('%L, ($1).%I', c, c), ', ') || ')'
+                           FROM unnest(key_cols) AS c WHERE NOT (c = ANY (excluded)))
+                   INTO key_of
+                  USING CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+            END IF;
+        EXCEPTION WHEN OTHERS THEN
+            key_of := '{}';
+        END;
+        payload := jsonb_build_object('key', key_of, 'truncated', true);
+    END;
+    IF payload IS NULL THEN
+        row_of := coalesce(new_row, old_row);
+        FOREACH k IN ARRAY key_cols LOOP
+            IF NOT (k = ANY (excluded)) THEN -- a V3 capture may exclude a key column: it stays out of the key too
+                key_of := key_of || jsonb_build_object(k, row_of -> k);
+            END IF;
+        END LOOP;
+        IF cardinality(excluded) > 0 AND NOT (row_of ?& excluded) THEN
             -- an excluded column was renamed or dropped: whichever column holds the secret now, send none
             payload := jsonb_build_object('key', key_of, 'withheld', true);
         ELSE
             new_row := new_row - excluded;
             old_row := old_row - excluded;
+            payload := CASE TG_OP
+                           WHEN 'INSERT' THEN jsonb_build_object('new', new_row, 'key', key_of)
+                           WHEN 'UPDATE' THEN jsonb_build_object('new', new_row, 'old', old_row, 'key', key_of)
+                           ELSE jsonb_build_object('old', old_row, 'key', key_of)
+                       END;
         END IF;
-    END IF;
-    IF payload IS NULL THEN
-        payload := CASE TG_OP
-                       WHEN 'INSERT' THEN jsonb_build_object('new', new_row, 'key', key_of)
-                       WHEN 'UPDATE' THEN jsonb_build_object('new', new_row, 'old', old_row, 'key', key_of)
-                       ELSE jsonb_build_object('old', old_row, 'key', key_of)
-                   END;
     END IF;
     IF octet_length(payload::text) > 1048576 THEN
         -- the outbox takes at most 1 MiB: say what changed, not how, rather than fail the application's write
