@@ -93,6 +93,10 @@ BEGIN
 END
 $$;
 
+-- It writes the outbox with the rights of its owner: only cdc.capture (the owner) may attach it to a table, or
+-- anyone allowed to create a trigger could write events of any table name. Firing a trigger checks no rights.
+REVOKE ALL ON FUNCTION cdc.capture_row() FROM PUBLIC;
+
 -- Installs (or re-installs) the trigger; no checks: cdc.capture checks, and the migration below re-installs
 -- what V3 had captured as it was.
 CREATE FUNCTION cdc.capture_install(target regclass, name text, exclude_columns text[]) RETURNS void

@@ -26,6 +26,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 /**
@@ -172,6 +173,17 @@ class CaptureNeverBreaksWritesTest {
                 st.execute("DELETE FROM public.app_owned");
                 assertThat(Captured.after(c, before)).extracting(Captured.Event::operation)
                         .containsExactly("INSERT", "UPDATE", "DELETE");
+
+                // The trigger function writes with the service's rights, so it is not for anyone to attach: a role
+                // that may make tables and triggers still cannot use it to write events of any table name.
+                try (Statement admin = c.createStatement()) {
+                    admin.execute("GRANT USAGE ON SCHEMA cdc TO " + role);
+                    admin.execute("GRANT CREATE ON SCHEMA public TO " + role);
+                }
+                st.execute("CREATE TABLE public.forger (id int)");
+                assertThatThrownBy(() -> st.execute("CREATE TRIGGER forge AFTER INSERT ON public.forger FOR EACH ROW "
+                                                    + "EXECUTE FUNCTION cdc.capture_row('public.orders', '{}', '{}')"))
+                        .isInstanceOf(SQLException.class).hasMessageContaining("permission denied");
             }
         } finally {
             try (Connection c = DB.connect(); Statement st = c.createStatement()) {
