@@ -133,7 +133,9 @@ DECLARE
     partition  boolean;
     name       text;
     other      text;
-    excl       text[] := ARRAY(SELECT DISTINCT e FROM unnest(coalesce(exclude_columns, '{}')) AS e ORDER BY e);
+    -- as given, each name once
+    excl       text[] := ARRAY(SELECT e FROM unnest(coalesce(exclude_columns, '{}')) WITH ORDINALITY AS x(e, n)
+                                GROUP BY e ORDER BY min(n));
     unknown    text[];
     keyed      text[];
 BEGIN
@@ -163,8 +165,8 @@ BEGIN
             target, other USING ERRCODE = 'object_in_use';
     END IF;
 
-    SELECT array_agg(e ORDER BY e) INTO unknown
-      FROM unnest(excl) AS e
+    SELECT array_agg(e ORDER BY n) INTO unknown
+      FROM unnest(excl) WITH ORDINALITY AS x(e, n)
      WHERE NOT EXISTS (SELECT 1 FROM pg_attribute a
                         WHERE a.attrelid = target AND a.attnum > 0 AND NOT a.attisdropped AND a.attname = e);
     IF unknown IS NOT NULL THEN
