@@ -61,7 +61,13 @@ class CapturesCommandTest {
         JsonNode listed = new ObjectMapper().readTree(captures("list").out()).get(0);
         assertThat(listed.get("table").asText()).isEqualTo("public.cards");
         assertThat(listed.get("current_table").asText()).isEqualTo("public.cards_renamed");
-        assertThat(captures("remove", "public.cards").exit()).isZero();
+        // capturing it again, by its new name as the search path finds it, keeps the name its events carry
+        Run again = captures("add", "cards_renamed", "--exclude", "card_number");
+        assertThat(again.exit()).as(again.err()).isZero();
+        assertThat(new ObjectMapper().readTree(again.out()).get("table").asText()).isEqualTo("public.cards");
+        Run removed = captures("remove", "cards_renamed");
+        assertThat(removed.exit()).as(removed.err()).isZero();
+        assertThat(captures("list").out()).doesNotContain("public.cards");
     }
 
     @Test
