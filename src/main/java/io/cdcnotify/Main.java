@@ -158,7 +158,10 @@ public final class Main {
                 listener.connected(), listener.lastEventId(), listener.reconnects(), listener.lagMillis());
 
         server.config(config.get("server"))
-                .addFeature(ObserveEndpoints.feature(config, metrics, database::reachable, listener::connected))
+                .addFeature(ObserveEndpoints.feature(config, metrics, database::reachable, listener::connected,
+                                                     headers -> io.cdcnotify.auth.Credentials.bearer(headers)
+                                                             .flatMap(keys::authenticate)
+                                                             .map(io.cdcnotify.auth.ApiKey::admin).orElse(false)))
                 .addProtocol(webSocket(limits, corsOrigins(config)))
                 .routing(routing -> routing
                         .error(Throwable.class, Main::unhandled)
