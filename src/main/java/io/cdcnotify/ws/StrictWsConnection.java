@@ -73,6 +73,8 @@ final class StrictWsConnection implements ServerConnection, WsSession {
     private final BufferData sendBuffer = BufferData.growing(256);
     private final AtomicBoolean closeSent = new AtomicBoolean();
     private final AtomicBoolean endNotified = new AtomicBoolean();
+    /** Whether a fragmented message is being sent, so that its later frames go out as continuations. Under sendLock. */
+    private boolean sendingFragments;
 
     /** The data message being received: none, or TEXT / BINARY until its last frame. Reader thread only. */
     private int receiving = -1;
@@ -142,6 +144,10 @@ final class StrictWsConnection implements ServerConnection, WsSession {
             notifyEnd(() -> listener.onClose(this, ABNORMAL, "connection lost"));
             throw e;
         } catch (Exception e) {
+            if (!canRun) { // stopping: the read was interrupted
+                notifyEnd(() -> listener.onClose(this, GOING_AWAY, "server closing the connection"));
+                return;
+            }
             // a defect of ours, not the client's: once in the log with its trace, never to the client
             LOG.error("websocket connection failed", e);
             notifyEnd(() -> listener.onError(this, e));
@@ -266,8 +272,9 @@ final class StrictWsConnection implements ServerConnection, WsSession {
                 payload[i] ^= mask[i & 3];
             }
             return new Frame(fin, opcode, payload);
-        } catch (DataReader.InsufficientDataAvailableException e) {
-            throw new CloseConnectionException("socket closed by the client", e);
+        } catch (DataReader.InsufficientDataAvailableException | java.io.UncheckedIOException e) {
+            // the client went away, or the socket was closed under us (server stop, a cut-off from another thread)
+            throw new CloseConnectionException("socket closed", e);
         }
     }
 
@@ -383,9 +390,6 @@ final class StrictWsConnection implements ServerConnection, WsSession {
         }
         return writeFrame(true, opcode, payload);
     }
-
-    /** Tracks whether a fragmented message is being sent, so its later frames go out as continuations. */
-    private boolean sendingFragments;
 
     private WsSession writeFrame(boolean fin, int opcode, byte[] payload) {
         sendLock.lock();
