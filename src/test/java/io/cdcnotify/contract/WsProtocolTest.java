@@ -18,6 +18,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 /**
  * RFC 6455 strictness of {@code /v1/ws}, frame by frame over a raw socket: each violation closes the connection
@@ -197,6 +198,33 @@ class WsProtocolTest {
             ws.frame(true, 0x3, new byte[0]);
             assertClosedWith(ws, 1002);
         }
+    }
+
+    @Test
+    void theEndIsLoggedOnceWithTheConnectionIdWhetherAViolationOrAVanishedClient() throws IOException {
+        String violating;
+        try (RawWs ws = RawWs.open(server.port(), "/v1/ws", CdcServer.ADMIN_KEY)) {
+            violating = JSON.readTree(ws.next().text()).get("connection_id").asText();
+            ws.frame(true, 0x3, new byte[0]);
+            assertClosedWith(ws, 1002);
+        }
+        String vanished;
+        try (RawWs ws = RawWs.open(server.port(), "/v1/ws", CdcServer.ADMIN_KEY)) {
+            vanished = JSON.readTree(ws.next().text()).get("connection_id").asText();
+        } // the socket closes without a close frame
+        await().atMost(Contract.WAIT).untilAsserted(() -> {
+            assertThat(closedLines(violating)).containsExactly("websocket connection closed (1002 reserved opcode 3)");
+            assertThat(closedLines(vanished)).containsExactly("websocket connection closed (1006 connection lost)");
+        });
+    }
+
+    private java.util.List<String> closedLines(String connectionId) {
+        return log.lines().stream()
+                .filter(e -> connectionId.equals(LogCapture.connectionId(e)))
+                .filter(e -> e.getLoggerName().equals("io.cdcnotify.ws.WsEndpoint"))
+                .map(ch.qos.logback.classic.spi.ILoggingEvent::getFormattedMessage)
+                .filter(m -> m.contains("closed"))
+                .toList();
     }
 
     private static RawWs authenticated() throws IOException {
