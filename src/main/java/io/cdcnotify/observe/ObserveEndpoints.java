@@ -61,8 +61,9 @@ public final class ObserveEndpoints {
         boolean metricsEnabled = config.get(METRICS_ENABLED).asBoolean().orElse(true)
                 && metricsConfig.get("enabled").asBoolean().orElse(true);
         // Helidon's built-in checks, added here rather than discovered, so that they too hide their details
-        List<HealthCheck> checks = Stream.concat(HealthChecks.of(database, listener).stream(),
-                                                 Arrays.stream(io.helidon.health.checks.HealthChecks.healthChecks(healthConfig)))
+        HealthCheck[] builtIn = healthConfig.get("use-system-services").asBoolean().orElse(true)
+                ? io.helidon.health.checks.HealthChecks.healthChecks(healthConfig) : new HealthCheck[0];
+        List<HealthCheck> checks = Stream.concat(HealthChecks.of(database, listener).stream(), Arrays.stream(builtIn))
                 .map(ObserveEndpoints::detailsForAdminsOnly)
                 .toList();
         String healthEndpoint = healthConfig.get("endpoint").asString().orElse("health");
