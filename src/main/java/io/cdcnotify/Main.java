@@ -32,6 +32,7 @@ import io.cdcnotify.outbox.OutboxReader;
 import io.cdcnotify.outbox.Retention;
 import io.cdcnotify.sse.EventsService;
 import io.cdcnotify.subscription.Subscriptions;
+import io.cdcnotify.supervise.Watchdog;
 import io.cdcnotify.ws.WsService;
 import io.helidon.config.Config;
 import io.helidon.webserver.WebServer;
@@ -137,10 +138,16 @@ public final class Main {
         Retention retention = new Retention(database.client(), outboxConfig.retention(), outboxConfig.purgeBatch());
         Subscriptions subscriptions = new Subscriptions(hub, reader, database.client(), retention, subscriptionConfig,
                                                         limits.maxSubscriptionsPerKey(), clock);
-        OutboxListener listener = new OutboxListener(database, reader, hub, ListenerConfig.from(config),
-                                                     payload -> { }, clock);
+        OutboxListener listener = new OutboxListener(database, reader, hub, ListenerConfig.from(config), clock);
         Housekeeping housekeeping = new Housekeeping(keys, hub, subscriptions, retention, authConfig.sweepInterval(),
                                                      outboxConfig.purgeInterval());
+        // no silent death: every thread the service depends on is watched, replaced when it dies or sticks
+        Watchdog watchdog = new Watchdog(Duration.ofMillis(500));
+        watchdog.supervise(listener::supervise);
+        watchdog.supervise(housekeeping::supervise);
+        java.util.Map<String, java.util.function.BooleanSupplier> threadChecks =
+                new java.util.LinkedHashMap<>(housekeeping.checks());
+        threadChecks.put("watchdog", watchdog::alive);
         metrics.watch(hub, new Meters.ListenerGauges() {
             @Override
             public boolean connected() {
@@ -151,9 +158,14 @@ public final class Main {
             public long reconnects() {
                 return listener.reconnects();
             }
+
+            @Override
+            public double lastProgressSeconds() {
+                return listener.secondsSinceProgress();
+            }
         });
 
-        Lifecycle lifecycle = new Lifecycle(database, listener, housekeeping, hub);
+        Lifecycle lifecycle = new Lifecycle(database, listener, housekeeping, watchdog, hub);
         java.util.function.Supplier<ListenerState> listenerState = () -> new ListenerState(
                 listener.connected(), listener.lastEventId(), listener.reconnects(), listener.lagMillis());
 
@@ -169,7 +181,7 @@ public final class Main {
                         .addFilter(metrics.httpResponses())
                         .addFilter(new CorsFilter(corsOrigins(config)))
                         .register(lifecycle)
-                        .register("/health", new HealthService(database::reachable, listenerState))
+                        .register("/health", new HealthService(database::reachable, listenerState, threadChecks))
                         .register("/v1/state", new StateService(keys, hub, listenerState, version()))
                         .register("/v1/keys", new KeysService(keys, limits.maxRequestBytes(), housekeeping::revoked))
                         .register("/v1/subscriptions", new SubscriptionsService(keys, subscriptions,
@@ -271,13 +283,20 @@ public final class Main {
         private final Database database;
         private final OutboxListener listener;
         private final Housekeeping housekeeping;
+        private final Watchdog watchdog;
         private final Hub hub;
 
-        Lifecycle(Database database, OutboxListener listener, Housekeeping housekeeping, Hub hub) {
+        Lifecycle(Database database, OutboxListener listener, Housekeeping housekeeping, Watchdog watchdog, Hub hub) {
             this.database = database;
             this.listener = listener;
             this.housekeeping = housekeeping;
+            this.watchdog = watchdog;
             this.hub = hub;
+        }
+
+        /** For tests (through {@code TestAccess}). */
+        OutboxListener listener() {
+            return listener;
         }
 
         @Override
@@ -288,6 +307,7 @@ public final class Main {
         public void beforeStart() {
             listener.start();
             housekeeping.start();
+            watchdog.start();
         }
 
         /**
@@ -314,6 +334,7 @@ public final class Main {
 
         @Override
         public void afterStop() {
+            watchdog.close();
             hub.closeAll(Disconnect.SHUTDOWN);
             housekeeping.close();
             listener.stop();
