@@ -10,7 +10,7 @@ import io.helidon.webserver.http.HttpService;
 import io.helidon.webserver.http.ServerRequest;
 import io.helidon.webserver.http.ServerResponse;
 
-/** {@code GET /health}: UP when the database answers and the listener is connected; 503 otherwise. */
+/** {@code GET /health} (and {@code HEAD}): UP when the database answers and the listener is connected; 503 otherwise. */
 public final class HealthService implements HttpService {
 
     private final BooleanSupplier database;
@@ -24,6 +24,13 @@ public final class HealthService implements HttpService {
     @Override
     public void routing(HttpRules rules) {
         rules.get("/", this::health);
+        rules.head("/", this::probe);
+    }
+
+    /** {@code HEAD /health}: the same status, without a body, for probes that only look at it. */
+    private void probe(ServerRequest req, ServerResponse res) {
+        boolean up = database.getAsBoolean() && listener.get().connected();
+        res.status(up ? Status.OK_200 : Status.SERVICE_UNAVAILABLE_503).send();
     }
 
     private void health(ServerRequest req, ServerResponse res) {
