@@ -75,12 +75,6 @@ public final class ApiKeys {
         }
     }
 
-    public Optional<ApiKey> find(String id) {
-        return db.execute()
-                .get("SELECT id, name, tables, admin, expires_at, created_at FROM cdc.api_keys WHERE id = ?", id)
-                .map(ApiKeys::toKey);
-    }
-
     /** Deletes a key; its cached validations go with it. */
     public boolean delete(String id) {
         long deleted = db.execute().delete("DELETE FROM cdc.api_keys WHERE id = ?", id);
