@@ -102,7 +102,7 @@ function summarize(payload) {
     const changed = after && before
       ? Object.keys(after).filter((k) => JSON.stringify(after[k]) !== JSON.stringify(before[k]))
         .map((k) => `${k}: ${brief(before[k])} → ${brief(after[k])}`).join(', ')
-      : pairs(after ?? before);
+      : pairs(after ?? before, key);
     text = [key ? pairs(key) : '', changed].filter(Boolean).join(' · ');
   } else if (payload && typeof payload === 'object' && !Array.isArray(payload)) {
     text = pairs(payload);
@@ -112,7 +112,9 @@ function summarize(payload) {
   return text.length > LIMIT ? `${text.slice(0, LIMIT - 1)}…` : text;
 }
 
-const pairs = (object) => Object.entries(object ?? {}).map(([k, v]) => `${k}=${brief(v)}`).join(', ');
+// "k=v, …" of an object's fields, leaving out those already shown as its key.
+const pairs = (object, shown = {}) => Object.entries(object ?? {})
+  .filter(([k]) => !(k in (shown ?? {}))).map(([k, v]) => `${k}=${brief(v)}`).join(', ');
 const brief = (value) => {
   const text = typeof value === 'string' ? value : JSON.stringify(value);
   return text.length > 40 ? `${text.slice(0, 39)}…` : text;
@@ -344,6 +346,7 @@ function drawChart() {
   g.stroke();
   g.fillStyle = color('--muted');
   g.font = `${11 * ratio}px system-ui, sans-serif`;
+  g.textAlign = 'left';
   g.fillText(`max ${maxRate}/s`, pad, pad + 10 * ratio);
   g.textAlign = 'right';
   g.fillText(`max ${maxLatency} ms`, width - pad, pad + 10 * ratio);
