@@ -119,6 +119,34 @@ class PackagingTest {
                 .contains("$JAVA_OPTS -jar cdc-notify.jar");
     }
 
+    @Test
+    void aStartLogsOnlyJsonLinesOneOfThemWithTheConsoleUrl() throws Exception {
+        Path out = dir.resolve("serve.out");
+        Path err = dir.resolve("serve.err");
+        ProcessBuilder pb = new ProcessBuilder(JAVA_BIN.resolve("java").toString(), "-jar", jar.toString())
+                .redirectOutput(out.toFile()).redirectError(err.toFile());
+        pb.environment().putAll(Map.of("DB_URL", DB.url(), "DB_USER", DB.user(), "DB_PASSWORD", DB.password(),
+                                       "SERVER_PORT", "0", "SERVER_HOST", "127.0.0.1"));
+        Process serve = pb.start();
+        try {
+            String started = await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(200))
+                    .until(() -> Files.readAllLines(out).stream().filter(l -> l.contains("listening on port"))
+                            .findFirst().orElse(null), java.util.Objects::nonNull);
+            assertThat(started).containsPattern("web console http://127\\.0\\.0\\.1:\\d+/");
+        } finally {
+            serve.destroy(); // SIGTERM: the service drains and stops
+            assertThat(serve.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        }
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        List<String> lines = Files.readAllLines(out);
+        assertThat(lines).anyMatch(l -> l.contains("cdc-notify stopped"));
+        for (String line : lines) {
+            assertThat(json.readTree(line).isObject()).as("a JSON line: %s", line).isTrue();
+        }
+        assertThat(Files.readString(err)).as("nothing on stderr (such as Helidon's 'no logging implementation')")
+                .isEmpty();
+    }
+
     /** A PATH with the tools the script uses and no java at all. */
     private static String pathWithoutJava() throws IOException {
         Path bin = Files.createDirectories(dir.resolve("bin-no-java"));
