@@ -10,11 +10,12 @@
  *   #error            the latest error, "code: message" (role=alert; empty when none)
  *   #tab-live, #tab-subscriptions, #tab-keys, #tab-captures  tabs (aria-selected) showing
  *   #panel-live, #panel-subscriptions, #panel-keys, #panel-captures; subscriptions shows for
- *                     any valid key, keys and captures for an admin key only (known from /v1/state's
- *                     "key", so that the console never makes a call its key may not: no 403s)
+ *                     any valid key, keys and captures for an admin key only (known from
+ *                     GET /v1/keys/self, so that the console never makes a call its key may not: no 403s)
  *   #hint             the first-run hint (where a key comes from), shown while there is no key
  *   #summary          this instance's /v1/state, polled every 2 s while connected: #state-connections,
- *                     #state-subscriptions, #state-listener, #state-lag, #state-queued, #state-key
+ *                     #state-subscriptions, #state-listener, #state-lag, #state-queued; and #state-key,
+ *                     the key in use (from /v1/keys/self)
  *   #chart            a canvas: events/s (bars) and the median latency of each second (line), last 60 s;
  *                     its data-events holds the events it counts; #chart-rate, #chart-latency the last second
  *   #events           tbody, newest first, at most 500 rows: one tr[data-id=<event id>] per event
@@ -239,26 +240,23 @@ events.addEventListener('keydown', (e) => {
 
 // --- Administration ---
 
-// /v1/state (any valid key) says what this instance does, and what the key may do: the views follow it.
-function watchState() {
+// The key's own record (GET /v1/keys/self, any valid key) says which views it may use, so that the console
+// never makes a call its key may not (no 403 in the browser's console); /v1/state, polled, what this instance does.
+async function watchState() {
   clearInterval(stateTimer);
-  let role;
-  const poll = async () => {
-    let state;
-    try {
-      state = await api('GET', 'v1/state');
-    } catch (err) {
-      clearInterval(stateTimer); // a key that is not valid stays so: no point asking again
-      stateTimer = null;
-      showError(describe(err));
-      $('hint').hidden = false;
-      showRole(null);
-      return;
-    }
-    showState(state);
-    const now = state.key?.admin ? 'admin' : 'user';
-    if (now !== role) showRole(role = now);
-  };
+  stateTimer = null;
+  let self;
+  try {
+    self = await api('GET', 'v1/keys/self');
+  } catch (err) {
+    showError(describe(err));
+    $('hint').hidden = false;
+    showRole(null);
+    return;
+  }
+  $('state-key').textContent = self.admin ? `${self.id} (admin)` : `${self.id}: ${self.tables.join(', ')}`;
+  showRole(self.admin ? 'admin' : 'user');
+  const poll = () => api('GET', 'v1/state').then(showState, (err) => showError(describe(err)));
   poll();
   stateTimer = setInterval(poll, STATE_EVERY_MS);
 }
@@ -274,8 +272,6 @@ function showState(state) {
   $('state-listener').dataset.connected = String(listener.connected);
   $('state-lag').textContent = `${Math.round(state.lag_ms)} ms`;
   $('state-queued').textContent = state.queued_events;
-  $('state-key').textContent = state.key
-    ? `${state.key.id}${state.key.admin ? ' (admin)' : `: ${state.key.tables.join(', ')}`}` : '–';
   $('summary').hidden = false;
 }
 

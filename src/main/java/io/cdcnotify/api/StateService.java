@@ -1,11 +1,8 @@
 package io.cdcnotify.api;
 
-import java.util.Optional;
 import java.util.function.Supplier;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-
-import io.cdcnotify.auth.ApiKey;
 import io.cdcnotify.auth.ApiKeys;
 import io.cdcnotify.hub.Hub;
 import io.helidon.http.Status;
@@ -35,8 +32,7 @@ public final class StateService implements HttpService {
     }
 
     private void state(ServerRequest req, ServerResponse res) {
-        Optional<ApiKey> key = rest.key(req, res);
-        if (key.isEmpty()) {
+        if (rest.key(req, res).isEmpty()) {
             return;
         }
         ListenerState l = listener.get();
@@ -52,12 +48,6 @@ public final class StateService implements HttpService {
         body.put("subscriptions", hub.subscriptions().size());
         body.put("queued_events", hub.queuedEvents());
         body.put("lag_ms", l.lagMillis());
-        // An extension: the caller's own key, so that a client (the console) knows what it may ask for
-        // instead of finding out from a 403.
-        ObjectNode self = body.putObject("key");
-        self.put("id", key.get().id());
-        self.put("admin", key.get().admin());
-        key.get().tables().forEach(self.putArray("tables")::add);
         Rest.json(res, Status.OK_200, body);
     }
 }
