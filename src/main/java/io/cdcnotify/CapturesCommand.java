@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import io.cdcnotify.api.CapturesService;
 import io.cdcnotify.cli.Factory;
+import io.cdcnotify.db.Captures;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -16,8 +17,9 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code captures add|list|remove}: capture tables without the REST API. JSON on stdout; exit code 2 for usage,
- * 1 for a refusal.
+ * {@code captures add|list|remove}: capture tables without the REST API. JSON on stdout; exit code 2 for usage
+ * and invalid input (a malformed name, unknown or key columns to exclude), 1 for a refusal (no such table, not
+ * capturable).
  */
 @Command(name = "captures",
         mixinStandardHelpOptions = true,
@@ -47,9 +49,16 @@ public final class CapturesCommand implements Callable<Integer> {
     int add(@Parameters(paramLabel = "TABLE", description = "the table to capture, e.g. public.orders") String table,
             @Option(names = "--exclude", split = ",", paramLabel = "COLUMN",
                     description = "columns left out of the events, comma-separated") List<String> exclude) {
-        // A refusal (no such table, ...) is a Captures.Refused: Cli prints its message and exits with 1.
-        out().println(CapturesService.toJson(factory.captures().add(table, exclude == null ? List.of() : exclude)));
-        return 0;
+        try {
+            out().println(CapturesService.toJson(factory.captures().add(table, exclude == null ? List.of() : exclude)));
+            return 0;
+        } catch (Captures.Refused e) {
+            if (e.invalid()) { // the request itself is wrong: a usage error, named
+                throw new CommandLine.ParameterException(spec.commandLine().getSubcommands().get("add"),
+                                                         e.getMessage());
+            }
+            throw e; // a refusal: Cli prints its message and exits with 1
+        }
     }
 
     @Command(name = "list", mixinStandardHelpOptions = true, description = "Prints the captured tables as a JSON array.")

@@ -19,4 +19,10 @@ public final class TestAccess {
     public static int run(Config config, PrintStream out, PrintStream err, String... args) {
         return Main.run(args, config, out, err);
     }
+
+    /** {@link Main#setup}, returning the outbox listener it wired (for fault injection in its package's tests). */
+    public static io.cdcnotify.listen.OutboxListener setupReturningListener(WebServerConfig.Builder builder,
+                                                                           Config config) {
+        return Main.setup(builder, config).listener();
+    }
 }
