@@ -216,8 +216,9 @@ public final class Main {
         Database database = Database.open(DbConfig.from(config));
         OutboxReader reader = new OutboxReader(database.dataSource());
         Meters metrics = new Meters();
-        Hub hub = new Hub(new Hub.Limits(limits.clientBufferEvents(), subscriptionConfig.queueMaxEvents(),
-                                         subscriptionConfig.queueMaxBytes()), metrics, clock);
+        Hub hub = new Hub(new Hub.Limits(limits.clientBufferEvents(), limits.clientBufferBytes(),
+                                         subscriptionConfig.queueMaxEvents(), subscriptionConfig.queueMaxBytes(),
+                                         limits.totalBufferBytes(), limits.closeGrace()), metrics, clock);
         ApiKeys keys = new ApiKeys(database.client(), authConfig, clock);
         OutboxConfig outboxConfig = OutboxConfig.from(config);
         Retention retention = new Retention(database.client(), outboxConfig.retention(), outboxConfig.purgeBatch());
