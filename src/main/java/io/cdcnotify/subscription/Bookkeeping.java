@@ -237,6 +237,8 @@ final class Bookkeeping {
                 keep.add(id);
             }
         });
+        // a subscription this instance no longer holds was deleted (its rows went with it)
+        persisted.removeIf(id -> !s.known().contains(id) && !keep.contains(id));
         // this instance's rows are not what it wrote (it was taken for dead, its subscriptions were deleted,
         // or a release before schema 5 removed them): rewrite them all; otherwise only what changed
         boolean full = registered && store.attachmentRows() != persisted.size();

@@ -183,4 +183,41 @@ class TwoInstancesTest {
             }
         }
     }
+
+    @Test
+    void theAttachmentsOfAnInstanceThatDiedLapseAndOnlyTheInstancesHeartbeatCounts() throws Exception {
+        String dead = Api.postJson(a.http("/v1/subscriptions"), key, Map.of("tables", List.of("brief"))).json()
+                .get("id").asText();
+        String alive = Api.postJson(a.http("/v1/subscriptions"), key, Map.of("tables", List.of("brief"))).json()
+                .get("id").asText();
+        try (java.sql.Connection c = DB.connect(); java.sql.Statement st = c.createStatement()) {
+            // an instance that stopped 31 s ago without SIGTERM, holding one; one alive, whose attachment row
+            // was written long ago and never refreshed (only its instance's heartbeat is)
+            st.execute("INSERT INTO cdc.instances (id, heartbeat_at) VALUES ('i-dead', now() - interval '31 seconds'), "
+                       + "('i-alive', now() + interval '1 hour')");
+            st.execute("INSERT INTO cdc.subscription_attachments (subscription_id, instance_id, heartbeat_at) VALUES "
+                       + "('" + dead + "', 'i-dead', now() - interval '31 seconds'), "
+                       + "('" + alive + "', 'i-alive', now() - interval '1 hour')");
+            st.execute("UPDATE cdc.subscriptions SET detached_at = NULL WHERE id IN ('" + dead + "', '" + alive + "')");
+        }
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+            JsonNode s = Api.get(b.http("/v1/subscriptions/" + dead), key).json();
+            assertThat(s.get("attached").asBoolean()).isFalse();
+            assertThat(s.get("expires_at").isNull()).isFalse();
+        });
+        try (java.sql.Connection c = DB.connect(); java.sql.Statement st = c.createStatement();
+             java.sql.ResultSet rs = st.executeQuery("SELECT count(*) FROM cdc.instances WHERE id = 'i-dead'")) {
+            rs.next();
+            assertThat(rs.getInt(1)).as("the dead instance is removed").isZero();
+        }
+        // past the 3 s TTL: the live instance's subscription stays attached, the dead one's expired
+        Thread.sleep(4000);
+        JsonNode held = Api.get(a.http("/v1/subscriptions/" + alive), key).json();
+        assertThat(held.get("attached").asBoolean()).isTrue();
+        assertThat(Api.get(a.http("/v1/subscriptions/" + dead), key).status()).isEqualTo(404);
+        try (java.sql.Connection c = DB.connect(); java.sql.Statement st = c.createStatement()) {
+            st.execute("DELETE FROM cdc.instances WHERE id = 'i-alive'");
+            st.execute("DELETE FROM cdc.subscription_attachments WHERE instance_id = 'i-alive'");
+        }
+    }
 }
