@@ -24,6 +24,12 @@ import io.helidon.webserver.http.ServerResponse;
 /** {@code /v1/keys}: admins make, list and revoke API keys. */
 public final class KeysService implements HttpService {
 
+    /**
+     * The latest timestamp taken: years past 9999 do not fit the contract's {@code YYYY-MM-DD} form, and much later
+     * ones not PostgreSQL's {@code timestamptz}.
+     */
+    static final Instant LATEST = Instant.parse("9999-12-31T23:59:59.999999Z");
+
     private final ApiKeys keys;
     private final Rest rest;
     private final Consumer<String> onRevoked;
@@ -41,6 +47,7 @@ public final class KeysService implements HttpService {
     public void routing(HttpRules rules) {
         rules.post("/", this::create)
                 .get("/", this::list)
+                .get("/self", this::self)
                 .delete("/{id}", this::revoke);
     }
 
@@ -85,12 +92,20 @@ public final class KeysService implements HttpService {
         Rest.json(res, Status.OK_200, all);
     }
 
+    /**
+     * {@code GET /v1/keys/self} (an extension): any valid key's own record, so that a client (the web console)
+     * knows what it may ask for instead of finding out from a 403.
+     */
+    private void self(ServerRequest req, ServerResponse res) {
+        rest.key(req, res).ifPresent(key -> Rest.json(res, Status.OK_200, toJson(key)));
+    }
+
     private void revoke(ServerRequest req, ServerResponse res) {
         if (rest.admin(req, res).isEmpty()) {
             return;
         }
         String id = req.path().pathParameters().get("id");
-        if (!keys.delete(id)) {
+        if (!ApiKeys.wellFormedId(id) || !keys.delete(id)) {
             Rest.error(res, ErrorCode.NOT_FOUND, "no such key");
             return;
         }
@@ -117,6 +132,10 @@ public final class KeysService implements HttpService {
         }
         if (n.asText().length() > 200) {
             throw new Rest.BadField(field + " is longer than 200 characters");
+        }
+        // PostgreSQL text cannot hold NUL, and other control characters would garble every listing and log
+        if (n.asText().chars().anyMatch(Character::isISOControl)) {
+            throw new Rest.BadField(field + " must not contain control characters");
         }
         return n.asText();
     }
@@ -158,10 +177,15 @@ public final class KeysService implements HttpService {
         if (!n.isTextual()) {
             throw new Rest.BadField(field + " must be an ISO-8601 timestamp or null");
         }
+        Instant at;
         try {
-            return Optional.of(java.time.OffsetDateTime.parse(n.asText()).toInstant());
+            at = java.time.OffsetDateTime.parse(n.asText()).toInstant();
         } catch (DateTimeParseException e) {
             throw new Rest.BadField(field + " must be an ISO-8601 timestamp with an offset, e.g. 2027-01-01T00:00:00Z");
         }
+        if (at.isAfter(LATEST)) {
+            throw new Rest.BadField(field + " must be before the year 10000");
+        }
+        return Optional.of(at);
     }
 }
