@@ -8,6 +8,7 @@ import java.util.Properties;
 
 import io.cdcnotify.api.CapturesService;
 import io.cdcnotify.api.CorsFilter;
+import io.cdcnotify.api.FanoutState;
 import io.cdcnotify.api.HealthService;
 import io.cdcnotify.api.KeysService;
 import io.cdcnotify.api.ListenerState;
@@ -16,6 +17,7 @@ import io.cdcnotify.api.SubscriptionsService;
 import io.cdcnotify.auth.ApiKeys;
 import io.cdcnotify.config.AuthConfig;
 import io.cdcnotify.config.DbConfig;
+import io.cdcnotify.config.FanoutConfig;
 import io.cdcnotify.config.LimitsConfig;
 import io.cdcnotify.config.ListenerConfig;
 import io.cdcnotify.config.OutboxConfig;
@@ -23,6 +25,7 @@ import io.cdcnotify.config.Settings;
 import io.cdcnotify.config.SubscriptionConfig;
 import io.cdcnotify.db.Captures;
 import io.cdcnotify.db.Database;
+import io.cdcnotify.fanout.Relay;
 import io.cdcnotify.hub.Disconnect;
 import io.cdcnotify.hub.Hub;
 import io.cdcnotify.listen.OutboxListener;
@@ -137,28 +140,53 @@ public final class Main {
         Retention retention = new Retention(database.client(), outboxConfig.retention(), outboxConfig.purgeBatch());
         Subscriptions subscriptions = new Subscriptions(hub, reader, database.client(), retention, subscriptionConfig,
                                                         limits.maxSubscriptionsPerKey(), clock);
-        OutboxListener listener = new OutboxListener(database, reader, hub, ListenerConfig.from(config),
-                                                     payload -> { }, clock);
+        OutboxListener listener = new OutboxListener(database, reader, page -> hub.publish(page.events()),
+                                                     ListenerConfig.from(config), payload -> { }, clock);
+        Relay relay = relay(config, database, reader, hub, clock);
+        java.util.function.BooleanSupplier feeding = relay == null ? listener::connected : relay::healthy;
         Housekeeping housekeeping = new Housekeeping(keys, hub, subscriptions, retention, authConfig.sweepInterval(),
                                                      outboxConfig.purgeInterval());
         metrics.watch(hub, new Meters.ListenerGauges() {
             @Override
             public boolean connected() {
-                return listener.connected();
+                return feeding.getAsBoolean();
             }
 
             @Override
             public long reconnects() {
-                return listener.reconnects();
+                return relay == null ? listener.reconnects() : relay.reconnects();
+            }
+        });
+        metrics.watchFanout(relay == null ? Meters.FanoutGauges.NONE : new Meters.FanoutGauges() {
+            @Override
+            public boolean leader() {
+                return relay.leader();
+            }
+
+            @Override
+            public long published() {
+                return relay.published();
+            }
+
+            @Override
+            public long consumerLag() {
+                return relay.consumerLag();
             }
         });
 
-        Lifecycle lifecycle = new Lifecycle(database, listener, housekeeping, hub);
-        java.util.function.Supplier<ListenerState> listenerState = () -> new ListenerState(
-                listener.connected(), listener.lastEventId(), listener.reconnects(), listener.lagMillis());
+        Lifecycle lifecycle = new Lifecycle(database, relay == null ? Lifecycle.Feed.of(listener::start, listener::stop)
+                                                                    : Lifecycle.Feed.of(relay::start, relay::stop),
+                                            housekeeping, hub);
+        java.util.function.Supplier<ListenerState> listenerState = relay == null
+                ? () -> new ListenerState(listener.connected(), listener.lastEventId(), listener.reconnects(),
+                                          listener.lagMillis())
+                : () -> new ListenerState(relay.healthy(), relay.lastEventId(), relay.reconnects(), relay.lagMillis());
+        java.util.function.Supplier<FanoutState> fanoutState = relay == null ? FanoutState::database
+                : () -> new FanoutState("nats", relay.leader(), relay.stream(), relay.streamLastSequence(),
+                                        relay.consumedSequence());
 
         server.config(config.get("server"))
-                .addFeature(ObserveEndpoints.feature(config, metrics, database::reachable, listener::connected))
+                .addFeature(ObserveEndpoints.feature(config, metrics, database::reachable, feeding))
                 .addProtocol(webSocket(limits, corsOrigins(config)))
                 .routing(routing -> routing
                         .error(Throwable.class, Main::unhandled)
@@ -166,7 +194,7 @@ public final class Main {
                         .addFilter(new CorsFilter(corsOrigins(config)))
                         .register(lifecycle)
                         .register("/health", new HealthService(database::reachable, listenerState))
-                        .register("/v1/state", new StateService(keys, hub, listenerState, version()))
+                        .register("/v1/state", new StateService(keys, hub, listenerState, version(), fanoutState))
                         .register("/v1/keys", new KeysService(keys, limits.maxRequestBytes(), housekeeping::revoked))
                         .register("/v1/subscriptions", new SubscriptionsService(keys, subscriptions,
                                                                                 limits.maxRequestBytes(),
@@ -180,6 +208,40 @@ public final class Main {
                                                                                   .build())))
                 .addRouting(WsService.routing(keys, hub, subscriptions, limits, housekeeping.timer(), metrics));
         return lifecycle;
+    }
+
+    /**
+     * Relay mode's relay ({@code CDC_FANOUT=nats}), or null in database mode, also when NATS cannot be reached at
+     * start and {@code cdc.fanout.fallback} is {@code database}; otherwise that start fails with a clear message.
+     */
+    private static Relay relay(Config config, Database database, OutboxReader reader, Hub hub, Clock clock) {
+        FanoutConfig fanout = FanoutConfig.from(config);
+        if (fanout.mode() == FanoutConfig.Mode.DATABASE) {
+            return null;
+        }
+        ListenerConfig listenerConfig = ListenerConfig.from(config);
+        try {
+            return Relay.connect(fanout, () -> database.openDedicatedConnection(Relay.LOCK_APPLICATION_NAME), reader,
+                                 sink -> new OutboxListener(database, reader, sink, listenerConfig, payload -> { }, clock),
+                                 new Relay.Hooks() {
+                                     @Override
+                                     public void publish(java.util.List<io.cdcnotify.outbox.OutboxEvent> events) {
+                                         hub.publish(events);
+                                     }
+
+                                     @Override
+                                     public void closeClients() {
+                                         hub.closeAllAfterQueued(Disconnect.SHUTDOWN);
+                                     }
+                                 }, clock);
+        } catch (IllegalStateException e) {
+            if (fanout.fallback() == FanoutConfig.Fallback.DATABASE) {
+                LOG.error("{}; running in database mode instead (cdc.fanout.fallback=database)", e.getMessage());
+                return null;
+            }
+            database.close();
+            throw e;
+        }
     }
 
     /**
@@ -241,11 +303,32 @@ public final class Main {
     /** Starts the background parts with the server, drains clients on SIGTERM, and stops it all after the server. */
     static final class Lifecycle implements HttpService {
         private final Database database;
-        private final OutboxListener listener;
+        private final Feed listener;
         private final Housekeeping housekeeping;
         private final Hub hub;
 
-        Lifecycle(Database database, OutboxListener listener, Housekeeping housekeeping, Hub hub) {
+        /** Whatever feeds the hub: the outbox listener (database mode) or the relay (relay mode). */
+        interface Feed {
+            void start();
+
+            void stop();
+
+            static Feed of(Runnable start, Runnable stop) {
+                return new Feed() {
+                    @Override
+                    public void start() {
+                        start.run();
+                    }
+
+                    @Override
+                    public void stop() {
+                        stop.run();
+                    }
+                };
+            }
+        }
+
+        Lifecycle(Database database, Feed listener, Housekeeping housekeeping, Hub hub) {
             this.database = database;
             this.listener = listener;
             this.housekeeping = housekeeping;

@@ -11,7 +11,6 @@ import java.util.function.Consumer;
 
 import io.cdcnotify.config.ListenerConfig;
 import io.cdcnotify.db.Database;
-import io.cdcnotify.hub.Hub;
 import io.cdcnotify.outbox.OutboxEvent;
 import io.cdcnotify.outbox.OutboxReader;
 import io.cdcnotify.outbox.ReadPosition;
@@ -39,7 +38,7 @@ public final class OutboxListener {
 
     private final Database database;
     private final OutboxReader reader;
-    private final Hub hub;
+    private final EventSink hub;
     private final ListenerConfig config;
     private final Consumer<String> control;
     private final Clock clock;
@@ -56,7 +55,7 @@ public final class OutboxListener {
     /**
      * @param control receives the payload of each notification on the control channel; must not block
      */
-    public OutboxListener(Database database, OutboxReader reader, Hub hub, ListenerConfig config,
+    public OutboxListener(Database database, OutboxReader reader, EventSink hub, ListenerConfig config,
                           Consumer<String> control, Clock clock) {
         this.database = database;
         this.reader = reader;
@@ -64,6 +63,12 @@ public final class OutboxListener {
         this.config = config;
         this.control = control;
         this.clock = clock;
+    }
+
+    /** Reads from {@code start} instead of the outbox's head: a relay leader goes on where the stream ends. */
+    public OutboxListener startingAt(ReadPosition start) {
+        this.position = start;
+        return this;
     }
 
     public void start() {
@@ -220,7 +225,7 @@ public final class OutboxListener {
         do {
             page = reader.read(position, config.pageSize(), Set.of());
             if (!page.events().isEmpty()) {
-                hub.publish(page.events());
+                hub.publish(page);
                 OutboxEvent last = page.events().getLast();
                 lastEventId = last.id();
                 lagMillis = Math.max(0, clock.millis() - last.createdAtMicros() / 1000);
