@@ -44,6 +44,7 @@ public final class Relay {
 
     private static final Logger LOG = LoggerFactory.getLogger(Relay.class);
     private static final long TICK_MILLIS = 250;
+    private static final long STALL_NANOS = TimeUnit.SECONDS.toNanos(3);
     /** {@code application_name} of the leadership lock's connection in {@code pg_stat_activity}. */
     public static final String LOCK_APPLICATION_NAME = Leadership.APPLICATION_NAME;
 
@@ -80,6 +81,7 @@ public final class Relay {
     private volatile long streamLastSequence;
     private volatile boolean gapped;
     private long downSince;
+    private long consumerReconnects;
     private boolean closedForPartition;
 
     private Relay(FanoutConfig config, Connection nats, AtomicLong reconnects, Leadership leadership,
@@ -110,6 +112,7 @@ public final class Relay {
         Connection nats = null;
         try {
             AtomicLong reconnects = new AtomicLong();
+            java.util.concurrent.atomic.AtomicBoolean down = new java.util.concurrent.atomic.AtomicBoolean();
             Options options = Options.builder()
                     .server(config.natsUrl())
                     .connectionName("cdc-notify")
@@ -119,8 +122,9 @@ public final class Relay {
                     .connectionListener((conn, event) -> {
                         if (event == ConnectionListener.Events.RECONNECTED) {
                             reconnects.incrementAndGet();
+                            down.set(false);
                             LOG.info("reconnected to NATS");
-                        } else if (event == ConnectionListener.Events.DISCONNECTED) {
+                        } else if (event == ConnectionListener.Events.DISCONNECTED && down.compareAndSet(false, true)) {
                             LOG.warn("lost the connection to NATS; reconnecting");
                         }
                     })
@@ -218,8 +222,9 @@ public final class Relay {
                 if (natsUp && now - nextInfo >= 0) {
                     nextInfo = now + TimeUnit.SECONDS.toNanos(1);
                     streamLastSequence = management.getStreamInfo(config.stream()).getStreamState().getLastSequence();
+                    watchConsumer(now);
                 }
-            } catch (IOException | JetStreamApiException | RuntimeException e) {
+            } catch (Exception e) {
                 LOG.debug("relay tick failed: {}", e.getMessage());
             }
             try {
@@ -303,6 +308,24 @@ public final class Relay {
         publisher = null;
         if (l != null) {
             l.stop();
+        }
+    }
+
+    /**
+     * After a reconnect, or when the stream holds more than this instance has fed for a while, the consumer
+     * starts again after the last sequence it fed: it never silently stalls.
+     */
+    private void watchConsumer(long now) throws Exception {
+        long seenReconnects = reconnects.get();
+        boolean reconnected = seenReconnects != consumerReconnects;
+        boolean stalled = consumerLag() > 0 && now - consumer.lastProgress() > STALL_NANOS;
+        if (reconnected || stalled) {
+            if (stalled && !reconnected) {
+                LOG.warn("relay consumer made no progress for {} ms with {} messages waiting: restarting it",
+                         TimeUnit.NANOSECONDS.toMillis(now - consumer.lastProgress()), consumerLag());
+            }
+            consumer.restart();
+            consumerReconnects = seenReconnects;
         }
     }
 

@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.function.Consumer;
 
 import io.cdcnotify.outbox.OutboxEvent;
+import io.nats.client.ConsumeOptions;
 import io.nats.client.Connection;
 import io.nats.client.Message;
 import io.nats.client.MessageConsumer;
@@ -36,6 +37,7 @@ final class StreamConsumer {
     private volatile long pending;
     private volatile long lastEventId = -1;
     private volatile long lagMillis;
+    private volatile long lastProgress;
 
     StreamConsumer(Connection nats, String stream, Subjects subjects, Consumer<List<OutboxEvent>> sink,
                    Runnable onGap, Clock clock) {
@@ -50,12 +52,32 @@ final class StreamConsumer {
     /** Starts after {@code lastSequence}: what the stream already held is history, as the outbox's head is. */
     void start(long lastSequence) throws Exception {
         this.lastSequence = lastSequence;
+        subscribe();
+    }
+
+    /**
+     * A new ordered consumer after the last sequence fed: after a reconnect, or when the stream moved on and this
+     * consumer did not. The old one's late messages are dropped by sequence.
+     */
+    void restart() throws Exception {
+        stop();
+        subscribe();
+        LOG.info("relay consumer restarted after stream sequence {}", lastSequence);
+    }
+
+    /** When the last message was fed (nanoTime), or the consumer (re)started. */
+    long lastProgress() {
+        return lastProgress;
+    }
+
+    private void subscribe() throws Exception {
+        lastProgress = System.nanoTime();
         OrderedConsumerContext context = nats.getStreamContext(stream).createOrderedConsumer(
                 new OrderedConsumerConfiguration()
                         .filterSubject(subjects.all())
                         .deliverPolicy(DeliverPolicy.ByStartSequence)
                         .startSequence(lastSequence + 1));
-        consumer = context.consume(this::onMessage);
+        consumer = context.consume(ConsumeOptions.builder().expiresIn(5_000).build(), this::onMessage);
     }
 
     void stop() {
@@ -69,7 +91,8 @@ final class StreamConsumer {
         }
     }
 
-    private void onMessage(Message message) {
+    /** Synchronized: after a restart, the old consumer's dispatcher may still be handing over a message. */
+    private synchronized void onMessage(Message message) {
         long sequence = message.metaData().streamSequence();
         if (sequence <= lastSequence) {
             return;
@@ -91,6 +114,7 @@ final class StreamConsumer {
         pending = message.metaData().pendingCount();
         lastEventId = event.id();
         lagMillis = Math.max(0, clock.millis() - event.createdAtMicros() / 1000);
+        lastProgress = System.nanoTime();
     }
 
     /** The stream sequence of the last message fed to the hub. */
