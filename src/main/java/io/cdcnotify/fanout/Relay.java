@@ -284,6 +284,7 @@ public final class Relay {
         }
     }
 
+    /** Stops reading, then frees the lock: another instance never reads while this one still does. */
     private void resign() {
         StreamPublisher p = publisher;
         if (p != null) {
@@ -291,8 +292,8 @@ public final class Relay {
         }
         boolean was = leading;
         leading = false;
-        leadership.release();
         stopListener();
+        leadership.release();
         if (was) {
             LOG.info("this instance no longer leads the relay");
         }

@@ -122,6 +122,29 @@ class RelayTest {
         }
     }
 
+    @Test
+    void theFanoutMetersShowLeadershipWhatWasPublishedAndTheLag() throws Exception {
+        Outbox.insert(DB, "orders", "INSERT", "{\"metered\": true}");
+        long last = await().atMost(Duration.ofSeconds(10)).until(NATS::lastSequence, n -> n > 0);
+        // the meters of the instance started last are the ones /metrics shows (one registry per JVM)
+        await().atMost(Duration.ofSeconds(5)).until(() -> metric("cdc_fanout_consumer_lag_messages") == 0
+                && RelayFixture.fanout(b).get("consumed_sequence").asLong() >= last);
+        boolean bLeads = RelayFixture.leads(b);
+        assertThat(metric("cdc_fanout_leader")).isEqualTo(bLeads ? 1 : 0);
+        if (bLeads) {
+            assertThat(metric("cdc_fanout_published_total")).isGreaterThanOrEqualTo(1);
+        } else {
+            assertThat(metric("cdc_fanout_published_total")).isZero();
+        }
+    }
+
+    private static double metric(String name) {
+        String text = Api.get(b.http("/metrics"), null).body();
+        return text.lines().filter(l -> l.startsWith(name + "{") || l.startsWith(name + " "))
+                .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1)))
+                .findFirst().orElseThrow(() -> new AssertionError(name + " not in /metrics"));
+    }
+
     private static int sessions(String applicationName) throws SQLException {
         try (Connection c = DB.connect(); Statement st = c.createStatement();
              ResultSet rs = st.executeQuery("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
