@@ -79,7 +79,6 @@ public final class Relay {
     private volatile OutboxListener listener;
     private volatile StreamPublisher publisher;
     private volatile long streamLastSequence;
-    private volatile boolean gapped;
     private long downSince;
     private long consumerReconnects;
     private boolean closedForPartition;
@@ -345,10 +344,9 @@ public final class Relay {
         }
     }
 
+    /** The stream lost what this instance had not fed yet: its clients resume from the outbox with their cursors. */
     private void gap() {
-        gapped = true;
         hooks.closeClients();
-        gapped = false;
     }
 
     private static void closeQuietly(Connection nats) {
@@ -366,7 +364,7 @@ public final class Relay {
 
     /** True when this instance delivers what the stream holds: connected to NATS, and as leader, reading. */
     public boolean healthy() {
-        if (!running || nats.getStatus() != Connection.Status.CONNECTED || gapped) {
+        if (!running || nats.getStatus() != Connection.Status.CONNECTED) {
             return false;
         }
         if (!leading) {

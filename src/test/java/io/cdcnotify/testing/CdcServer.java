@@ -18,6 +18,7 @@ public final class CdcServer implements AutoCloseable {
     public static final String ADMIN_KEY = "test-admin-key-0123456789";
 
     private final WebServer server;
+    private Runnable onClose = () -> { };
 
     private CdcServer(WebServer server) {
         this.server = server;
@@ -28,9 +29,10 @@ public final class CdcServer implements AutoCloseable {
     }
 
     /**
-     * @param keys configuration keys to set, e.g. {@code cdc.limits.client-buffer-events}
+     * @param given configuration keys to set, e.g. {@code cdc.limits.client-buffer-events}
      */
-    public static CdcServer start(TestDatabase db, Map<String, String> keys) {
+    public static CdcServer start(TestDatabase db, Map<String, String> given) {
+        Map<String, String> keys = RelayMode.apply(db, given); // CDC_TEST_FANOUT=nats: every server in relay mode
         Map<String, String> env = new HashMap<>();
         env.put("DB_URL", db.url());
         env.put("DB_USER", db.user());
@@ -41,7 +43,9 @@ public final class CdcServer implements AutoCloseable {
         Config config = Settings.load(env, keys);
         WebServerConfig.Builder builder = WebServer.builder().shutdownHook(false);
         TestAccess.setup(builder, config);
-        return new CdcServer(builder.build().start());
+        CdcServer started = new CdcServer(builder.build().start());
+        started.onClose = () -> RelayMode.closed(db, keys);
+        return started;
     }
 
     public int port() {
@@ -59,5 +63,6 @@ public final class CdcServer implements AutoCloseable {
     @Override
     public void close() {
         server.stop();
+        onClose.run();
     }
 }
