@@ -135,8 +135,8 @@ public final class Relay {
             return relay;
         } catch (IOException | JetStreamApiException | RuntimeException e) {
             closeQuietly(nats);
-            throw new IllegalStateException("relay mode needs NATS JetStream at " + config.natsUrl() + ", which "
-                                                    + "cannot be used (" + e.getMessage() + "): start NATS with "
+            throw new IllegalStateException("relay mode needs NATS JetStream at " + redacted(config.natsUrl()) + ", which "
+                                                    + "cannot be used (" + redacted(String.valueOf(e.getMessage())) + "): start NATS with "
                                                     + "JetStream (nats-server -js), or set CDC_FANOUT=database", e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -158,6 +158,10 @@ public final class Relay {
             LOG.info("relay stream {} holds {} events (sequence {} to {})", config.stream(),
                      info.getStreamState().getMsgCount(), info.getStreamState().getFirstSequence(),
                      info.getStreamState().getLastSequence());
+            if (!info.getConfiguration().getSubjects().contains(subjects.all())) {
+                throw new IllegalStateException("stream " + config.stream() + " exists with subjects "
+                                                        + info.getConfiguration().getSubjects() + ", not " + subjects.all());
+            }
         } catch (JetStreamApiException e) {
             if (e.getErrorCode() != 404) {
                 throw e;
@@ -347,6 +351,11 @@ public final class Relay {
     /** The stream lost what this instance had not fed yet: its clients resume from the outbox with their cursors. */
     private void gap() {
         hooks.closeClients();
+    }
+
+    /** The URL without its user and password, for messages and logs. */
+    static String redacted(String urls) {
+        return urls.replaceAll("://[^/@,]*@", "://***@");
     }
 
     private static void closeQuietly(Connection nats) {

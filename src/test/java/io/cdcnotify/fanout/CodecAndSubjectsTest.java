@@ -50,4 +50,10 @@ class CodecAndSubjectsTest {
         assertThat(names.stream().map(Subjects::token).toList()).doesNotHaveDuplicates()
                 .allSatisfy(t -> assertThat(t).isNotEmpty().doesNotContain(".", "*", ">", " "));
     }
+
+    @Test
+    void natsCredentialsNeverReachAMessage() {
+        assertThat(Relay.redacted("nats://user:secret@nats1:4222,nats://tok@nats2:4222,nats://nats3:4222"))
+                .isEqualTo("nats://***@nats1:4222,nats://***@nats2:4222,nats://nats3:4222");
+    }
 }

@@ -117,7 +117,6 @@ class ReadCostMeasurement {
         try (Connection c = DB.connect(); Statement st = c.createStatement();
              ResultSet rs = st.executeQuery("SELECT coalesce(idx_scan, 0) + coalesce(seq_scan, 0) FROM pg_stat_user_tables"
                                                     + " WHERE schemaname = 'cdc' AND relname = 'outbox'")) {
-            st.execute("SELECT pg_stat_clear_snapshot()");
             return rs.next() ? rs.getLong(1) : 0;
         }
     }
