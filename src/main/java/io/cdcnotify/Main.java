@@ -35,6 +35,7 @@ import io.cdcnotify.outbox.OutboxReader;
 import io.cdcnotify.outbox.Retention;
 import io.cdcnotify.sse.EventsService;
 import io.cdcnotify.subscription.Subscriptions;
+import io.cdcnotify.supervise.Watchdog;
 import io.cdcnotify.ws.WsService;
 import io.helidon.config.Config;
 import io.helidon.webserver.WebServer;
@@ -141,11 +142,18 @@ public final class Main {
         Subscriptions subscriptions = new Subscriptions(hub, reader, database.client(), retention, subscriptionConfig,
                                                         limits.maxSubscriptionsPerKey(), clock);
         OutboxListener listener = new OutboxListener(database, reader, page -> hub.publish(page.events()),
-                                                     ListenerConfig.from(config), payload -> { }, clock);
+                                                     ListenerConfig.from(config), clock);
         Relay relay = relay(config, database, reader, hub, clock);
         java.util.function.BooleanSupplier feeding = relay == null ? listener::connected : relay::healthy;
         Housekeeping housekeeping = new Housekeeping(keys, hub, subscriptions, retention, authConfig.sweepInterval(),
                                                      outboxConfig.purgeInterval());
+        // no silent death: every thread the service depends on is watched, replaced when it dies or sticks
+        Watchdog watchdog = new Watchdog(Duration.ofMillis(500));
+        watchdog.supervise(listener::supervise);
+        watchdog.supervise(housekeeping::supervise);
+        java.util.Map<String, java.util.function.BooleanSupplier> threadChecks =
+                new java.util.LinkedHashMap<>(housekeeping.checks());
+        threadChecks.put("watchdog", watchdog::alive);
         metrics.watch(hub, new Meters.ListenerGauges() {
             @Override
             public boolean connected() {
@@ -155,6 +163,11 @@ public final class Main {
             @Override
             public long reconnects() {
                 return relay == null ? listener.reconnects() : relay.reconnects();
+            }
+
+            @Override
+            public double lastProgressSeconds() {
+                return relay == null ? listener.secondsSinceProgress() : relay.secondsSinceProgress();
             }
         });
         metrics.watchFanout(relay == null ? Meters.FanoutGauges.NONE : new Meters.FanoutGauges() {
@@ -174,9 +187,7 @@ public final class Main {
             }
         });
 
-        Lifecycle lifecycle = new Lifecycle(database, relay == null ? Lifecycle.Feed.of(listener::start, listener::stop)
-                                                                    : Lifecycle.Feed.of(relay::start, relay::stop),
-                                            housekeeping, hub);
+        Lifecycle lifecycle = new Lifecycle(database, listener, relay, housekeeping, watchdog, hub);
         java.util.function.Supplier<ListenerState> listenerState = relay == null
                 ? () -> new ListenerState(listener.connected(), listener.lastEventId(), listener.reconnects(),
                                           listener.lagMillis())
@@ -193,7 +204,7 @@ public final class Main {
                         .addFilter(metrics.httpResponses())
                         .addFilter(new CorsFilter(corsOrigins(config)))
                         .register(lifecycle)
-                        .register("/health", new HealthService(database::reachable, listenerState))
+                        .register("/health", new HealthService(database::reachable, listenerState, threadChecks))
                         .register("/v1/state", new StateService(keys, hub, listenerState, version(), fanoutState))
                         .register("/v1/keys", new KeysService(keys, limits.maxRequestBytes(), housekeeping::revoked))
                         .register("/v1/subscriptions", new SubscriptionsService(keys, subscriptions,
@@ -222,7 +233,7 @@ public final class Main {
         ListenerConfig listenerConfig = ListenerConfig.from(config);
         try {
             return Relay.connect(fanout, () -> database.openDedicatedConnection(Relay.LOCK_APPLICATION_NAME), reader,
-                                 sink -> new OutboxListener(database, reader, sink, listenerConfig, payload -> { }, clock),
+                                 sink -> new OutboxListener(database, reader, sink, listenerConfig, clock),
                                  new Relay.Hooks() {
                                      @Override
                                      public void publish(java.util.List<io.cdcnotify.outbox.OutboxEvent> events) {
@@ -303,36 +314,26 @@ public final class Main {
     /** Starts the background parts with the server, drains clients on SIGTERM, and stops it all after the server. */
     static final class Lifecycle implements HttpService {
         private final Database database;
-        private final Feed listener;
+        private final OutboxListener listener;
+        /** Relay mode's relay, which then feeds the hub instead of {@link #listener}; null in database mode. */
+        private final Relay relay;
         private final Housekeeping housekeeping;
+        private final Watchdog watchdog;
         private final Hub hub;
 
-        /** Whatever feeds the hub: the outbox listener (database mode) or the relay (relay mode). */
-        interface Feed {
-            void start();
-
-            void stop();
-
-            static Feed of(Runnable start, Runnable stop) {
-                return new Feed() {
-                    @Override
-                    public void start() {
-                        start.run();
-                    }
-
-                    @Override
-                    public void stop() {
-                        stop.run();
-                    }
-                };
-            }
-        }
-
-        Lifecycle(Database database, Feed listener, Housekeeping housekeeping, Hub hub) {
+        Lifecycle(Database database, OutboxListener listener, Relay relay, Housekeeping housekeeping, Watchdog watchdog,
+                  Hub hub) {
             this.database = database;
             this.listener = listener;
+            this.relay = relay;
             this.housekeeping = housekeeping;
+            this.watchdog = watchdog;
             this.hub = hub;
+        }
+
+        /** For tests (through {@code TestAccess}). */
+        OutboxListener listener() {
+            return listener;
         }
 
         @Override
@@ -341,8 +342,13 @@ public final class Main {
 
         @Override
         public void beforeStart() {
-            listener.start();
+            if (relay == null) {
+                listener.start();
+            } else {
+                relay.start();
+            }
             housekeeping.start();
+            watchdog.start();
         }
 
         /**
@@ -353,6 +359,9 @@ public final class Main {
             LOG.info("shutting down: closing {} connections", hub.clients().size());
             hub.refuseNewClients();
             listener.stop();
+            if (relay != null) {
+                relay.stop();
+            }
             hub.closeAllAfterQueued(Disconnect.SHUTDOWN);
             long deadline = System.nanoTime() + grace.toNanos();
             while (!hub.clients().isEmpty() && System.nanoTime() < deadline) {
@@ -369,9 +378,13 @@ public final class Main {
 
         @Override
         public void afterStop() {
+            watchdog.close();
             hub.closeAll(Disconnect.SHUTDOWN);
             housekeeping.close();
             listener.stop();
+            if (relay != null) {
+                relay.stop();
+            }
             database.close();
         }
     }

@@ -80,6 +80,7 @@ public final class Relay {
     private volatile StreamPublisher publisher;
     private volatile long streamLastSequence;
     private long downSince;
+    private volatile long lastTick = System.nanoTime();
     private long consumerReconnects;
     private boolean closedForPartition;
 
@@ -210,6 +211,7 @@ public final class Relay {
         while (running) {
             try {
                 long now = System.nanoTime();
+                lastTick = now;
                 boolean natsUp = nats.getStatus() == Connection.Status.CONNECTED;
                 watchPartition(natsUp, now);
                 if (leading) {
@@ -252,6 +254,11 @@ public final class Relay {
         StreamPublisher p = publisher;
         if (p == null || p.spent()) {
             startPublishing();
+            return;
+        }
+        OutboxListener l = listener;
+        if (l != null) {
+            l.supervise(); // the watchdog's round for the leader's listener: a dead or stuck thread is replaced
         }
     }
 
@@ -385,6 +392,18 @@ public final class Relay {
 
     public boolean leader() {
         return leading;
+    }
+
+    /**
+     * For {@code cdc_listener_last_progress_seconds}: on the leader, its outbox listener's; on a follower, the
+     * time since the relay thread's last round.
+     */
+    public double secondsSinceProgress() {
+        OutboxListener l = listener;
+        if (leading && l != null) {
+            return l.secondsSinceProgress();
+        }
+        return Math.max(0, System.nanoTime() - lastTick) / 1e9;
     }
 
     public String stream() {

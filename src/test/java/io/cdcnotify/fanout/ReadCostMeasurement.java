@@ -45,18 +45,19 @@ class ReadCostMeasurement {
     @Test
     void readWorkAgainstInstances() throws Exception {
         List<String> lines = new ArrayList<>();
-        for (String mode : List.of("database", "nats")) {
-            for (int n : List.of(1, 2, 4)) {
-                lines.add(measure(mode, n));
-                System.out.println(lines.getLast());
-            }
+        for (String run : System.getProperty("cdc.measure.runs", "database:1,database:2,database:4,nats:1,nats:2,nats:4")
+                .split(",")) {
+            String[] modeAndCount = run.split(":");
+            lines.add(measure(modeAndCount[0], Integer.parseInt(modeAndCount[1])));
+            System.out.println(lines.getLast());
         }
         Files.write(Path.of("target", "read-cost.txt"), lines);
     }
 
     private String measure(String mode, int instances) throws Exception {
         RelayFixture relay = new RelayFixture(RelayFixture.SHARED_NATS, ReadCostMeasurement.class);
-        Map<String, String> keys = mode.equals("nats") ? relay.keys() : Map.of();
+        Map<String, String> keys = new HashMap<>(mode.equals("nats") ? relay.keys() : Map.of());
+        keys.put("cdc.limits.max-subscriptions-per-key", "1000000"); // every WebSocket subscribe is durable
         List<CdcServer> servers = new ArrayList<>();
         List<WsTestClient> clients = new ArrayList<>();
         try {
