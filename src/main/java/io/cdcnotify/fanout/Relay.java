@@ -119,6 +119,7 @@ public final class Relay {
                     .connectionTimeout(Duration.ofSeconds(3))
                     .maxReconnects(-1)
                     .reconnectWait(Duration.ofMillis(250))
+                    .reconnectBufferSize(0) // no publish held back through a reconnect: a spent leader's stays dead
                     .connectionListener((conn, event) -> {
                         if (event == ConnectionListener.Events.RECONNECTED) {
                             reconnects.incrementAndGet();
@@ -269,6 +270,7 @@ public final class Relay {
             StreamInfo info = management.getStreamInfo(config.stream());
             long last = info.getStreamState().getLastSequence();
             ReadPosition from;
+            String lastId = null;
             if (info.getStreamState().getMsgCount() == 0) {
                 from = reader.head();
                 if (last > 0) {
@@ -279,10 +281,11 @@ public final class Relay {
             } else {
                 MessageInfo message = management.getMessage(config.stream(), last);
                 String text = message.getHeaders() == null ? null : message.getHeaders().getFirst(StreamPublisher.POSITION);
+                lastId = message.getHeaders() == null ? null : message.getHeaders().getFirst("Nats-Msg-Id");
                 from = ReadPosition.decode(text).orElseThrow(() -> new IllegalStateException(
                         "the last message of stream " + config.stream() + " carries no reader position"));
             }
-            StreamPublisher next = new StreamPublisher(nats.jetStream(), config.stream(), subjects, last,
+            StreamPublisher next = new StreamPublisher(nats.jetStream(), config.stream(), subjects, last, lastId,
                                                        config.publishTimeout(), published);
             OutboxListener l = listeners.apply(next).startingAt(from);
             publisher = next;

@@ -25,6 +25,7 @@ import org.slf4j.LoggerFactory;
 final class StreamConsumer {
 
     private static final Logger LOG = LoggerFactory.getLogger(StreamConsumer.class);
+    private static final int RECENT = 100_000;
 
     private final Connection nats;
     private final String stream;
@@ -38,6 +39,13 @@ final class StreamConsumer {
     private volatile long lastEventId = -1;
     private volatile long lagMillis;
     private volatile long lastProgress;
+    /** Ids of the last events fed, so that a repeated event never reaches a client. */
+    private final java.util.Map<Long, Boolean> recent = new java.util.LinkedHashMap<>(16, 0.75f, false) {
+        @Override
+        protected boolean removeEldestEntry(java.util.Map.Entry<Long, Boolean> eldest) {
+            return size() > RECENT;
+        }
+    };
 
     StreamConsumer(Connection nats, String stream, Subjects subjects, Consumer<List<OutboxEvent>> sink,
                    Runnable onGap, Clock clock) {
@@ -106,6 +114,12 @@ final class StreamConsumer {
             event = EventCodec.decode(message.getData());
         } catch (RuntimeException e) {
             LOG.error("stream message {} is not an event, skipped: {}", sequence, e.getMessage());
+            lastSequence = sequence;
+            return;
+        }
+        if (recent.put(event.id(), Boolean.TRUE) != null) {
+            // the publishers' chaining should make this impossible; clients must never see it
+            LOG.warn("stream message {} repeats event {}: dropped", sequence, event.id());
             lastSequence = sequence;
             return;
         }

@@ -20,9 +20,12 @@ import org.slf4j.LoggerFactory;
 /**
  * The leader's sink: each event the listener reads goes to the stream, once, in read order.
  *
- * <p>Every message says which stream sequence must precede it ({@code Nats-Expected-Last-Sequence}), so the
- * stream only ever grows by this leader's events in order: a message that fails makes every later one of the
- * page fail too (no gap), and a second instance that still believes it leads is refused (no interleaving).
+ * <p>Every message names the message that must precede it in the stream, by sequence
+ * ({@code Nats-Expected-Last-Sequence}) and by id ({@code Nats-Expected-Last-Msg-Id}: this publisher's previous
+ * message, or the stream's last when it started), so the stream only ever grows by one publisher's chain of
+ * events: a message that fails makes every later one fail too (no gap), and the messages of a publisher that
+ * was replaced (a second instance that still believes it leads, or publishes the client library held back
+ * through a reconnect) are refused, even when the stream happens to have grown by the same count.
  * Each carries the exact reader position after its event ({@value #POSITION}), from which a new leader goes on
  * without repeating or skipping anything, and the event's cursor as {@code Nats-Msg-Id}. After any failure
  * this publisher is spent: the relay starts a new one from what the stream holds.
@@ -39,18 +42,22 @@ final class StreamPublisher implements EventSink {
     private final AtomicLong published;
     private final String stream;
     private long lastSequence;
+    /** The id of the stream's last message as this publisher knows it; null for an empty stream. */
+    private String lastMessageId;
     private volatile boolean spent;
 
     /**
-     * @param lastSequence the stream's last sequence, which the first message must follow
-     * @param published    counts the messages the stream stored
+     * @param lastSequence  the stream's last sequence, which the first message must follow
+     * @param lastMessageId the id of the stream's last message, or null when it holds none
+     * @param published     counts the messages the stream stored
      */
-    StreamPublisher(JetStream jetStream, String stream, Subjects subjects, long lastSequence, Duration timeout,
-                    AtomicLong published) {
+    StreamPublisher(JetStream jetStream, String stream, Subjects subjects, long lastSequence, String lastMessageId,
+                    Duration timeout, AtomicLong published) {
         this.jetStream = jetStream;
         this.stream = stream;
         this.subjects = subjects;
         this.lastSequence = lastSequence;
+        this.lastMessageId = lastMessageId;
         this.timeout = timeout;
         this.published = published;
     }
@@ -71,27 +78,34 @@ final class StreamPublisher implements EventSink {
         }
         List<OutboxEvent> events = page.events();
         List<CompletableFuture<PublishAck>> acks = new ArrayList<>(events.size());
+        String previous = lastMessageId;
         try {
             for (int i = 0; i < events.size(); i++) {
                 OutboxEvent event = events.get(i);
                 String cursor = event.cursor().encode();
                 Headers headers = new Headers().put(POSITION, page.positionAfter(i).encode());
-                PublishOptions options = PublishOptions.builder()
+                PublishOptions.Builder options = PublishOptions.builder()
                         .expectedStream(stream)
                         .expectedLastSequence(lastSequence + i)
-                        .messageId(cursor)
-                        .build();
+                        .messageId(cursor);
+                if (previous != null) {
+                    options.expectedLastMsgId(previous);
+                }
                 acks.add(jetStream.publishAsync(subjects.of(event.table()), headers, EventCodec.encode(event, cursor),
-                                                options));
+                                                options.build()));
+                previous = cursor;
             }
             long deadline = System.nanoTime() + timeout.toNanos();
             for (CompletableFuture<PublishAck> ack : acks) {
                 PublishAck a = ack.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
-                if (!a.isDuplicate()) {
-                    lastSequence = a.getSeqno();
-                    published.incrementAndGet();
+                if (a.isDuplicate()) {
+                    // another publisher stored this event first: what follows is not this publisher's to add
+                    throw new IllegalStateException("the stream already holds message " + a.getSeqno());
                 }
+                lastSequence = a.getSeqno();
+                published.incrementAndGet();
             }
+            lastMessageId = previous;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             spent = true;

@@ -82,6 +82,7 @@ class RelayFailoverTest {
                     instance.awaitHealthy(Duration.ofSeconds(90));
                 }
                 run(nats, settings);
+                assertTheStreamHoldsEachEventOnce(relay);
             } finally {
                 for (ChildInstance instance : instances) {
                     instance.close();
@@ -169,6 +170,26 @@ class RelayFailoverTest {
                           outbox.size(), writing / 1_000_000, takeovers, reads.size(),
                           reads.stream().map(Read::instance).distinct().toList(), seamRepeats,
                           watchers.stream().mapToInt(w -> w.resumes).sum());
+    }
+
+    /** The stream itself, not only what clients got (consumers drop repeats), holds every event once. */
+    private static void assertTheStreamHoldsEachEventOnce(RelayFixture relay) throws Exception {
+        try (io.nats.client.Connection nats = io.nats.client.Nats.connect(relay.url)) {
+            long last = nats.jetStreamManagement().getStreamInfo(relay.stream).getStreamState().getLastSequence();
+            io.nats.client.JetStreamSubscription sub = nats.jetStream().subscribe(relay.prefix + ".>",
+                    io.nats.client.PushSubscribeOptions.builder().stream(relay.stream).ordered(true).build());
+            Set<Long> ids = new HashSet<>();
+            List<Long> repeated = new ArrayList<>();
+            for (long n = 0; n < last; n++) {
+                io.nats.client.Message m = sub.nextMessage(Duration.ofSeconds(10));
+                assertThat(m).as("stream message %d of %d", n + 1, last).isNotNull();
+                long id = new com.fasterxml.jackson.databind.ObjectMapper().readTree(m.getData()).get("id").asLong();
+                if (!ids.add(id)) {
+                    repeated.add(id);
+                }
+            }
+            assertThat(repeated).as("events the stream holds twice").isEmpty();
+        }
     }
 
     private ChildInstance startInstance(Map<String, String> settings) throws Exception {
