@@ -197,7 +197,11 @@ public final class Main {
                                         relay.consumedSequence());
 
         server.config(config.get("server"))
-                .addFeature(ObserveEndpoints.feature(config, metrics, database::reachable, feeding))
+                .directHandlers(Main::refusedBeforeRouting)
+                .addFeature(ObserveEndpoints.feature(config, metrics, database::reachable, feeding,
+                                                     headers -> io.cdcnotify.auth.Credentials.bearer(headers)
+                                                             .flatMap(keys::authenticate)
+                                                             .map(io.cdcnotify.auth.ApiKey::admin).orElse(false)))
                 .addProtocol(webSocket(limits, corsOrigins(config)))
                 .routing(routing -> routing
                         .error(Throwable.class, Main::unhandled)
@@ -278,6 +282,30 @@ public final class Main {
         res.status(io.helidon.http.Status.create(status));
         res.header(io.helidon.http.HeaderValues.CONTENT_TYPE_JSON);
         res.send(code.body(message));
+    }
+
+    /**
+     * Requests the server refuses before any routing (a malformed request line, header or percent-encoding):
+     * Helidon's status with the contract's error body instead of an empty or plain-text one. The message is the
+     * status's reason phrase, never Helidon's text, which may quote the request.
+     */
+    private static void refusedBeforeRouting(io.helidon.webserver.http.DirectHandlers.Builder handlers) {
+        for (io.helidon.http.DirectHandler.EventType type : io.helidon.http.DirectHandler.EventType.values()) {
+            handlers.addHandler(type, (req, event, status, headers, message) -> {
+                int http = status.code();
+                io.cdcnotify.hub.ErrorCode code = http >= 500 ? io.cdcnotify.hub.ErrorCode.INTERNAL
+                        : http == 403 ? io.cdcnotify.hub.ErrorCode.FORBIDDEN
+                        : http == 404 ? io.cdcnotify.hub.ErrorCode.NOT_FOUND
+                        : io.cdcnotify.hub.ErrorCode.BAD_REQUEST;
+                headers.set(io.helidon.http.HeaderValues.CONTENT_TYPE_JSON);
+                return io.helidon.http.DirectHandler.TransportResponse.builder()
+                        .status(status)
+                        .headers(headers)
+                        .keepAlive(event.keepAlive())
+                        .entity(code.body(status.reasonPhrase().toLowerCase(java.util.Locale.ROOT)))
+                        .build();
+            });
+        }
     }
 
     /**
