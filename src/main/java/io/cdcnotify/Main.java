@@ -2,9 +2,11 @@ package io.cdcnotify;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.PrintStream;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Properties;
+import java.util.concurrent.CountDownLatch;
 
 import io.cdcnotify.api.CapturesService;
 import io.cdcnotify.api.CorsFilter;
@@ -14,6 +16,8 @@ import io.cdcnotify.api.ListenerState;
 import io.cdcnotify.api.StateService;
 import io.cdcnotify.api.SubscriptionsService;
 import io.cdcnotify.auth.ApiKeys;
+import io.cdcnotify.cli.Cli;
+import io.cdcnotify.cli.Factory;
 import io.cdcnotify.config.AuthConfig;
 import io.cdcnotify.config.DbConfig;
 import io.cdcnotify.config.LimitsConfig;
@@ -44,7 +48,6 @@ import io.helidon.webserver.staticcontent.StaticContentFeature;
 import io.helidon.webserver.websocket.WsConfig;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.slf4j.bridge.SLF4JBridgeHandler;
 
 /**
  * The composition root: the only place objects are built and wired. Tests call {@link #setup} so they run the
@@ -60,37 +63,25 @@ public final class Main {
     }
 
     public static void main(String[] args) {
-        SLF4JBridgeHandler.removeHandlersForRootLogger();
-        SLF4JBridgeHandler.install();
-        Config config = Settings.load();
-        if (args.length > 0) {
-            int exit = command(java.util.List.of(args), config);
-            flushLogs();
-            System.exit(exit);
-        }
-        WebServer server;
-        Lifecycle lifecycle;
+        Slf4jLogging.install();
+        // The tools print their own output; serve and demo raise the level again (Tools.serve, DemoCommand).
+        logLevel(ch.qos.logback.classic.Level.WARN);
+        int exit;
         try {
-            WebServerConfig.Builder builder = WebServer.builder().shutdownHook(false);
-            lifecycle = setup(builder, config);
-            server = builder.build().start();
-            if (!server.isRunning()) {
-                throw new IllegalStateException("the server did not start: is port " + config.get("server.port").asInt().orElse(8080) + " in use?");
-            }
+            exit = run(args, Settings.load(), System.out, System.err);
         } catch (RuntimeException e) {
-            LOG.error("cdc-notify could not start: {}", e.getMessage());
-            flushLogs();
-            System.exit(1);
-            return;
+            System.err.println("cdc-notify: " + e.getMessage()); // a configuration that cannot be read
+            exit = 1;
         }
-        LOG.info("cdc-notify {} listening on port {}", version(), server.port());
-        WebServer started = server;
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            lifecycle.drain(SHUTDOWN_GRACE);
-            started.stop();
-            LOG.info("cdc-notify stopped");
-            flushLogs();
-        }, "cdc-shutdown"));
+        flushLogs();
+        System.exit(exit);
+    }
+
+    /** Runs the command {@code args} names (none: the service); the process exit code. */
+    static int run(String[] args, Config config, PrintStream out, PrintStream err) {
+        try (Tools tools = new Tools(config, out, err)) {
+            return Cli.run(tools, args, out, err);
+        }
     }
 
     /** Log lines are written by a background thread (logback.xml): write out what is queued before the JVM ends. */
@@ -100,22 +91,116 @@ public final class Main {
         }
     }
 
-    /** A command-line tool instead of the service: {@code keys …}. Its logs are quiet unless something fails. */
-    private static int command(java.util.List<String> args, Config config) {
-        ((ch.qos.logback.classic.Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME))
-                .setLevel(ch.qos.logback.classic.Level.WARN);
-        if ("keys".equals(args.getFirst())) {
-            return KeysCommand.run(args.subList(1, args.size()), config, System.out, System.err);
+    /** Sets the root log level; {@code null}: the configured one (CDC_LOG_LEVEL, default INFO). */
+    static void logLevel(ch.qos.logback.classic.Level level) {
+        ((ch.qos.logback.classic.Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME)).setLevel(
+                level != null ? level : ch.qos.logback.classic.Level.toLevel(System.getenv("CDC_LOG_LEVEL"),
+                                                                             ch.qos.logback.classic.Level.INFO));
+    }
+
+    /**
+     * The one factory the commands are built from: the configuration, and a database (with its keys and
+     * captures) opened on first use and closed with the command.
+     */
+    static final class Tools implements Factory {
+        private final Config config;
+        private final PrintStream out;
+        private final PrintStream err;
+        private Database database;
+
+        Tools(Config config, PrintStream out, PrintStream err) {
+            this.config = config;
+            this.out = out;
+            this.err = err;
         }
-        if ("captures".equals(args.getFirst())) {
-            return CapturesCommand.run(args.subList(1, args.size()), config, System.out, System.err);
+
+        @Override
+        public Config config() {
+            return config;
         }
-        if ("demo".equals(args.getFirst())) {
-            return DemoCommand.run(args.subList(1, args.size()), config, System.out, System.err);
+
+        @Override
+        public String version() {
+            return Main.version();
         }
-        System.err.println("usage: java -jar cdc-notify.jar [keys … | captures … | demo]\n" + KeysCommand.USAGE
-                                   + "\n" + CapturesCommand.USAGE);
-        return 2;
+
+        private Database database() {
+            if (database == null) {
+                database = Database.open(DbConfig.from(config));
+            }
+            return database;
+        }
+
+        @Override
+        public ApiKeys keys() {
+            return new ApiKeys(database().client(), AuthConfig.from(config), Clock.systemUTC());
+        }
+
+        @Override
+        public Captures captures() {
+            return new Captures(database().client());
+        }
+
+        @Override
+        public int serve() {
+            logLevel(null);
+            WebServer server;
+            Lifecycle lifecycle;
+            try {
+                WebServerConfig.Builder builder = WebServer.builder().shutdownHook(false);
+                lifecycle = setup(builder, config);
+                server = builder.build().start();
+                if (!server.isRunning()) {
+                    throw new IllegalStateException("the server did not start: is port "
+                                                    + config.get("server.port").asInt().orElse(8080) + " in use?");
+                }
+            } catch (RuntimeException e) {
+                LOG.error("cdc-notify could not start: {}", e.getMessage());
+                return 1;
+            }
+            LOG.info("cdc-notify {} listening on port {}; web console {}", version(), server.port(),
+                     consoleUrl(config, server.port()));
+            CountDownLatch stopped = new CountDownLatch(1);
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                lifecycle.drain(SHUTDOWN_GRACE);
+                server.stop();
+                LOG.info("cdc-notify stopped");
+                flushLogs();
+                stopped.countDown();
+            }, "cdc-shutdown"));
+            // The server's threads serve; this one waits for the shutdown hook, so that serve ends with the service.
+            while (true) {
+                try {
+                    stopped.await();
+                    return 0;
+                } catch (InterruptedException e) {
+                    // nothing interrupts the main thread but the JVM's end: keep waiting for the hook
+                }
+            }
+        }
+
+        @Override
+        public int demo(Duration interval) {
+            return DemoCommand.run(interval, config, out, err);
+        }
+
+        @Override
+        public void close() {
+            if (database != null) {
+                database.close();
+            }
+        }
+    }
+
+    /** Where a browser on this machine finds the console ({@code 0.0.0.0} is not an address to browse to). */
+    static String consoleUrl(Config config, int port) {
+        String host = config.get("server.host").asString().orElse("0.0.0.0");
+        String shown = switch (host) {
+            case "0.0.0.0", "::", "[::]", "" -> "localhost";
+            default -> host.contains(":") && !host.startsWith("[") ? "[" + host + "]" : host;
+        };
+        boolean tls = config.get("server.tls.private-key").exists();
+        return (tls ? "https://" : "http://") + shown + ":" + port + "/";
     }
 
     /**
@@ -131,8 +216,9 @@ public final class Main {
         Database database = Database.open(DbConfig.from(config));
         OutboxReader reader = new OutboxReader(database.dataSource());
         Meters metrics = new Meters();
-        Hub hub = new Hub(new Hub.Limits(limits.clientBufferEvents(), subscriptionConfig.queueMaxEvents(),
-                                         subscriptionConfig.queueMaxBytes()), metrics, clock);
+        Hub hub = new Hub(new Hub.Limits(limits.clientBufferEvents(), limits.clientBufferBytes(),
+                                         subscriptionConfig.queueMaxEvents(), subscriptionConfig.queueMaxBytes(),
+                                         limits.totalBufferBytes(), limits.closeGrace()), metrics, clock);
         ApiKeys keys = new ApiKeys(database.client(), authConfig, clock);
         OutboxConfig outboxConfig = OutboxConfig.from(config);
         Retention retention = new Retention(database.client(), outboxConfig.retention(), outboxConfig.purgeBatch());

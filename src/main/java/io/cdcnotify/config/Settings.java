@@ -37,6 +37,9 @@ public final class Settings {
         m.put("CDC_MAX_FRAME_BYTES", "cdc.limits.max-frame-bytes");
         m.put("CDC_AUTH_TIMEOUT_SECONDS", "cdc.limits.auth-timeout-seconds");
         m.put("CDC_CLIENT_BUFFER_EVENTS", "cdc.limits.client-buffer-events");
+        m.put("CDC_CLIENT_BUFFER_BYTES", "cdc.limits.client-buffer-bytes");
+        m.put("CDC_TOTAL_BUFFER_BYTES", "cdc.limits.total-buffer-bytes");
+        m.put("CDC_QUEUE_MAX_BYTES", "cdc.subscriptions.queue-max-bytes");
         m.put("CDC_QUEUE_MAX_EVENTS", "cdc.subscriptions.queue-max-events");
         m.put("CDC_DETACHED_TTL_SECONDS", "cdc.subscriptions.detached-ttl-seconds");
         m.put("CDC_OUTBOX_RETENTION_SECONDS", "cdc.outbox.retention-seconds");

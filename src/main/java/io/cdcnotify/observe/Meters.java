@@ -160,6 +160,12 @@ public final class Meters implements HubMetrics {
                        .description("Subscriptions on this instance, attached or not"));
         create(factory.gaugeBuilder("cdc_queued_events", hub, Hub::queuedEvents)
                        .description("Events waiting in the queues of detached durable subscriptions"));
+        create(factory.gaugeBuilder("cdc_buffered_bytes", hub, Hub::bufferedBytes)
+                       .description("Bytes buffered for clients: connections' queues, backlog pages being written, "
+                                            + "detached queues (a shared event counts once)"));
+        create(factory.gaugeBuilder("cdc_buffer_budget_bytes", hub, Hub::bufferBudget)
+                       .description("The instance's budget for cdc_buffered_bytes; past it the largest consumers "
+                                            + "are cut as slow"));
         create(factory.gaugeBuilder("cdc_listener_connected", listener, l -> l.connected() ? 1 : 0)
                        .description("1 while the outbox listener's LISTEN connection is up, else 0"));
         create(factory.gaugeBuilder("cdc_listener_last_progress_seconds", listener, ListenerGauges::lastProgressSeconds)
