@@ -83,15 +83,6 @@ public final class ApiKeys {
         }
     }
 
-    public Optional<ApiKey> find(String id) {
-        if (!wellFormedId(id)) {
-            return Optional.empty();
-        }
-        return db.execute()
-                .get("SELECT id, name, tables, admin, expires_at, created_at FROM cdc.api_keys WHERE id = ?", id)
-                .map(ApiKeys::toKey);
-    }
-
     /**
      * Whether an id could name a key at all ({@code key_} and hex, or {@code admin}; looser, so a change of form
      * does not lock anyone out). Anything else names no key and is not worth a query, some strings (a NUL byte)
