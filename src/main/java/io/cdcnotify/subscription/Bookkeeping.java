@@ -36,8 +36,11 @@ final class Bookkeeping {
 
     /** Requests in one transaction at most. */
     private static final int MAX_BATCH = 1000;
-    /** How long a requester waits for its batch. */
-    private static final Duration WAIT = Duration.ofSeconds(10);
+    /**
+     * How long a requester waits for its batch: long enough for a storm on an overloaded machine (a batch waits
+     * for a pool connection, up to 5 s, and behind a sync), short of the sync job's 30 s stuck limit.
+     */
+    private static final Duration WAIT = Duration.ofSeconds(20);
     /**
      * A sync's view of who is attached here is taken before it runs; a client whose attachment a batch wrote
      * shortly before may not be in it yet (it attaches in the hub after the commit), so its row stays until a

@@ -13,6 +13,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Predicate;
 
 import io.cdcnotify.config.SubscriptionConfig;
@@ -40,6 +41,7 @@ public final class Subscriptions {
     private static final Logger LOG = LoggerFactory.getLogger(Subscriptions.class);
     private static final SecureRandom RANDOM = new SecureRandom();
     private static final int BACKLOG_PAGE = 500;
+    private static final long UNSTORED_WARNING_INTERVAL_NANOS = java.time.Duration.ofMinutes(1).toNanos();
     /** Ids are {@code s-} and hex; this is looser, so a change of length or alphabet does not lock clients out. */
     private static final java.util.regex.Pattern WELL_FORMED_ID = java.util.regex.Pattern.compile("[A-Za-z0-9_-]{1,64}");
 
@@ -53,6 +55,7 @@ public final class Subscriptions {
     private final Clock clock;
     /** The last cursor written to the database, per subscription, so a sync only writes what changed. */
     private final Map<String, String> persistedCursors = new ConcurrentHashMap<>();
+    private final AtomicLong lastUnstoredWarning = new AtomicLong(System.nanoTime() - UNSTORED_WARNING_INTERVAL_NANOS - 1);
 
     public Subscriptions(Hub hub, OutboxReader reader, DbClient db, Retention retention, SubscriptionConfig config,
                          int maxPerKey, Clock clock) {
@@ -193,7 +196,12 @@ public final class Subscriptions {
         Subscription subscription;
         if (request.durable()) {
             // stored and attached here in one step: the client's subscribed follows the commit
-            Optional<Subscription> made = createDurable(keyId, request.tables().get(), request.filter(), true);
+            Optional<Subscription> made;
+            try {
+                made = createDurable(keyId, request.tables().get(), request.filter(), true);
+            } catch (RuntimeException e) {
+                return unstored(e);
+            }
             if (made.isEmpty()) {
                 return new Opening.Refused(ErrorCode.LIMIT_EXCEEDED, limitMessage());
             }
@@ -223,7 +231,13 @@ public final class Subscriptions {
         if (!mayRead.test(s.tables())) {
             return new Opening.Refused(ErrorCode.FORBIDDEN, "the key may not read these tables");
         }
-        if (!bookkeeping.attach(id)) {
+        boolean exists;
+        try {
+            exists = bookkeeping.attach(id);
+        } catch (RuntimeException e) {
+            return unstored(e);
+        }
+        if (!exists) {
             local.ifPresent(hub::end); // deleted or expired elsewhere meanwhile
             return new Opening.Refused(ErrorCode.NOT_FOUND, "no such subscription");
         }
@@ -235,6 +249,20 @@ public final class Subscriptions {
             from = storedPosition(s);
         }
         return new Opening.Ready(subscription, from.map(p -> backlog(p, subscription)), false);
+    }
+
+    /**
+     * The database did not take a subscribe's write in time (overloaded, or down): the client gets {@code internal}
+     * and may try again, on an open connection. A write that commits later leaves an attachment nobody uses,
+     * which the sync removes, and the subscription expires like any detached one.
+     */
+    private Opening unstored(RuntimeException e) {
+        long now = System.nanoTime();
+        long last = lastUnstoredWarning.get();
+        if (now - last > UNSTORED_WARNING_INTERVAL_NANOS && lastUnstoredWarning.compareAndSet(last, now)) {
+            LOG.warn("a subscribe could not be stored (further ones for a minute are not logged): {}", e.toString());
+        }
+        return new Opening.Refused(ErrorCode.INTERNAL, "the subscription could not be stored; try again");
     }
 
     private Optional<ReadPosition> storedPosition(SubscriptionStore.Stored s) {
