@@ -166,7 +166,7 @@ final class ChildService implements AutoCloseable {
         long deadline = System.nanoTime() + wait.toNanos();
         while (true) {
             assertAlive();
-            HttpResponse<String> r = tryGet("/health");
+            Answer r = tryGet("/health");
             if (r != null && r.statusCode() == 200) {
                 return;
             }
@@ -181,7 +181,7 @@ final class ChildService implements AutoCloseable {
     /** The service's {@code /health} now: 200 with status UP, and the process is alive. */
     void assertHealthy() {
         assertAlive();
-        HttpResponse<String> r = get("/health", null);
+        Answer r = get("/health", null);
         if (r.statusCode() != 200 || !"UP".equals(json(r.body()).path("status").asText())) {
             throw new AssertionError("/health is not 200 UP: " + r.statusCode() + " " + r.body());
         }
@@ -225,23 +225,27 @@ final class ChildService implements AutoCloseable {
 
     // ---- REST
 
-    HttpResponse<String> get(String path, String bearer) {
+    /** An HTTP answer: its status and body ({@code "(an event stream)"} for an SSE stream, which is not read). */
+    record Answer(int statusCode, String body) {
+    }
+
+    Answer get(String path, String bearer) {
         return send("GET", path, bearer, null);
     }
 
-    HttpResponse<String> send(String method, String path, String bearer, String jsonBody) {
-        HttpResponse<String> r = trySend(method, path, bearer, jsonBody);
+    Answer send(String method, String path, String bearer, String jsonBody) {
+        Answer r = trySend(method, path, bearer, jsonBody);
         if (r == null) {
             throw new AssertionError(method + " " + path + " got no answer" + (alive() ? "" : ":\n" + tail()));
         }
         return r;
     }
 
-    private HttpResponse<String> tryGet(String path) {
+    private Answer tryGet(String path) {
         return trySend("GET", path, null, null);
     }
 
-    private HttpResponse<String> trySend(String method, String path, String bearer, String jsonBody) {
+    private Answer trySend(String method, String path, String bearer, String jsonBody) {
         URI uri;
         try {
             uri = new URI("http://127.0.0.1:" + port + path);
@@ -259,8 +263,15 @@ final class ChildService implements AutoCloseable {
         }
         try {
             // the request timeout does not cover every stage of the JDK client: bound the whole call too
-            return http.sendAsync(b.build(), HttpResponse.BodyHandlers.ofString()).get(20, TimeUnit.SECONDS);
-        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            HttpResponse<java.io.InputStream> r = http.sendAsync(b.build(), HttpResponse.BodyHandlers.ofInputStream())
+                    .get(20, TimeUnit.SECONDS);
+            try (java.io.InputStream body = r.body()) {
+                if (r.headers().firstValue("content-type").orElse("").startsWith("text/event-stream")) {
+                    return new Answer(r.statusCode(), "(an event stream)");
+                }
+                return new Answer(r.statusCode(), new String(body.readAllBytes(), StandardCharsets.UTF_8));
+            }
+        } catch (IOException | java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
             return null;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -276,7 +287,7 @@ final class ChildService implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        HttpResponse<String> r = send("POST", "/v1/keys", adminKey, body);
+        Answer r = send("POST", "/v1/keys", adminKey, body);
         if (r.statusCode() != 201) {
             throw new AssertionError("key not created: " + r.statusCode() + " " + r.body());
         }
@@ -285,7 +296,7 @@ final class ChildService implements AutoCloseable {
     }
 
     void deleteKey(Key key) {
-        HttpResponse<String> r = send("DELETE", "/v1/keys/" + key.id(), adminKey, null);
+        Answer r = send("DELETE", "/v1/keys/" + key.id(), adminKey, null);
         if (r.statusCode() != 204) {
             throw new AssertionError("key not deleted: " + r.statusCode() + " " + r.body());
         }
@@ -306,7 +317,7 @@ final class ChildService implements AutoCloseable {
      * "websocket")}; fails when there is no such sample.
      */
     double metric(String name, String... labels) {
-        HttpResponse<String> r = get("/metrics", null);
+        Answer r = get("/metrics", null);
         if (r.statusCode() != 200) {
             throw new AssertionError("/metrics answered " + r.statusCode());
         }

@@ -1,6 +1,5 @@
 package io.cdcnotify.hostile;
 
-import java.net.http.HttpResponse;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.Statement;
@@ -64,8 +63,9 @@ class ListenerDeathTest {
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"outbox-listener", "outbox-reader"})
     void aListenerThreadThatDiesTurnsHealthDownAndIsReplaced(String thread) throws Exception {
-        assertThat(service.stdoutLines()).as("the listener's fault seam (branch `listener`)")
-                .anyMatch(l -> l.contains("fault seam: present"));
+        assertThat(service.stdoutLines().stream().anyMatch(l -> l.contains("fault seam: present")))
+                .as("the listener's fault-injection seam (OutboxListener.injectFault, TestAccess.setupReturningListener)")
+                .isTrue();
         service.awaitHealthy(BACK_WITHIN);
         String table = "died_" + thread.replace('-', '_');
         ChildService.Key key = service.createKey("died", List.of(table));
@@ -173,7 +173,7 @@ class ListenerDeathTest {
                 // exiting is an allowed answer to a dead thread, but only with /health having said DOWN first
                 throw new AssertionError("the service exited:\n" + service.tail());
             }
-            HttpResponse<String> r = service.get("/health", null);
+            ChildService.Answer r = service.get("/health", null);
             last = r.statusCode();
             if (last == status) {
                 return;
