@@ -90,19 +90,36 @@ CREATE TABLE cdc.outbox_retention (
 );
 
 -- ---------------------------------------------------------------------------------------------------------
--- Capturing tables (V3): SELECT cdc.capture('public.orders', ARRAY['secret_column']) installs a row trigger that
--- writes an outbox row per changed row, table_name 'public.orders', payload
--- {"new": {...}, "old": {...}, "key": {...}} ("old" for UPDATE and DELETE, "new" for INSERT and UPDATE, "key" =
--- the primary key columns). SELECT cdc.release('public.orders') removes it. TRUNCATE is not captured.
+-- Capturing tables (V3, V4): SELECT cdc.capture('public.orders', ARRAY['secret_column']) installs a row trigger
+-- (cdc_capture) that writes an outbox row per changed row, in the application's transaction:
+--   table_name  'public.orders': the table's schema.table when it was captured, fixed from then on (passed to
+--               the trigger as an argument): renaming the table or its schema does not change it
+--   payload     {"new": {...}, "key": {...}}                 INSERT
+--               {"new": {...}, "old": {...}, "key": {...}}   UPDATE
+--               {"old": {...}, "key": {...}}                 DELETE
+--               new/old = to_jsonb(row) exactly (NULL columns as null, jsonb values untouched), less the excluded
+--               columns; key = the primary key columns ({} without one);
+--               {"key": {...}, "truncated": true} when it would exceed 1 MiB, or the row has no jsonb form
+--               (a json column holding \u0000);
+--               {"key": {...}, "withheld": true} when an excluded column was renamed or dropped since capturing.
+-- The trigger function is SECURITY DEFINER (the application's role needs no rights on cdc) and nothing on its
+-- path can fail the application's statement. On a partitioned table the trigger is cloned onto every partition,
+-- present and future, with the same arguments: all partitions' rows carry the parent's name; a row moved by an
+-- UPDATE arrives as a DELETE then an INSERT. TRUNCATE is not captured.
+-- cdc.capture checks exclude_columns against the catalog (exact names; no primary key columns), refuses
+-- partitions of captured tables, and keeps the captured name when a table is captured again.
+-- SELECT cdc.release('public.orders') (by the captured name, or the current one) removes the trigger.
 -- ---------------------------------------------------------------------------------------------------------
 CREATE TABLE cdc.captures (
-    table_name       text        PRIMARY KEY,
-    relation         regclass    NOT NULL UNIQUE,
+    table_name       text        PRIMARY KEY,          -- the events' table name, fixed when captured
+    relation         regclass    NOT NULL UNIQUE,      -- the table, whatever it is named now
     exclude_columns  text[]      NOT NULL DEFAULT '{}',
     created_at       timestamptz NOT NULL DEFAULT now()
 );
--- functions: cdc.capture(regclass, text[]) RETURNS text, cdc.release(regclass) RETURNS boolean,
---            cdc.capture_row() (the trigger function); see src/main/resources/db/migration/V3__captures.sql
+-- functions: cdc.capture(regclass, text[]) RETURNS text, cdc.release(text) and cdc.release(regclass) RETURNS
+--            boolean, cdc.capture_row() (the trigger function: arguments table name, excluded columns, key
+--            columns), cdc.capture_install, cdc.capture_live; see src/main/resources/db/migration/V3__captures.sql
+--            and V4__captures_exact_and_safe.sql
 
 -- Writing an event (what applications do):
 --   BEGIN;

@@ -14,7 +14,8 @@ import io.helidon.config.Config;
 
 /**
  * {@code java -jar cdc-notify.jar captures add|list|remove}: capture tables without the REST API. JSON on
- * stdout; exit code 2 for usage, 1 for a refusal.
+ * stdout; exit code 2 for usage and invalid input (a malformed name, unknown or key columns to exclude), 1 for a
+ * refusal (no such table, not capturable).
  */
 final class CapturesCommand {
 
@@ -71,7 +72,7 @@ final class CapturesCommand {
             return 0;
         } catch (Captures.Refused e) {
             err.println("captures: " + e.getMessage());
-            return 1;
+            return e.invalid() ? 2 : 1;
         } catch (RuntimeException e) {
             err.println("captures: " + e.getMessage());
             return 1;

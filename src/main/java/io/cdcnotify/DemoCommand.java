@@ -27,6 +27,7 @@ import io.cdcnotify.auth.ApiKey;
 import io.cdcnotify.auth.ApiKeys;
 import io.cdcnotify.config.AuthConfig;
 import io.cdcnotify.config.DbConfig;
+import io.cdcnotify.db.Captures;
 import io.cdcnotify.db.Database;
 import io.helidon.config.Config;
 import io.helidon.webserver.WebServer;
@@ -36,9 +37,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * {@code java -jar cdc-notify.jar demo}: the service, plus a make-believe shop that changes its orders every
- * half second, so that the console shows live events a minute after checkout. The shop writes the way a real
- * application does: each change to {@code public.cdc_demo_orders} and its outbox row ({@code demo.orders}) in
- * one transaction. It runs until Ctrl-C, then revokes the key it made.
+ * half second, so that the console shows live events a minute after checkout. The demo captures its table with
+ * {@code cdc.capture} and the shop writes plain SQL to it, as an application that knows nothing of cdc-notify
+ * does: every change arrives as a {@code {new, old, key}} event of {@code public.cdc_demo_orders}. It runs until
+ * Ctrl-C, then revokes the key it made.
  */
 final class DemoCommand {
 
@@ -46,9 +48,8 @@ final class DemoCommand {
             usage:
               demo [--interval-ms 500]   the service plus a stream of demo order changes, until Ctrl-C""";
 
-    /** The table name clients subscribe to; the rows live in {@link #ORDERS}. */
-    static final String TABLE = "demo.orders";
-    static final String ORDERS = "public.cdc_demo_orders";
+    /** The demo's captured table: where the shop writes, and the table name its events carry. */
+    static final String TABLE = "public.cdc_demo_orders";
     /** Demo keys carry this name, so that a demo that was killed leaves nothing behind after the next one. */
     static final String KEY_NAME = "cdc-notify-demo";
 
@@ -90,13 +91,13 @@ final class DemoCommand {
         }
         out.printf("""
 
-                cdc-notify demo: writing a change to %s (table "%s") every %d ms.
+                cdc-notify demo: captured %s; writing a change to it every %d ms.
                   console   %s
                   API key   %s  (tables: %s; revoked when the demo stops)
                   SSE       curl -N '%s'
                 Press Ctrl-C to stop.
 
-                """, ORDERS, TABLE, interval.toMillis(), demo.consoleUrl(), demo.key(), TABLE,
+                """, TABLE, interval.toMillis(), demo.consoleUrl(), demo.key(), TABLE,
                    demo.baseUrl() + "v1/events?tables=" + TABLE + "&api_key=" + demo.key());
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -140,8 +141,8 @@ final class DemoCommand {
         }
 
         /**
-         * Starts the service as {@code Main.main} does, against the configured database, then the demo table, a
-         * key for {@link #TABLE}, and a writer that makes one change every {@code interval}.
+         * Starts the service as {@code Main.main} does, against the configured database, then the demo table and
+         * its capture, a key for {@link #TABLE}, and a writer that makes one change every {@code interval}.
          */
         static Demo start(Config config, Duration interval) {
             WebServerConfig.Builder builder = WebServer.builder().shutdownHook(false);
@@ -159,6 +160,8 @@ final class DemoCommand {
                 // The writer needs one connection, and the keys one more now and then.
                 database = Database.open(new DbConfig(db.url(), db.user(), db.password(), 2));
                 Shop.createTable(database.dataSource());
+                // What a newcomer would do with their own table: no outbox writes in the shop, only a capture.
+                new Captures(database.client()).add(TABLE, List.of());
                 ApiKeys keys = new ApiKeys(database.client(), AuthConfig.from(config), Clock.systemUTC());
                 for (ApiKey stale : keys.list()) {
                     if (KEY_NAME.equals(stale.name())) {
@@ -169,7 +172,7 @@ final class DemoCommand {
                 String host = config.get("server.host").asString().orElse("0.0.0.0");
                 Demo demo = new Demo(server, lifecycle, database, keys, key, host, interval);
                 demo.writer.start();
-                LOG.info("demo writing a change to {} every {} ms", ORDERS, interval.toMillis());
+                LOG.info("demo writing a change to {} every {} ms", TABLE, interval.toMillis());
                 return demo;
             } catch (RuntimeException e) {
                 if (database != null) {
@@ -262,8 +265,8 @@ final class DemoCommand {
 
     /**
      * A make-believe shop whose orders go {@code pending → paid → packed → shipped → delivered}, are sometimes
-     * cancelled, and are archived (deleted) once delivered. Every change commits together with its outbox row,
-     * whose payload is the row as it is after the change (before it, for a delete).
+     * cancelled, and are archived (deleted) once delivered. It writes plain SQL and nothing else: the capture
+     * trigger turns each change into its event, in the same transaction.
      */
     static final class Shop {
         private static final ObjectMapper JSON = new ObjectMapper();
@@ -276,9 +279,6 @@ final class DemoCommand {
                 new Product("BOOK-PG", "The PostgreSQL book", 4590), new Product("STK-10", "Sticker pack", 499),
                 new Product("HOOD-L-GRY", "Hoodie, grey, L", 5900), new Product("CAP-01", "Cap", 1800),
                 new Product("BTL-75", "Water bottle 0.75 l", 2150));
-        private static final String OUTBOX =
-                "INSERT INTO cdc.outbox (table_name, operation, payload) VALUES ('" + TABLE + "', ?, ?::jsonb)";
-        private static final String ROW = "to_jsonb(o)";
 
         private final DataSource dataSource;
         final AtomicLong changes = new AtomicLong();
@@ -300,9 +300,9 @@ final class DemoCommand {
                             currency    text          NOT NULL,
                             created_at  timestamptz   NOT NULL DEFAULT now(),
                             updated_at  timestamptz   NOT NULL DEFAULT now()
-                        )""".formatted(ORDERS));
+                        )""".formatted(TABLE));
             } catch (SQLException e) {
-                throw new IllegalStateException("cannot create " + ORDERS + ": " + e.getMessage(), e);
+                throw new IllegalStateException("cannot create " + TABLE + ": " + e.getMessage(), e);
             }
         }
 
@@ -331,7 +331,7 @@ final class DemoCommand {
         }
 
         private static long count(Connection c) throws SQLException {
-            try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT count(*) FROM " + ORDERS)) {
+            try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT count(*) FROM " + TABLE)) {
                 rs.next();
                 return rs.getLong(1);
             }
@@ -353,57 +353,39 @@ final class DemoCommand {
                 totalCents += (long) qty * p.cents();
             }
             String email = customer.toLowerCase(java.util.Locale.ROOT).replaceAll("[^a-z]+", ".") + "@example.com";
-            String sql = "WITH o AS (INSERT INTO " + ORDERS + " (customer, email, status, items, total, currency) "
-                         + "VALUES (?, ?, 'pending', ?::jsonb, ?, 'EUR') RETURNING *) SELECT " + ROW + " FROM o";
+            String sql = "INSERT INTO " + TABLE + " (customer, email, status, items, total, currency) "
+                         + "VALUES (?, ?, 'pending', ?::jsonb, ?, 'EUR')";
             try (PreparedStatement st = c.prepareStatement(sql)) {
                 st.setString(1, customer);
                 st.setString(2, email);
                 st.setString(3, items.toString());
                 st.setBigDecimal(4, java.math.BigDecimal.valueOf(totalCents, 2));
-                return outbox(c, "INSERT", st);
+                return st.executeUpdate() > 0;
             }
         }
 
         /** Moves an order one step along; now and then a pending one is cancelled instead. */
         private static boolean update(Connection c, ThreadLocalRandom random) throws SQLException {
             boolean cancel = random.nextInt(10) == 0;
-            String sql = "WITH o AS (UPDATE " + ORDERS + " SET status = CASE status "
+            String sql = "UPDATE " + TABLE + " SET status = CASE status "
                          + (cancel ? "WHEN 'pending' THEN 'cancelled' " : "")
                          + "WHEN 'pending' THEN 'paid' WHEN 'paid' THEN 'packed' WHEN 'packed' THEN 'shipped' "
                          + "WHEN 'shipped' THEN 'delivered' END, updated_at = now() "
-                         + "WHERE id = (SELECT id FROM " + ORDERS + " WHERE status IN ('pending', 'paid', 'packed', "
-                         + "'shipped') ORDER BY random() LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING *) SELECT " + ROW
-                         + " FROM o";
+                         + "WHERE id = (SELECT id FROM " + TABLE + " WHERE status IN ('pending', 'paid', 'packed', "
+                         + "'shipped') ORDER BY random() LIMIT 1 FOR UPDATE SKIP LOCKED)";
             try (PreparedStatement st = c.prepareStatement(sql)) {
-                return outbox(c, "UPDATE", st);
+                return st.executeUpdate() > 0;
             }
         }
 
         /** Archives the oldest order that is delivered or cancelled. */
         private static boolean delete(Connection c) throws SQLException {
-            String sql = "WITH o AS (DELETE FROM " + ORDERS + " WHERE id = (SELECT id FROM " + ORDERS
+            String sql = "DELETE FROM " + TABLE + " WHERE id = (SELECT id FROM " + TABLE
                          + " WHERE status IN ('delivered', 'cancelled') ORDER BY updated_at LIMIT 1 "
-                         + "FOR UPDATE SKIP LOCKED) RETURNING *) SELECT " + ROW + " FROM o";
+                         + "FOR UPDATE SKIP LOCKED)";
             try (PreparedStatement st = c.prepareStatement(sql)) {
-                return outbox(c, "DELETE", st);
+                return st.executeUpdate() > 0;
             }
-        }
-
-        /** Runs the change, which returns the row as JSON, and writes that row to the outbox. */
-        private static boolean outbox(Connection c, String operation, PreparedStatement change) throws SQLException {
-            String row;
-            try (ResultSet rs = change.executeQuery()) {
-                if (!rs.next()) {
-                    return false;
-                }
-                row = rs.getString(1);
-            }
-            try (PreparedStatement st = c.prepareStatement(OUTBOX)) {
-                st.setString(1, operation);
-                st.setString(2, row);
-                st.executeUpdate();
-            }
-            return true;
         }
 
         private record Product(String sku, String name, int cents) {

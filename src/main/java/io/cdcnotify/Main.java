@@ -32,6 +32,7 @@ import io.cdcnotify.outbox.OutboxReader;
 import io.cdcnotify.outbox.Retention;
 import io.cdcnotify.sse.EventsService;
 import io.cdcnotify.subscription.Subscriptions;
+import io.cdcnotify.supervise.Watchdog;
 import io.cdcnotify.ws.WsService;
 import io.helidon.config.Config;
 import io.helidon.webserver.WebServer;
@@ -137,10 +138,16 @@ public final class Main {
         Retention retention = new Retention(database.client(), outboxConfig.retention(), outboxConfig.purgeBatch());
         Subscriptions subscriptions = new Subscriptions(hub, reader, database.client(), retention, subscriptionConfig,
                                                         limits.maxSubscriptionsPerKey(), clock);
-        OutboxListener listener = new OutboxListener(database, reader, hub, ListenerConfig.from(config),
-                                                     payload -> { }, clock);
+        OutboxListener listener = new OutboxListener(database, reader, hub, ListenerConfig.from(config), clock);
         Housekeeping housekeeping = new Housekeeping(keys, hub, subscriptions, retention, authConfig.sweepInterval(),
                                                      outboxConfig.purgeInterval());
+        // no silent death: every thread the service depends on is watched, replaced when it dies or sticks
+        Watchdog watchdog = new Watchdog(Duration.ofMillis(500));
+        watchdog.supervise(listener::supervise);
+        watchdog.supervise(housekeeping::supervise);
+        java.util.Map<String, java.util.function.BooleanSupplier> threadChecks =
+                new java.util.LinkedHashMap<>(housekeeping.checks());
+        threadChecks.put("watchdog", watchdog::alive);
         metrics.watch(hub, new Meters.ListenerGauges() {
             @Override
             public boolean connected() {
@@ -151,21 +158,30 @@ public final class Main {
             public long reconnects() {
                 return listener.reconnects();
             }
+
+            @Override
+            public double lastProgressSeconds() {
+                return listener.secondsSinceProgress();
+            }
         });
 
-        Lifecycle lifecycle = new Lifecycle(database, listener, housekeeping, hub);
+        Lifecycle lifecycle = new Lifecycle(database, listener, housekeeping, watchdog, hub);
         java.util.function.Supplier<ListenerState> listenerState = () -> new ListenerState(
                 listener.connected(), listener.lastEventId(), listener.reconnects(), listener.lagMillis());
 
         server.config(config.get("server"))
-                .addFeature(ObserveEndpoints.feature(config, metrics, database::reachable, listener::connected))
+                .directHandlers(Main::refusedBeforeRouting)
+                .addFeature(ObserveEndpoints.feature(config, metrics, database::reachable, listener::connected,
+                                                     headers -> io.cdcnotify.auth.Credentials.bearer(headers)
+                                                             .flatMap(keys::authenticate)
+                                                             .map(io.cdcnotify.auth.ApiKey::admin).orElse(false)))
                 .addProtocol(webSocket(limits, corsOrigins(config)))
                 .routing(routing -> routing
                         .error(Throwable.class, Main::unhandled)
                         .addFilter(metrics.httpResponses())
                         .addFilter(new CorsFilter(corsOrigins(config)))
                         .register(lifecycle)
-                        .register("/health", new HealthService(database::reachable, listenerState))
+                        .register("/health", new HealthService(database::reachable, listenerState, threadChecks))
                         .register("/v1/state", new StateService(keys, hub, listenerState, version()))
                         .register("/v1/keys", new KeysService(keys, limits.maxRequestBytes(), housekeeping::revoked))
                         .register("/v1/subscriptions", new SubscriptionsService(keys, subscriptions,
@@ -208,6 +224,30 @@ public final class Main {
     }
 
     /**
+     * Requests the server refuses before any routing (a malformed request line, header or percent-encoding):
+     * Helidon's status with the contract's error body instead of an empty or plain-text one. The message is the
+     * status's reason phrase, never Helidon's text, which may quote the request.
+     */
+    private static void refusedBeforeRouting(io.helidon.webserver.http.DirectHandlers.Builder handlers) {
+        for (io.helidon.http.DirectHandler.EventType type : io.helidon.http.DirectHandler.EventType.values()) {
+            handlers.addHandler(type, (req, event, status, headers, message) -> {
+                int http = status.code();
+                io.cdcnotify.hub.ErrorCode code = http >= 500 ? io.cdcnotify.hub.ErrorCode.INTERNAL
+                        : http == 403 ? io.cdcnotify.hub.ErrorCode.FORBIDDEN
+                        : http == 404 ? io.cdcnotify.hub.ErrorCode.NOT_FOUND
+                        : io.cdcnotify.hub.ErrorCode.BAD_REQUEST;
+                headers.set(io.helidon.http.HeaderValues.CONTENT_TYPE_JSON);
+                return io.helidon.http.DirectHandler.TransportResponse.builder()
+                        .status(status)
+                        .headers(headers)
+                        .keepAlive(event.keepAlive())
+                        .entity(code.body(status.reasonPhrase().toLowerCase(java.util.Locale.ROOT)))
+                        .build();
+            });
+        }
+    }
+
+    /**
      * Helidon refuses WebSocket upgrades from other origins unless they are listed: the CORS origins are. ({@code *}
      * cannot be listed; then only same-origin pages and non-browser clients, which send no Origin, connect.)
      */
@@ -243,13 +283,20 @@ public final class Main {
         private final Database database;
         private final OutboxListener listener;
         private final Housekeeping housekeeping;
+        private final Watchdog watchdog;
         private final Hub hub;
 
-        Lifecycle(Database database, OutboxListener listener, Housekeeping housekeeping, Hub hub) {
+        Lifecycle(Database database, OutboxListener listener, Housekeeping housekeeping, Watchdog watchdog, Hub hub) {
             this.database = database;
             this.listener = listener;
             this.housekeeping = housekeeping;
+            this.watchdog = watchdog;
             this.hub = hub;
+        }
+
+        /** For tests (through {@code TestAccess}). */
+        OutboxListener listener() {
+            return listener;
         }
 
         @Override
@@ -260,6 +307,7 @@ public final class Main {
         public void beforeStart() {
             listener.start();
             housekeeping.start();
+            watchdog.start();
         }
 
         /**
@@ -286,6 +334,7 @@ public final class Main {
 
         @Override
         public void afterStop() {
+            watchdog.close();
             hub.closeAll(Disconnect.SHUTDOWN);
             housekeeping.close();
             listener.stop();

@@ -39,6 +39,32 @@ class CapturesCommandTest {
     }
 
     @Test
+    void excludedColumnsMustNameColumnsExactly() throws Exception {
+        try (Connection c = DB.connect(); Statement st = c.createStatement()) {
+            st.execute("CREATE TABLE public.cards (id int PRIMARY KEY, card_number text)");
+        }
+        Run unknown = captures("add", "public.cards", "--exclude", "CARD_NUMBER,cvv");
+        assertThat(unknown.exit()).isEqualTo(2);
+        assertThat(unknown.err()).contains("\"CARD_NUMBER\"", "\"cvv\"");
+        assertThat(unknown.out()).isEmpty();
+        Run key = captures("add", "public.cards", "--exclude", "id");
+        assertThat(key.exit()).isEqualTo(2);
+        assertThat(key.err()).contains("\"id\"", "primary key");
+        assertThat(captures("list").out()).doesNotContain("public.cards");
+
+        Run add = captures("add", "public.cards", "--exclude", "card_number");
+        assertThat(add.exit()).as(add.err()).isZero();
+        try (Connection c = DB.connect(); Statement st = c.createStatement()) {
+            st.execute("ALTER TABLE public.cards RENAME TO cards_renamed");
+        }
+        // the captured name, and beside it what the table is called now
+        JsonNode listed = new ObjectMapper().readTree(captures("list").out()).get(0);
+        assertThat(listed.get("table").asText()).isEqualTo("public.cards");
+        assertThat(listed.get("current_table").asText()).isEqualTo("public.cards_renamed");
+        assertThat(captures("remove", "public.cards").exit()).isZero();
+    }
+
+    @Test
     void addListRemove() throws Exception {
         try (Connection c = DB.connect(); Statement st = c.createStatement()) {
             st.execute("CREATE TABLE public.items (id int PRIMARY KEY, secret text)");
@@ -60,7 +86,10 @@ class CapturesCommandTest {
         }
         assertThat(captures("remove", "public.items").exit()).isZero();
         assertThat(captures("remove", "public.items").exit()).isEqualTo(1);
-        assertThat(captures("add", "public.missing").err()).contains("no such table");
+        Run missing = captures("add", "public.missing");
+        assertThat(missing.err()).contains("no such table");
+        assertThat(missing.exit()).isEqualTo(1);
+        assertThat(captures("list").out()).doesNotContain("public.items");
         assertThat(captures("add").exit()).isEqualTo(2);
         assertThat(captures("frob").exit()).isEqualTo(2);
     }

@@ -46,31 +46,47 @@ class DemoCommandTest {
         try (DemoCommand.Demo demo = DemoCommand.Demo.start(config(), Duration.ofMillis(50))) {
             URI console = demo.consoleUrl();
             assertThat(console.toString())
-                    .isEqualTo("http://127.0.0.1:" + demo.port() + "/#key=" + demo.key() + "&tables=demo.orders");
+                    .isEqualTo("http://127.0.0.1:" + demo.port() + "/#key=" + demo.key() + "&tables=public.cdc_demo_orders");
             assertThat(demo.key()).startsWith("cdc_");
 
-            URI events = URI.create(demo.baseUrl() + "v1/events?tables=demo.orders");
+            URI events = URI.create(demo.baseUrl() + "v1/events?tables=public.cdc_demo_orders");
             try (SseTestClient sse = SseTestClient.open(events, Map.of("Authorization", "Bearer " + demo.key()));
                  WsTestClient ws = WsTestClient.connect(URI.create("ws://127.0.0.1:" + demo.port() + "/v1/ws"),
                                                         Map.of("Authorization", "Bearer " + demo.key()))) {
                 assertThat(sse.status()).isEqualTo(200);
                 sse.expect("subscribed");
                 ws.expect("auth_ok");
-                ws.subscribe("r1", List.of("demo.orders"));
+                ws.subscribe("r1", List.of("public.cdc_demo_orders"));
 
                 Set<String> operations = new HashSet<>();
                 Set<String> sseIds = new HashSet<>();
                 for (SseTestClient.Event e : sse.events(60, Duration.ofSeconds(20))) {
                     JsonNode event = e.json();
-                    assertThat(event.get("table").asText()).isEqualTo("demo.orders");
-                    JsonNode order = event.get("payload");
-                    assertThat(order.get("id").canConvertToLong()).isTrue();
-                    assertThat(order.get("customer").asText()).isNotBlank();
-                    assertThat(order.get("status").asText())
-                            .isIn("pending", "paid", "packed", "shipped", "delivered", "cancelled");
-                    assertThat(order.get("items").isArray()).isTrue();
-                    assertThat(order.get("currency").asText()).isEqualTo("EUR");
-                    operations.add(event.get("operation").asText());
+                    assertThat(event.get("table").asText()).isEqualTo("public.cdc_demo_orders");
+                    // a captured table's event: the row after ("new") and before ("old") the change, and its key
+                    String operation = event.get("operation").asText();
+                    JsonNode payload = event.get("payload");
+                    assertThat(payload.has("new")).as(payload.toString()).isEqualTo(!operation.equals("DELETE"));
+                    assertThat(payload.has("old")).as(payload.toString()).isEqualTo(!operation.equals("INSERT"));
+                    for (String image : List.of("new", "old")) {
+                        JsonNode order = payload.get(image);
+                        if (order == null) {
+                            continue;
+                        }
+                        assertThat(order.get("id").canConvertToLong()).isTrue();
+                        assertThat(payload.at("/key/id")).isEqualTo(order.get("id"));
+                        assertThat(order.get("customer").asText()).isNotBlank();
+                        assertThat(order.get("status").asText())
+                                .isIn("pending", "paid", "packed", "shipped", "delivered", "cancelled");
+                        assertThat(order.get("items").isArray()).isTrue();
+                        assertThat(order.get("currency").asText()).isEqualTo("EUR");
+                    }
+                    if (operation.equals("UPDATE")) {
+                        assertThat(payload.at("/old/status").asText() + " -> " + payload.at("/new/status").asText())
+                                .isIn("pending -> paid", "paid -> packed", "packed -> shipped", "shipped -> delivered",
+                                      "pending -> cancelled");
+                    }
+                    operations.add(operation);
                     sseIds.add(event.get("id").asText());
                 }
                 // The first change of an empty shop is an order; updates follow it soon after.
@@ -84,22 +100,24 @@ class DemoCommandTest {
                 assertThat(sseIds).containsAll(wsIds.stream().filter(id -> Long.parseLong(id) <= maxId(sseIds))
                                                        .toList());
             }
-            // The key reads demo.orders and nothing else.
+            // The key reads the demo table and nothing else.
             try (SseTestClient other = SseTestClient.open(URI.create(demo.baseUrl() + "v1/events?tables=orders"),
                                                           Map.of("Authorization", "Bearer " + demo.key()))) {
                 assertThat(other.status()).isEqualTo(403);
             }
             assertThat(demo.changes()).isGreaterThanOrEqualTo(60);
         }
-        // Each change committed together with its outbox row; the key went with the demo.
+        // The table is captured, so each change made its event in its transaction; the key went with the demo.
         try (Connection c = DB.connect(); Statement st = c.createStatement()) {
             assertThat(count(st, "SELECT count(*) FROM cdc.api_keys WHERE name = 'cdc-notify-demo'")).isZero();
-            assertThat(count(st, "SELECT count(*) FROM cdc.outbox WHERE table_name = 'demo.orders' "
+            assertThat(count(st, "SELECT count(*) FROM cdc.captures WHERE table_name = 'public.cdc_demo_orders' "
+                                 + "AND relation = 'public.cdc_demo_orders'::regclass")).isOne();
+            assertThat(count(st, "SELECT count(*) FROM cdc.outbox WHERE table_name = 'public.cdc_demo_orders' "
                                  + "AND operation = 'INSERT'"))
                     .isEqualTo(count(st, "SELECT coalesce(max(id), 0) FROM public.cdc_demo_orders"));
             assertThat(count(st, "SELECT count(*) FROM public.cdc_demo_orders o WHERE NOT EXISTS (SELECT 1 FROM "
-                                 + "cdc.outbox x WHERE x.table_name = 'demo.orders' AND x.operation <> 'DELETE' "
-                                 + "AND x.payload = to_jsonb(o))"))
+                                 + "cdc.outbox x WHERE x.table_name = 'public.cdc_demo_orders' "
+                                 + "AND x.operation <> 'DELETE' AND x.payload -> 'new' = to_jsonb(o))"))
                     .as("every order's current state is in the outbox")
                     .isZero();
         }

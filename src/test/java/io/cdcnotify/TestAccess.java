@@ -12,4 +12,10 @@ public final class TestAccess {
     public static void setup(WebServerConfig.Builder builder, Config config) {
         Main.setup(builder, config);
     }
+
+    /** {@link Main#setup}, returning the outbox listener it wired (for fault injection in its package's tests). */
+    public static io.cdcnotify.listen.OutboxListener setupReturningListener(WebServerConfig.Builder builder,
+                                                                           Config config) {
+        return Main.setup(builder, config).listener();
+    }
 }

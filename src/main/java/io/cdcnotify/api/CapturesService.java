@@ -99,6 +99,7 @@ public final class CapturesService implements HttpService {
     public static ObjectNode toJson(Captures.Capture c) {
         ObjectNode o = Rest.JSON.createObjectNode();
         o.put("table", c.table());
+        c.currentTable().ifPresentOrElse(t -> o.put("current_table", t), () -> o.putNull("current_table"));
         c.excludeColumns().forEach(o.putArray("exclude_columns")::add);
         o.put("created_at", Timestamps.format(c.createdAt()));
         return o;

@@ -1,5 +1,6 @@
 package io.cdcnotify.api;
 
+import java.util.Map;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 
@@ -10,15 +11,25 @@ import io.helidon.webserver.http.HttpService;
 import io.helidon.webserver.http.ServerRequest;
 import io.helidon.webserver.http.ServerResponse;
 
-/** {@code GET /health}: UP when the database answers and the listener is connected; 503 otherwise. */
+/**
+ * {@code GET /health}: UP when the database answers, the listener is connected and every thread the service
+ * depends on (the periodic jobs, the timer, the watchdog) is alive and making progress; 503 otherwise. Each check
+ * is UP or DOWN, nothing more.
+ */
 public final class HealthService implements HttpService {
 
     private final BooleanSupplier database;
     private final Supplier<ListenerState> listener;
+    private final Map<String, BooleanSupplier> threads;
 
-    public HealthService(BooleanSupplier database, Supplier<ListenerState> listener) {
+    /**
+     * @param threads further checks by name, in the order the body lists them
+     */
+    public HealthService(BooleanSupplier database, Supplier<ListenerState> listener,
+                         Map<String, BooleanSupplier> threads) {
         this.database = database;
         this.listener = listener;
+        this.threads = new java.util.LinkedHashMap<>(threads);
     }
 
     @Override
@@ -31,10 +42,16 @@ public final class HealthService implements HttpService {
         boolean listening = listener.get().connected();
         boolean up = db && listening;
         ObjectNode body = Rest.JSON.createObjectNode();
-        body.put("status", up ? "UP" : "DOWN");
+        body.put("status", "DOWN");
         ObjectNode checks = body.putObject("checks");
         checks.put("database", db ? "UP" : "DOWN");
         checks.put("listener", listening ? "UP" : "DOWN");
+        for (Map.Entry<String, BooleanSupplier> check : threads.entrySet()) {
+            boolean ok = check.getValue().getAsBoolean();
+            checks.put(check.getKey(), ok ? "UP" : "DOWN");
+            up &= ok;
+        }
+        body.put("status", up ? "UP" : "DOWN");
         Rest.json(res, up ? Status.OK_200 : Status.SERVICE_UNAVAILABLE_503, body);
     }
 }

@@ -24,6 +24,12 @@ import io.helidon.webserver.http.ServerResponse;
 /** {@code /v1/keys}: admins make, list and revoke API keys. */
 public final class KeysService implements HttpService {
 
+    /**
+     * The latest timestamp taken: years past 9999 do not fit the contract's {@code YYYY-MM-DD} form, and much later
+     * ones not PostgreSQL's {@code timestamptz}.
+     */
+    static final Instant LATEST = Instant.parse("9999-12-31T23:59:59.999999Z");
+
     private final ApiKeys keys;
     private final Rest rest;
     private final Consumer<String> onRevoked;
@@ -90,7 +96,7 @@ public final class KeysService implements HttpService {
             return;
         }
         String id = req.path().pathParameters().get("id");
-        if (!keys.delete(id)) {
+        if (!ApiKeys.wellFormedId(id) || !keys.delete(id)) {
             Rest.error(res, ErrorCode.NOT_FOUND, "no such key");
             return;
         }
@@ -117,6 +123,10 @@ public final class KeysService implements HttpService {
         }
         if (n.asText().length() > 200) {
             throw new Rest.BadField(field + " is longer than 200 characters");
+        }
+        // PostgreSQL text cannot hold NUL, and other control characters would garble every listing and log
+        if (n.asText().chars().anyMatch(Character::isISOControl)) {
+            throw new Rest.BadField(field + " must not contain control characters");
         }
         return n.asText();
     }
@@ -158,10 +168,15 @@ public final class KeysService implements HttpService {
         if (!n.isTextual()) {
             throw new Rest.BadField(field + " must be an ISO-8601 timestamp or null");
         }
+        Instant at;
         try {
-            return Optional.of(java.time.OffsetDateTime.parse(n.asText()).toInstant());
+            at = java.time.OffsetDateTime.parse(n.asText()).toInstant();
         } catch (DateTimeParseException e) {
             throw new Rest.BadField(field + " must be an ISO-8601 timestamp with an offset, e.g. 2027-01-01T00:00:00Z");
         }
+        if (at.isAfter(LATEST)) {
+            throw new Rest.BadField(field + " must be before the year 10000");
+        }
+        return Optional.of(at);
     }
 }

@@ -34,6 +34,7 @@ public final class ApiKeys {
     public static final String PREFIX = "cdc_";
     private static final int CACHE_LIMIT = 10_000;
     private static final SecureRandom RANDOM = new SecureRandom();
+    private static final java.util.regex.Pattern WELL_FORMED_ID = java.util.regex.Pattern.compile("[A-Za-z0-9_-]{1,64}");
 
     private final DbClient db;
     private final Optional<byte[]> adminKeyHash;
@@ -76,13 +77,28 @@ public final class ApiKeys {
     }
 
     public Optional<ApiKey> find(String id) {
+        if (!wellFormedId(id)) {
+            return Optional.empty();
+        }
         return db.execute()
                 .get("SELECT id, name, tables, admin, expires_at, created_at FROM cdc.api_keys WHERE id = ?", id)
                 .map(ApiKeys::toKey);
     }
 
+    /**
+     * Whether an id could name a key at all ({@code key_} and hex, or {@code admin}; looser, so a change of form
+     * does not lock anyone out). Anything else names no key and is not worth a query, some strings (a NUL byte)
+     * the database would refuse outright.
+     */
+    public static boolean wellFormedId(String id) {
+        return id != null && WELL_FORMED_ID.matcher(id).matches();
+    }
+
     /** Deletes a key; its cached validations go with it. */
     public boolean delete(String id) {
+        if (!wellFormedId(id)) {
+            return false;
+        }
         long deleted = db.execute().delete("DELETE FROM cdc.api_keys WHERE id = ?", id);
         cache.values().removeIf(c -> c.key.isPresent() && c.key.get().id().equals(id));
         return deleted > 0;

@@ -12,17 +12,24 @@ import io.helidon.config.Config;
  *                        {@code POLL}: no LISTEN at all, read every {@code pollInterval}
  * @param pollInterval    time between reads when no doorbell rang: a safety net in {@code NOTIFY} mode, the
  *                        only trigger in {@code POLL} mode
+ * @param coalesce        in {@code NOTIFY} mode, the least time from the start of one read to the start of the next
+ *                        while the doorbell keeps ringing: the first ring after a quiet spell is read at once, a
+ *                        burst of rings is read at most once per this interval
  * @param waitTimeout     longest single {@code getNotifications} wait; also bounds how stale a dead
  *                        connection can go unnoticed
  * @param maxBackoff      cap of the reconnect backoff
  * @param validityCheck   how often the idle LISTEN connection is probed with a query
+ * @param stallTimeout    a listener thread whose loop has not come round for this long is stuck: {@code /health}
+ *                        says DOWN and the watchdog replaces it
  * @param pageSize        outbox rows read per statement
  */
 public record ListenerConfig(Mode mode,
                              Duration pollInterval,
+                             Duration coalesce,
                              Duration waitTimeout,
                              Duration maxBackoff,
                              Duration validityCheck,
+                             Duration stallTimeout,
                              int pageSize) {
 
     public enum Mode { NOTIFY, POLL }
@@ -33,9 +40,11 @@ public record ListenerConfig(Mode mode,
         String interval = mode == Mode.POLL ? "poll-only-interval-ms" : "poll-interval-ms";
         return new ListenerConfig(mode,
                                   Duration.ofMillis(c.get(interval).asLong().get()),
+                                  Duration.ofMillis(c.get("coalesce-ms").asLong().orElse(2L)),
                                   Duration.ofMillis(c.get("wait-timeout-ms").asLong().get()),
                                   Duration.ofMillis(c.get("max-backoff-ms").asLong().get()),
                                   Duration.ofMillis(c.get("validity-check-ms").asLong().get()),
+                                  Duration.ofMillis(c.get("stall-timeout-ms").asLong().orElse(10_000L)),
                                   c.get("page-size").asInt().get());
     }
 }

@@ -42,6 +42,8 @@ public final class Filter {
     private static final int MAX_CONDITIONS = 16;
     private static final int MAX_VALUES = 1000;
     private static final int MAX_PATH = 256;
+    /** PostgreSQL's jsonb cannot hold it, so no payload ever has it either. */
+    private static final String NUL = "a filter may not contain the NUL character (\\u0000)";
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final Set<String> operations;
@@ -141,6 +143,9 @@ public final class Filter {
         if (path.isEmpty() || path.length() > MAX_PATH || path.startsWith(".") || path.endsWith(".") || path.contains("..")) {
             throw new Invalid("a filter path is field names separated by dots, e.g. new.status");
         }
+        if (path.indexOf('\u0000') >= 0) {
+            throw new Invalid(NUL); // a durable subscription's filter is stored as jsonb
+        }
         Set<String> allowed = new HashSet<>();
         if (spec.isObject()) {
             if (spec.size() != 1 || !(spec.has("eq") || spec.has("in"))) {
@@ -166,6 +171,9 @@ public final class Filter {
     private static String scalarKey(String path, JsonNode v) {
         if (v.isContainerNode()) {
             throw new Invalid("values to compare " + path + " with must be strings, numbers, booleans or null");
+        }
+        if (v.isTextual() && v.asText().indexOf('\u0000') >= 0) {
+            throw new Invalid(NUL);
         }
         return key(v);
     }

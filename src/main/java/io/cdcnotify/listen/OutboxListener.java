@@ -4,10 +4,13 @@ import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.Consumer;
+import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
 
 import io.cdcnotify.config.ListenerConfig;
 import io.cdcnotify.db.Database;
@@ -15,83 +18,149 @@ import io.cdcnotify.hub.Hub;
 import io.cdcnotify.outbox.OutboxEvent;
 import io.cdcnotify.outbox.OutboxReader;
 import io.cdcnotify.outbox.ReadPosition;
+import io.cdcnotify.supervise.Worker;
 import org.postgresql.PGConnection;
 import org.postgresql.PGNotification;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Hears the outbox's doorbell and hands what it reads to the hub, on one named virtual thread.
+ * Hears the outbox's doorbell and hands what it reads to the hub, on two named virtual threads.
  *
- * <p>One dedicated pgjdbc connection, outside the pool and touched by this thread alone, LISTENs; a finite
- * {@code getNotifications} wait and a periodic query notice a dead connection. A notification is only a
- * doorbell: every ring (and every poll tick, in case one was missed) reads the outbox from the reader's
- * position until it is drained. When the connection drops, the thread reconnects at once, then with capped
- * backoff, and the first read catches up on everything committed meanwhile. In {@code POLL} mode there is no
- * LISTEN connection: the thread reads on a timer.
+ * <p>The doorbell ({@code outbox-listener}, {@code NOTIFY} mode only): one dedicated pgjdbc connection, outside the
+ * pool and touched by this thread alone, LISTENs; a finite {@code getNotifications} wait and a periodic query
+ * notice a dead connection. The thread only drains notifications and rings: it never reads the outbox, so a
+ * reader never waits behind pgjdbc's notification loop (which keeps reading while notifications arrive less than a
+ * millisecond apart). When the connection drops, the thread reconnects at once, then with capped backoff.
+ *
+ * <p>The reader ({@code outbox-reader}): reads the outbox from its position until it is drained, then waits for a
+ * ring or the poll tick (the safety net, or in {@code POLL} mode the only trigger). A ring after a quiet spell is
+ * read at once; while rings keep coming, reads start at most every {@code coalesce} (one read serves every
+ * transaction committed before it). The position lives in memory, so after any outage the next read catches up on
+ * everything committed meanwhile; every LISTEN (first or after a reconnect) rings, and the listener counts as
+ * connected only once a read that started after the LISTEN has finished.
+ *
+ * <p>Both threads are {@link Worker}s: one that dies (an {@code OutOfMemoryError}) or gets stuck makes
+ * {@link #connected()} false at once and is replaced by {@link #supervise()}. A replaced reader cannot publish: the
+ * position moves only under {@code publishLock} and only from where the page was read.
  */
 public final class OutboxListener {
 
     public static final String OUTBOX_CHANNEL = "cdc_outbox";
-    public static final String CONTROL_CHANNEL = "cdc_control";
 
     private static final Logger LOG = LoggerFactory.getLogger(OutboxListener.class);
 
-    private final Database database;
+    /** Test-only: runs at the top of each loop of a listener thread (named as the argument), may throw or block. */
+    @FunctionalInterface
+    interface Fault {
+        Fault NONE = thread -> { };
+
+        void at(String thread) throws InterruptedException;
+    }
+
     private final OutboxReader reader;
     private final Hub hub;
     private final ListenerConfig config;
-    private final Consumer<String> control;
     private final Clock clock;
+    private final Database database;
+    private final Worker readerWorker;
+    /** Null in {@code POLL} mode. */
+    private final Worker doorbellWorker;
     private final AtomicLong reconnects = new AtomicLong();
-    private volatile boolean running;
-    private volatile boolean connected;
-    private volatile Thread thread;
+    /** Set by a ring, cleared by the reader just before a read starts. */
+    private final AtomicBoolean rung = new AtomicBoolean();
+    /** Numbers reads in the order they start. */
+    private final AtomicLong readsStarted = new AtomicLong();
+    /** Guards {@link #position} and the hand-off to the hub; held for no I/O. */
+    private final ReentrantLock publishLock = new ReentrantLock();
+    private volatile Fault fault = Fault.NONE;
+    private volatile boolean started;
+    /** The number of the last read that finished without error; 0 before. */
+    private volatile long readDone;
+    /** Whether the last read failed. */
+    private volatile boolean readFailing;
+    /** NOTIFY mode: LISTENing now. */
+    private volatile boolean listening;
+    /** NOTIFY mode: the first read that counts as catch-up for the current LISTEN. */
+    private volatile long catchUpFrom = Long.MAX_VALUE;
     private volatile long lastEventId = -1;
     private volatile long lagMillis;
+    /** nanoTime of the last finished read / the last return of getNotifications. */
+    private volatile long lastRead;
+    private volatile long lastListen;
     private ReadPosition position;
-    /** When the connection was lost (nanoTime), 0 before the first loss. */
+    /** Reader thread only: the catch-up read last logged. */
+    private long loggedCatchUp;
+    /** Doorbell thread only: whether it has LISTENed before, and when the connection was lost. */
+    private boolean listenedBefore;
     private long downSince;
 
-    /**
-     * @param control receives the payload of each notification on the control channel; must not block
-     */
-    public OutboxListener(Database database, OutboxReader reader, Hub hub, ListenerConfig config,
-                          Consumer<String> control, Clock clock) {
+    public OutboxListener(Database database, OutboxReader reader, Hub hub, ListenerConfig config, Clock clock) {
         this.database = database;
         this.reader = reader;
         this.hub = hub;
         this.config = config;
-        this.control = control;
         this.clock = clock;
+        this.readerWorker = new Worker("outbox-reader", config.stallTimeout(), this::readLoop);
+        this.doorbellWorker = config.mode() == ListenerConfig.Mode.NOTIFY
+                ? new Worker("outbox-listener", config.stallTimeout(), this::listenLoop)
+                : null;
     }
 
     public void start() {
-        running = true;
-        thread = Thread.ofVirtual().name("outbox-listener").start(this::run);
-    }
-
-    /** Stops the thread and releases the LISTEN connection. */
-    public void stop() {
-        running = false;
-        Thread t = thread;
-        if (t != null) {
-            t.interrupt();
-            try {
-                t.join(5_000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
+        long now = System.nanoTime();
+        lastRead = now;
+        lastListen = now;
+        started = true;
+        readerWorker.start();
+        if (doorbellWorker != null) {
+            doorbellWorker.start();
         }
     }
 
-    /** True while the LISTEN connection is up (in POLL mode: while reads succeed). */
+    /** Stops both threads and releases the LISTEN connection. */
+    public void stop() {
+        if (!started) {
+            return;
+        }
+        started = false;
+        if (doorbellWorker != null) {
+            doorbellWorker.stop(Duration.ofSeconds(5));
+        }
+        readerWorker.stop(Duration.ofSeconds(5));
+        listening = false;
+        LOG.info("outbox listener stopped");
+    }
+
+    /** The watchdog's round: replaces a listener thread that died or is stuck. */
+    public void supervise() {
+        readerWorker.supervise();
+        if (doorbellWorker != null) {
+            doorbellWorker.supervise();
+        }
+    }
+
+    /**
+     * True while events move: both threads alive and making progress, the last read succeeded, and in
+     * {@code NOTIFY} mode the LISTEN connection is up and a read started after its LISTEN has finished.
+     */
     public boolean connected() {
-        return connected;
+        if (!started || !readerWorker.healthy() || readFailing || readDone == 0) {
+            return false;
+        }
+        if (doorbellWorker == null) {
+            return true;
+        }
+        return doorbellWorker.healthy() && listening && readDone >= catchUpFrom;
     }
 
     public long reconnects() {
         return reconnects.get();
+    }
+
+    /** Listener threads started to replace a dead or stuck one. */
+    public long restarts() {
+        return readerWorker.restarts() + (doorbellWorker == null ? 0 : doorbellWorker.restarts());
     }
 
     /** The id of the last outbox row read, in read order; -1 before the first. */
@@ -104,83 +173,249 @@ public final class OutboxListener {
         return lagMillis;
     }
 
-    private void run() {
+    /**
+     * Seconds since the listener last made progress: the older of the reader's last finished read and (in
+     * {@code NOTIFY} mode) the doorbell's last return from {@code getNotifications}. Below the poll interval (1 s)
+     * plus a read while all is well, whether or not events are written.
+     */
+    public double secondsSinceProgress() {
+        long oldest = doorbellWorker == null ? lastRead : Math.min(lastRead, lastListen);
+        return Math.max(0, System.nanoTime() - oldest) / 1e9;
+    }
+
+    /** Test seam: {@code fault} runs at the top of every loop of both threads until replaced by {@link Fault#NONE}. */
+    void injectFault(Fault fault) {
+        this.fault = fault;
+    }
+
+    private void ring() {
+        rung.set(true);
+        Thread t = readerWorker.thread();
+        if (t != null) {
+            LockSupport.unpark(t);
+        }
+    }
+
+    // ---- the reader ----
+
+    private void readLoop(Worker.Life life) throws InterruptedException {
+        boolean first = true;
         long backoff = 0;
-        boolean wasConnected = false;
-        while (running) {
-            try {
-                if (config.mode() == ListenerConfig.Mode.NOTIFY) {
-                    listen(wasConnected);
+        long lastStart = 0;
+        long lastEnd = 0;
+        while (life.live()) {
+            life.beat();
+            fault.at("outbox-reader");
+            if (!first) {
+                if (readFailing) {
+                    TimeUnit.MILLISECONDS.sleep(backoff);
                 } else {
-                    poll(wasConnected);
+                    awaitTurn(life, lastStart, lastEnd);
+                }
+            }
+            first = false;
+            if (!life.live()) {
+                break;
+            }
+            rung.set(false); // before the read: a ring from now on is for a commit this read may not see
+            long number = readsStarted.incrementAndGet();
+            lastStart = System.nanoTime();
+            try {
+                int read = drain(life);
+                lastRead = System.nanoTime();
+                readDone = number;
+                if (readFailing) {
+                    readFailing = false;
+                    backoff = 0;
+                    if (doorbellWorker == null) {
+                        reconnects.incrementAndGet();
+                        LOG.info("outbox poller resumed; {} events caught up", read);
+                    } else {
+                        LOG.info("outbox reads work again; {} events caught up", read);
+                    }
+                } else if (number == 1 && doorbellWorker == null) {
+                    LOG.info("outbox poller started; {} events caught up", read);
+                }
+                long catchUp = catchUpFrom;
+                if (number >= catchUp && catchUp > loggedCatchUp) {
+                    loggedCatchUp = catchUp;
+                    LOG.info("outbox listener listening; {} events caught up", read);
                 }
             } catch (SQLException | RuntimeException e) {
-                if (!running) {
+                if (!life.live()) {
                     break;
                 }
-                if (connected || downSince == 0) {
+                if (!readFailing) {
+                    LOG.warn("outbox read failed, retrying: {}", e.getMessage());
+                } else {
+                    LOG.debug("outbox read still failing: {}", e.getMessage());
+                }
+                readFailing = true;
+                backoff = Math.min(Math.max(50, backoff * 2), config.maxBackoff().toMillis());
+            }
+            lastEnd = System.nanoTime();
+        }
+    }
+
+    /**
+     * Waits until a ring (no sooner than {@code coalesce} after the last read started) or the poll tick (measured
+     * from the end of the last read), whichever is first.
+     */
+    private void awaitTurn(Worker.Life life, long lastStart, long lastEnd) throws InterruptedException {
+        long due = lastEnd + config.pollInterval().toNanos();
+        long coalesce = config.coalesce().toNanos();
+        while (life.live()) {
+            long now = System.nanoTime();
+            if (rung.get()) {
+                long earliest = lastStart + coalesce;
+                if (now >= earliest) {
+                    return;
+                }
+                LockSupport.parkNanos(this, earliest - now);
+            } else {
+                if (now >= due) {
+                    return;
+                }
+                LockSupport.parkNanos(this, due - now);
+            }
+            if (Thread.interrupted()) {
+                throw new InterruptedException();
+            }
+        }
+    }
+
+    /** Reads until the outbox is drained; returns the number of events read. */
+    private int drain(Worker.Life life) throws SQLException {
+        ReadPosition from = currentPosition();
+        if (from == null) {
+            ReadPosition head = reader.head();
+            publishLock.lock();
+            try {
+                if (position == null) {
+                    position = head;
+                }
+                from = position;
+            } finally {
+                publishLock.unlock();
+            }
+        }
+        int total = 0;
+        OutboxReader.Page page;
+        do {
+            page = reader.read(from, config.pageSize(), Set.of());
+            life.beat();
+            int handed = handOff(life, from, page);
+            if (handed < 0) {
+                throw new IllegalStateException("the read was overtaken: abandoned or replaced");
+            }
+            total += handed;
+            if (LOG.isDebugEnabled()) {
+                LOG.debug("read {} events from {} to {}", page.events().size(), from, page.next());
+            }
+            from = page.next();
+        } while (page.full() && life.live());
+        return total;
+    }
+
+    private ReadPosition currentPosition() {
+        publishLock.lock();
+        try {
+            return position;
+        } finally {
+            publishLock.unlock();
+        }
+    }
+
+    /**
+     * The one hand-off of events to the hub, and the one place the position moves: only if this thread is still
+     * the live reader and nobody moved the position since {@code from} was read from it. Returns the number of
+     * events handed off, -1 when the page was discarded.
+     */
+    private int handOff(Worker.Life life, ReadPosition from, OutboxReader.Page page) {
+        publishLock.lock();
+        try {
+            if (!life.live() || position != from) {
+                return -1;
+            }
+            if (!page.events().isEmpty()) {
+                hub.publish(page.events());
+                OutboxEvent last = page.events().getLast();
+                lastEventId = last.id();
+                lagMillis = Math.max(0, clock.millis() - last.createdAtMicros() / 1000);
+            }
+            position = page.next();
+            return page.events().size();
+        } finally {
+            publishLock.unlock();
+        }
+    }
+
+    // ---- the doorbell ----
+
+    private void listenLoop(Worker.Life life) throws InterruptedException {
+        long backoff = 0;
+        if (listening) { // the thread before this one died while listening
+            listening = false;
+            downSince = System.nanoTime();
+        }
+        while (life.live()) {
+            life.beat();
+            try {
+                listen(life);
+            } catch (SQLException | RuntimeException e) {
+                if (!life.live()) {
+                    break;
+                }
+                if (listening || downSince == 0) {
                     LOG.warn("outbox listener lost its connection, reconnecting: {}", e.getMessage());
                 } else {
                     LOG.debug("outbox listener still cannot reconnect: {}", e.getMessage());
                 }
-            } catch (InterruptedException e) {
-                break;
             }
-            wasConnected |= connected;
-            if (connected) {
+            if (listening) {
                 backoff = 0; // the first attempt after a loss goes at once
                 downSince = System.nanoTime();
             }
-            connected = false;
-            if (!running) {
+            listening = false;
+            if (!life.live()) {
                 break;
             }
-            try {
-                TimeUnit.MILLISECONDS.sleep(backoff);
-            } catch (InterruptedException e) {
-                break;
-            }
+            TimeUnit.MILLISECONDS.sleep(backoff);
             backoff = Math.min(Math.max(50, backoff * 2), config.maxBackoff().toMillis());
         }
-        connected = false;
-        LOG.info("outbox listener stopped");
     }
 
-    private void listen(boolean reconnecting) throws SQLException, InterruptedException {
+    private void listen(Worker.Life life) throws SQLException, InterruptedException {
         try (Connection connection = database.openListenerConnection();
              Statement statement = connection.createStatement()) {
             statement.execute("LISTEN " + OUTBOX_CHANNEL);
-            statement.execute("LISTEN " + CONTROL_CHANNEL);
             PGConnection pg = connection.unwrap(PGConnection.class);
-            int caughtUp = start(reconnecting);
-            if (reconnecting) {
-                LOG.info("outbox listener reconnected after {} ms (reconnect {}); {} events caught up",
-                         (System.nanoTime() - downSince) / 1_000_000, reconnects.get(), caughtUp);
-            } else {
-                LOG.info("outbox listener listening; {} events caught up", caughtUp);
+            if (!life.live()) {
+                return;
             }
-            long pollEvery = config.pollInterval().toNanos();
+            // connected once a read that starts after this LISTEN has finished: it sees every commit whose
+            // doorbell this connection did not hear
+            catchUpFrom = readsStarted.get() + 1;
+            listening = true;
+            ring();
+            if (listenedBefore) {
+                reconnects.incrementAndGet();
+                LOG.info("outbox listener reconnected after {} ms (reconnect {})",
+                         (System.nanoTime() - downSince) / 1_000_000, reconnects.get());
+            }
+            listenedBefore = true;
+            int wait = (int) config.waitTimeout().toMillis();
             long checkEvery = config.validityCheck().toNanos();
-            long lastRead = System.nanoTime();
-            long lastCheck = lastRead;
-            while (running) {
-                PGNotification[] notifications = pg.getNotifications((int) config.waitTimeout().toMillis());
-                boolean doorbell = false;
-                if (notifications != null) {
-                    for (PGNotification n : notifications) {
-                        if (CONTROL_CHANNEL.equals(n.getName())) {
-                            control.accept(n.getParameter());
-                        } else {
-                            doorbell = true;
-                        }
-                    }
-                }
+            long lastCheck = System.nanoTime();
+            while (life.live()) {
+                life.beat();
+                fault.at("outbox-listener");
+                PGNotification[] notifications = pg.getNotifications(wait);
                 long now = System.nanoTime();
-                if (doorbell || now - lastRead >= pollEvery) {
-                    drain();
-                    lastRead = now;
-                }
-                if (!doorbell && now - lastCheck >= checkEvery) {
+                lastListen = now;
+                if (notifications != null && notifications.length > 0) {
+                    ring();
+                } else if (now - lastCheck >= checkEvery) {
                     statement.execute("SELECT 1");
                     lastCheck = now;
                 }
@@ -189,48 +424,5 @@ public final class OutboxListener {
                 }
             }
         }
-    }
-
-    private void poll(boolean reconnecting) throws SQLException, InterruptedException {
-        int caughtUp = start(reconnecting);
-        LOG.info("outbox poller {}; {} events caught up", reconnecting ? "resumed" : "started", caughtUp);
-        while (running) {
-            TimeUnit.NANOSECONDS.sleep(config.pollInterval().toNanos());
-            drain();
-        }
-    }
-
-    /** Marks the listener connected and catches up: from now on first start, from where it was after a loss. */
-    private int start(boolean reconnecting) throws SQLException {
-        if (position == null) {
-            position = reader.head();
-        }
-        int caughtUp = drain();
-        connected = true;
-        if (reconnecting) {
-            reconnects.incrementAndGet();
-        }
-        return caughtUp;
-    }
-
-    /** Reads until the outbox is drained; returns the number of events read. */
-    private int drain() throws SQLException {
-        int total = 0;
-        OutboxReader.Page page;
-        do {
-            page = reader.read(position, config.pageSize(), Set.of());
-            if (!page.events().isEmpty()) {
-                hub.publish(page.events());
-                OutboxEvent last = page.events().getLast();
-                lastEventId = last.id();
-                lagMillis = Math.max(0, clock.millis() - last.createdAtMicros() / 1000);
-                total += page.events().size();
-            }
-            if (LOG.isDebugEnabled()) {
-                LOG.debug("read {} events from {} to {}", page.events().size(), position, page.next());
-            }
-            position = page.next();
-        } while (page.full() && running);
-        return total;
     }
 }

@@ -47,6 +47,9 @@ public final class Meters implements HubMetrics {
         boolean connected();
 
         long reconnects();
+
+        /** Seconds since the listener last completed a loop (a read, a return from the LISTEN wait). */
+        double lastProgressSeconds();
     }
 
     private final MetricsFactory factory;
@@ -159,6 +162,9 @@ public final class Meters implements HubMetrics {
                        .description("Events waiting in the queues of detached durable subscriptions"));
         create(factory.gaugeBuilder("cdc_listener_connected", listener, l -> l.connected() ? 1 : 0)
                        .description("1 while the outbox listener's LISTEN connection is up, else 0"));
+        create(factory.gaugeBuilder("cdc_listener_last_progress_seconds", listener, ListenerGauges::lastProgressSeconds)
+                       .description("Seconds since the outbox listener last completed a read or a LISTEN wait; "
+                                            + "about 1 or less while it works, growing while it is stuck or down"));
         create(factory.functionalCounterBuilder("cdc_listener_reconnects", listener, ListenerGauges::reconnects)
                        .description("Times the outbox listener reconnected after losing its connection"));
     }

@@ -39,6 +39,8 @@ public final class Subscriptions {
     private static final Logger LOG = LoggerFactory.getLogger(Subscriptions.class);
     private static final SecureRandom RANDOM = new SecureRandom();
     private static final int BACKLOG_PAGE = 500;
+    /** Ids are {@code s-} and hex; this is looser, so a change of length or alphabet does not lock clients out. */
+    private static final java.util.regex.Pattern WELL_FORMED_ID = java.util.regex.Pattern.compile("[A-Za-z0-9_-]{1,64}");
 
     private final Hub hub;
     private final OutboxReader reader;
@@ -101,11 +103,17 @@ public final class Subscriptions {
 
     /** A key's durable subscription, as the API shows it. */
     public Optional<View> view(String id, String keyId) {
+        if (!wellFormedId(id)) {
+            return Optional.empty();
+        }
         return store.find(id).filter(s -> s.keyId().equals(keyId)).map(this::view);
     }
 
     /** Ends a key's subscription everywhere: other instances end theirs at their next sync. */
     public boolean delete(String id, String keyId) {
+        if (!wellFormedId(id)) {
+            return false;
+        }
         Optional<SubscriptionStore.Stored> stored = store.find(id).filter(s -> s.keyId().equals(keyId));
         if (stored.isEmpty()) {
             return false;
@@ -130,6 +138,9 @@ public final class Subscriptions {
      * @param mayRead whether the key may read all of a list of tables
      */
     public Opening open(String keyId, Predicate<List<String>> mayRead, int maxTables, Opening.Request request) {
+        if (request.subscriptionId().isPresent() && !wellFormedId(request.subscriptionId().get())) {
+            return new Opening.Refused(ErrorCode.NOT_FOUND, "no such subscription");
+        }
         Optional<Cursor> cursor = Optional.empty();
         if (request.cursor().isPresent()) {
             cursor = Cursor.decode(request.cursor().get());
@@ -266,6 +277,14 @@ public final class Subscriptions {
         } catch (SQLException e) {
             throw new IllegalStateException("could not read the outbox head", e);
         }
+    }
+
+    /**
+     * Whether an id could name a subscription at all. Anything else names none (the contract's {@code not_found},
+     * whatever its form) and never reaches the database, which refuses some strings outright (a NUL byte).
+     */
+    public static boolean wellFormedId(String id) {
+        return id != null && WELL_FORMED_ID.matcher(id).matches();
     }
 
     private static byte[] randomBytes() {

@@ -63,21 +63,12 @@ final class WsEndpoint implements WsListener {
     public void onOpen(WsSession session) {
         this.session = session;
         this.limits = new RequestLimits(deps.limits().maxMessagesPerSecond(), System.nanoTime());
-        Thread reader = Thread.currentThread();
-        Thread.ofVirtual().name("ws-watch-" + connectionId).start(() -> {
-            try {
-                reader.join();
-            } catch (InterruptedException e) {
-                return;
-            }
-            withContext(this::ended);
-        });
         withContext(() -> {
             LOG.info("websocket connection opened from {}", session.socketContext().remotePeer().host());
             if (upgradeKey.isPresent()) {
                 String secret = upgradeKey.get();
                 upgradeKey = Optional.empty();
-                authenticate(secret);
+                authenticate(secret, Optional.empty());
             } else {
                 deps.timer().schedule(() -> Thread.ofVirtual().start(this::authTimedOut),
                                       deps.limits().authTimeout().toMillis(), TimeUnit.MILLISECONDS);
@@ -110,9 +101,10 @@ final class WsEndpoint implements WsListener {
             ClientRequest request = ClientRequest.parse(frame);
             if (state.get() == State.PENDING) {
                 if (request instanceof ClientRequest.Auth auth) {
-                    authenticate(auth.apiKey());
+                    authenticate(auth.apiKey(), auth.requestId());
                 } else if (state.compareAndSet(State.PENDING, State.CLOSED)) {
-                    refuseDirectly(Disconnect.unauthorized("authenticate first: send {\"type\":\"auth\",\"api_key\":…}"));
+                    refuseDirectly(unauthorized(request.requestId(),
+                                                "authenticate first: send {\"type\":\"auth\",\"api_key\":…}"));
                 }
                 return;
             }
@@ -135,7 +127,9 @@ final class WsEndpoint implements WsListener {
     public void onClose(WsSession session, int status, String reason) {
         withContext(() -> {
             ended();
-            LOG.info("websocket connection closed by the client ({})", status);
+            // the connection tells of every end once (StrictWsConnection): the client's close, a protocol
+            // violation it was closed for (1002, 1007, 1009), or 1006 when the socket went away without a close
+            LOG.info("websocket connection closed ({}{})", status, reason.isEmpty() ? "" : " " + reason);
         });
     }
 
@@ -156,14 +150,15 @@ final class WsEndpoint implements WsListener {
 
     // ---- authentication ----
 
-    private void authenticate(String secret) {
+    /** @param requestId the {@code auth} message's, which a refusal answers */
+    private void authenticate(String secret, Optional<String> requestId) {
         Optional<ApiKey> found = deps.keys().authenticate(secret);
         if (!state.compareAndSet(State.PENDING, State.OPEN)) {
             return; // timed out meanwhile
         }
         if (found.isEmpty()) {
             state.set(State.CLOSED);
-            refuseDirectly(Disconnect.unauthorized("unknown, revoked or expired API key"));
+            refuseDirectly(unauthorized(requestId, "unknown, revoked or expired API key"));
             return;
         }
         key = found.get();
@@ -184,6 +179,13 @@ final class WsEndpoint implements WsListener {
         Thread.ofVirtual().name("ws-writer-" + connectionId).start(client::run);
         client.send(new Message.AuthOk(connectionId));
         LOG.info("websocket connection authenticated as key {}", key.id());
+    }
+
+    /** Close 4401 after an {@code unauthorized} error that answers the request, when there was one. */
+    private static Disconnect unauthorized(Optional<String> requestId, String message) {
+        Disconnect d = Disconnect.unauthorized(message);
+        return new Disconnect(d.code(), d.reason(),
+                              Optional.of(Message.Error.answering(requestId, ErrorCode.UNAUTHORIZED, message)));
     }
 
     private void authTimedOut() {

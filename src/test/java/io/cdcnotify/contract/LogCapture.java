@@ -8,7 +8,10 @@ import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.AppenderBase;
 import org.slf4j.LoggerFactory;
 
-/** The service's log lines while it is open, as logback events (the service logs through logback). */
+/**
+ * The service's log lines while it is open, as logback events (the service logs through logback). Helidon's own
+ * loggers (java.util.logging) are bridged into logback as {@code Main.main} does, so their lines count too.
+ */
 final class LogCapture implements AutoCloseable {
 
     private final List<ILoggingEvent> lines = new CopyOnWriteArrayList<>();
@@ -22,12 +25,21 @@ final class LogCapture implements AutoCloseable {
     };
 
     LogCapture() {
+        if (!org.slf4j.bridge.SLF4JBridgeHandler.isInstalled()) {
+            org.slf4j.bridge.SLF4JBridgeHandler.removeHandlersForRootLogger();
+            org.slf4j.bridge.SLF4JBridgeHandler.install();
+        }
         appender.start();
         root.addAppender(appender);
     }
 
     List<ILoggingEvent> lines() {
         return lines;
+    }
+
+    /** The lines that carry a stack trace. */
+    List<ILoggingEvent> withStackTrace() {
+        return lines.stream().filter(e -> e.getThrowableProxy() != null).toList();
     }
 
     static String connectionId(ILoggingEvent e) {

@@ -61,6 +61,47 @@ class RestBadInputTest {
         }
     }
 
+    /** Requests refused before routing (malformed encoding, header or request line) get the JSON error body too. */
+    @Test
+    void aRequestRefusedBeforeRoutingGetsTheContractErrorBody() throws Exception {
+        for (String request : List.of("GET /v1/subscriptions/%ZZ HTTP/1.1\r\nHost: x\r\n\r\n",
+                                      "GET /v1/events?tables=orders&last_event_id=%ZZ HTTP/1.1\r\nHost: x\r\n\r\n",
+                                      "GET /health HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n")) {
+            String response = raw(request);
+            assertThat(response).as(request).startsWith("HTTP/1.1 400");
+            assertThat(response.toLowerCase()).as(response).contains("content-type: application/json");
+            String body = response.substring(response.indexOf("\r\n\r\n") + 4);
+            assertThat(Contract.fields(new com.fasterxml.jackson.databind.ObjectMapper().readTree(body)))
+                    .containsExactly("code", "message");
+            assertThat(body).contains("\"bad_request\"");
+        }
+    }
+
+    private static String raw(String request) throws java.io.IOException {
+        try (java.net.Socket s = new java.net.Socket("127.0.0.1", server.port())) {
+            s.setSoTimeout(10_000);
+            s.getOutputStream().write(request.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            s.getOutputStream().flush();
+            java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+            byte[] buffer = new byte[4096];
+            int n;
+            try {
+                while ((n = s.getInputStream().read(buffer)) > 0) {
+                    out.write(buffer, 0, n);
+                    String text = out.toString(java.nio.charset.StandardCharsets.UTF_8);
+                    int headEnd = text.indexOf("\r\n\r\n");
+                    java.util.regex.Matcher length = java.util.regex.Pattern.compile("(?i)content-length: (\\d+)").matcher(text);
+                    if (headEnd >= 0 && length.find() && text.length() - headEnd - 4 >= Integer.parseInt(length.group(1))) {
+                        break;
+                    }
+                }
+            } catch (java.net.SocketTimeoutException e) {
+                // whatever came
+            }
+            return out.toString(java.nio.charset.StandardCharsets.UTF_8);
+        }
+    }
+
     @Test
     void aPostWithoutABodyOrWithTheWrongShapeIsBadRequest() {
         assertThat(Api.send("POST", server.http("/v1/keys"), CdcServer.ADMIN_KEY, "", "application/json").status())

@@ -53,6 +53,36 @@ class StateAndHealthTest {
         });
     }
 
+    /** Issue 12: UP or DOWN per check for anyone; disk and heap sizes only for an admin key. */
+    @Test
+    void observeHealthShowsDetailsOnlyToAnAdminKey() {
+        for (String path : List.of("/observe/health", "/observe/health/live", "/observe/health/ready")) {
+            for (String caller : java.util.Arrays.asList(null, key)) {
+                Api.Response r = Api.get(server.http(path), caller);
+                assertThat(r.status()).as(path).isIn(200, 503);
+                JsonNode checks = r.json().get("checks");
+                assertThat(checks.isArray() && !checks.isEmpty()).as("%s: %s", path, r.body()).isTrue();
+                checks.forEach(c -> {
+                    assertThat(fields(c)).as("%s for %s", c, caller == null ? "nobody" : "a key").isEqualTo(Set.of("name", "status"));
+                    assertThat(c.get("status").asText()).isIn("UP", "DOWN");
+                });
+            }
+        }
+        Api.Response anonymous = Api.get(server.http("/observe/health"), null);
+        assertThat(anonymous.body()).contains("diskSpace").contains("heapMemory").contains("listener")
+                .doesNotContain("free").doesNotContain("total").doesNotContain("max");
+        Api.Response admin = Api.get(server.http("/observe/health"), CdcServer.ADMIN_KEY);
+        assertThat(admin.status()).isIn(200, 503);
+        JsonNode disk = null;
+        for (JsonNode c : admin.json().get("checks")) {
+            if ("diskSpace".equals(c.get("name").asText())) {
+                disk = c;
+            }
+        }
+        assertThat(disk).as(admin.body()).isNotNull();
+        assertThat(disk.path("data").path("free").isMissingNode()).as("disk details for the admin: %s", disk).isFalse();
+    }
+
     @Test
     void stateHasExactlyTheContractShapeAndTypes() {
         Api.Response r = Api.get(server.http("/v1/state"), key);

@@ -129,6 +129,36 @@ class WsAuthenticationTest {
         }
     }
 
+    /** Issue 14: the error answering a request sent before authentication carries that request's id. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("requestsBeforeAuth")
+    void anErrorAnsweringARequestBeforeAuthenticationCarriesItsRequestId(String what, String frame) {
+        try (WsTestClient ws = WsTestClient.connect(server.ws("/v1/ws"))) {
+            ws.send(frame);
+            JsonNode first = ws.next();
+            assertWsError(first, "unauthorized", "e1");
+            assertNoLeak(first.toString(), UNKNOWN_KEY, key);
+            assertThat(ws.closed().code()).isEqualTo(4401);
+        }
+    }
+
+    static Stream<Arguments> requestsBeforeAuth() {
+        return Stream.of(Arguments.of("subscribe", "{\"type\":\"subscribe\",\"request_id\":\"e1\",\"tables\":[\"orders\"]}"),
+                         Arguments.of("ping", "{\"type\":\"ping\",\"request_id\":\"e1\"}"),
+                         Arguments.of("unknown type", "{\"type\":\"hello\",\"request_id\":\"e1\"}"),
+                         Arguments.of("auth with an unknown key",
+                                      "{\"type\":\"auth\",\"request_id\":\"e1\",\"api_key\":\"" + UNKNOWN_KEY + "\"}"));
+    }
+
+    @Test
+    void anErrorBeforeAuthenticationAnsweringNoRequestHasNoRequestId() {
+        try (WsTestClient ws = WsTestClient.connect(server.ws("/v1/ws"))) {
+            ws.send("{\"type\":\"ping\"}");
+            assertWsError(ws.next(), "unauthorized", null);
+            assertThat(ws.closed().code()).isEqualTo(4401);
+        }
+    }
+
     @Test
     void noAuthenticationWithinTheTimeoutGetsUnauthorizedThenClose4401() {
         long start = System.nanoTime();

@@ -61,6 +61,7 @@ class CaptureAndFilterTest {
                                          Map.of("table", "public.accounts", "exclude_columns", List.of("password")));
         assertThat(made.status()).as(made.body()).isEqualTo(201);
         assertThat(made.json().get("table").asText()).isEqualTo("public.accounts");
+        assertThat(made.json().get("current_table").asText()).isEqualTo("public.accounts");
         assertThat(Api.get(server.http("/v1/captures"), CdcServer.ADMIN_KEY).json().get(0).get("exclude_columns").get(0).asText())
                 .isEqualTo("password");
 
@@ -88,6 +89,7 @@ class CaptureAndFilterTest {
             assertThat(row.get("ref").asText()).isEqualTo("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11");
             assertThat(row.has("password")).isFalse();
             assertThat(insert.at("/payload").has("old")).isFalse();
+            assertThat(row.size()).as("every column but the excluded one, NULL ones too").isEqualTo(9);
             assertThat(insert.at("/payload/key/id").asInt()).isEqualTo(7);
 
             JsonNode update = events.get(1);
@@ -103,10 +105,21 @@ class CaptureAndFilterTest {
             assertThat(delete.at("/payload").has("new")).isFalse();
             assertThat(delete.at("/payload/key/id").asInt()).isEqualTo(7);
 
-            // released: no more events
+            // renamed: its events keep their name, and the capture shows both names
+            st.execute("ALTER TABLE accounts RENAME TO \"accounts (2026)\"");
+            st.execute("INSERT INTO \"accounts (2026)\" (id, name, profile) VALUES (9, NULL, '{\"a\": null}')");
+            JsonNode renamed = ws.events(1, Duration.ofSeconds(10)).getFirst();
+            assertThat(renamed.get("table").asText()).isEqualTo("public.accounts");
+            assertThat(renamed.at("/payload/new/name").isNull()).isTrue();
+            assertThat(renamed.at("/payload/new/profile/a").isNull()).isTrue();
+            JsonNode listed = Api.get(server.http("/v1/captures"), CdcServer.ADMIN_KEY).json().get(0);
+            assertThat(listed.get("table").asText()).isEqualTo("public.accounts");
+            assertThat(listed.get("current_table").asText()).isEqualTo("public.\"accounts (2026)\"");
+
+            // released by the captured name: no more events
             assertThat(Api.delete(server.http("/v1/captures/public.accounts"), CdcServer.ADMIN_KEY).status()).isEqualTo(204);
             assertThat(Api.delete(server.http("/v1/captures/public.accounts"), CdcServer.ADMIN_KEY).status()).isEqualTo(404);
-            st.execute("INSERT INTO accounts (id, name) VALUES (8, 'after release')");
+            st.execute("INSERT INTO \"accounts (2026)\" (id, name) VALUES (8, 'after release')");
             long marker = Outbox.insert(DB, "public.accounts", "INSERT", "{\"marker\":true}");
             assertThat(ws.events(1, Duration.ofSeconds(10)).getFirst().get("id").asLong()).isEqualTo(marker);
         }

@@ -30,7 +30,8 @@ class ListenerDownTest {
              WsTestClient ws = WsTestClient.authenticated(server, CdcServer.ADMIN_KEY);
              Connection writer = DB.connect()) {
             ws.subscribe("r", List.of("downtime"));
-            assertThat(Api.get(server.http("/health"), null).status()).isEqualTo(200);
+            // ready once the listener has LISTENed and caught up, which may take a moment on a busy machine
+            await().atMost(Duration.ofSeconds(10)).until(() -> Api.get(server.http("/health"), null).status() == 200);
             long missed;
             int pid = Listener.pid(DB);
             allowConnections(false);

@@ -6,6 +6,7 @@ import java.util.Map;
 
 import io.cdcnotify.TestAccess;
 import io.cdcnotify.config.Settings;
+import io.cdcnotify.listen.OutboxListener;
 import io.helidon.config.Config;
 import io.helidon.webserver.WebServer;
 import io.helidon.webserver.WebServerConfig;
@@ -18,9 +19,11 @@ public final class CdcServer implements AutoCloseable {
     public static final String ADMIN_KEY = "test-admin-key-0123456789";
 
     private final WebServer server;
+    private final OutboxListener listener;
 
-    private CdcServer(WebServer server) {
+    private CdcServer(WebServer server, OutboxListener listener) {
         this.server = server;
+        this.listener = listener;
     }
 
     public static CdcServer start(TestDatabase db) {
@@ -40,8 +43,13 @@ public final class CdcServer implements AutoCloseable {
         env.put("SERVER_HOST", "127.0.0.1");
         Config config = Settings.load(env, keys);
         WebServerConfig.Builder builder = WebServer.builder().shutdownHook(false);
-        TestAccess.setup(builder, config);
-        return new CdcServer(builder.build().start());
+        OutboxListener listener = TestAccess.setupReturningListener(builder, config);
+        return new CdcServer(builder.build().start(), listener);
+    }
+
+    /** The service's outbox listener (its fault-injection seam is package-private to {@code io.cdcnotify.listen}). */
+    public OutboxListener listener() {
+        return listener;
     }
 
     public int port() {
