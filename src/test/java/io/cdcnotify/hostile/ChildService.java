@@ -46,7 +46,8 @@ final class ChildService implements AutoCloseable {
 
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Pattern LISTENING = Pattern.compile("listening on port (\\d+)");
-    private static final Duration START = Duration.ofSeconds(60);
+    /** Generous: a child starting beside a full test run on a busy 2-core machine has taken over 60 s. */
+    private static final Duration START = Duration.ofSeconds(150);
 
     /** A random admin key for this child; never printed. */
     final String adminKey;
