@@ -70,16 +70,37 @@ CREATE TABLE cdc.subscriptions (
     CONSTRAINT subscriptions_tables_not_empty CHECK (cardinality(tables) > 0)
 );
 CREATE INDEX subscriptions_key_id ON cdc.subscriptions (key_id);
+CREATE INDEX subscriptions_detached_at ON cdc.subscriptions (detached_at) WHERE detached_at IS NOT NULL;  -- V5
+-- created_at is what POST /v1/subscriptions answers; the service truncates it to microseconds before the
+-- insert, so GET answers the same value. A key may own cdc.limits.max-subscriptions-per-key subscriptions:
+-- each instance counts and inserts a batch of new ones in one transaction under a per-key advisory lock
+-- (pg_advisory_xact_lock(hashtextextended('cdc.subscriptions:' || key_id, 0))), so parallel requests on any
+-- number of instances cannot overshoot it.
 
--- Which instances have clients attached; each instance refreshes its rows every second, and a row older than
--- 30 s (an instance that died without SIGTERM) no longer counts.
+-- Running instances (V5): one row each, its heartbeat refreshed about once a second. An instance whose
+-- heartbeat is 30 s old (it died without SIGTERM) is removed by the next instance to notice, with its
+-- attachments; the subscriptions only it held start their detached TTL then.
+CREATE TABLE cdc.instances (
+    id            text        PRIMARY KEY,            -- i-… (random per process start)
+    started_at    timestamptz NOT NULL DEFAULT now(),
+    heartbeat_at  timestamptz NOT NULL DEFAULT now()
+);
+
+-- Which instances have clients attached. Since V5 a row is written when the first client of an instance
+-- attaches (in the same transaction as the subscribe's other writes) and deleted by that instance's next sync
+-- after its last client left; it is never refreshed. It counts while its instance's heartbeat is younger than
+-- 30 s, or while the row itself is (rows of releases before V5, which refresh heartbeat_at every second and
+-- write clients; kept so that old and new instances can run side by side during a rolling upgrade).
+-- Marking a subscription detached (no attachment left) takes an exclusive transaction-level advisory lock
+-- (hashtext('cdc.subscription_attachments'), 0); writing attachments takes it shared.
 CREATE TABLE cdc.subscription_attachments (
     subscription_id  text        NOT NULL REFERENCES cdc.subscriptions (id) ON DELETE CASCADE,
-    instance_id      text        NOT NULL,
-    clients          integer     NOT NULL,
+    instance_id      text        NOT NULL,            -- cdc.instances.id (no foreign key: see above)
+    clients          integer     NOT NULL DEFAULT 1,  -- read only by releases before V5
     heartbeat_at     timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (subscription_id, instance_id)
 );
+CREATE INDEX subscription_attachments_instance_id ON cdc.subscription_attachments (instance_id);  -- V5
 
 -- Outbox retention (V2): every row at or below (purged_xid, purged_id) in (xid, id) order has been deleted; a
 -- cursor at or below it gets resume_unavailable.

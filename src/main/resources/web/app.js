@@ -10,9 +10,16 @@
  *   #error            the latest error, "code: message" (role=alert; empty when none)
  *   #tab-live, #tab-subscriptions, #tab-keys, #tab-captures  tabs (aria-selected) showing
  *   #panel-live, #panel-subscriptions, #panel-keys, #panel-captures; subscriptions shows for
- *                     any valid key, keys and captures for an admin key only
+ *                     any valid key, keys and captures for an admin key only (known from
+ *                     GET /v1/keys/self, so that the console never makes a call its key may not: no 403s)
+ *   #hint             the first-run hint (where a key comes from), shown while there is no key
+ *   #summary          this instance's /v1/state, polled every 2 s while connected: #state-connections,
+ *                     #state-subscriptions, #state-listener, #state-lag, #state-queued; and #state-key,
+ *                     the key in use (from /v1/keys/self)
+ *   #chart            a canvas: events/s (bars) and the median latency of each second (line), last 60 s;
+ *                     its data-events holds the events it counts; #chart-rate, #chart-latency the last second
  *   #events           tbody, newest first, at most 500 rows: one tr[data-id=<event id>] per event
- *                     (cells id, table, operation, created_at, latency ms) and tr.note rows,
+ *                     (cells id, table, operation, payload summary, created_at, latency ms) and tr.note rows,
  *                     without data-id, for what happened to the connection, e.g.
  *                     "reconnected, resumed from cursor …"
  *   #filter, #pause (aria-pressed), #clear, #waiting (rows held while paused)
@@ -30,6 +37,8 @@
 import { CdcClient } from './js/cdc-client.js';
 
 const MAX_ROWS = 500;
+const STATE_EVERY_MS = 2000;
+const CHART_SECONDS = 60;
 const BASE = new URL('.', location.href).href; // the service, wherever the console is mounted
 const STORED_KEY = 'cdc-notify.api-key';
 const STORED_TABLES = 'cdc-notify.tables';
@@ -64,6 +73,8 @@ let paused = false;
 let held = [];       // rows that arrived while paused, oldest first
 let query = '';
 let currentTab = 'live';
+let stateTimer = null;
+let seconds = [];    // the chart's data: {t: epoch second, count, latencies}, oldest first
 
 // --- Live events ---
 
@@ -73,13 +84,42 @@ function onEvent(event) {
   row.tabIndex = 0;
   // Date.parse is only sure of three fractional digits; created_at has six.
   const latency = Date.now() - Date.parse(event.created_at.replace(/(\.\d{3})\d+/, '$1'));
-  for (const text of [event.id, event.table, event.operation, event.created_at, latency]) {
+  for (const text of [event.id, event.table, event.operation, summarize(event.payload), event.created_at, latency]) {
     row.insertCell().textContent = text;
   }
+  row.cells[3].className = 'payload';
   row.lastChild.className = 'num';
   rowEvents.set(row, { event, text: null });
+  record(latency);
   show(row);
 }
+
+// One line for a payload: a captured row's key and what changed, or the first fields of any other object.
+function summarize(payload) {
+  const LIMIT = 120;
+  let text;
+  if (payload && typeof payload === 'object' && !Array.isArray(payload) && ('new' in payload || 'old' in payload)) {
+    const { new: after, old: before, key } = payload;
+    const changed = after && before
+      ? Object.keys(after).filter((k) => JSON.stringify(after[k]) !== JSON.stringify(before[k]))
+        .map((k) => `${k}: ${brief(before[k])} → ${brief(after[k])}`).join(', ')
+      : pairs(after ?? before, key);
+    text = [key ? pairs(key) : '', changed].filter(Boolean).join(' · ');
+  } else if (payload && typeof payload === 'object' && !Array.isArray(payload)) {
+    text = pairs(payload);
+  } else {
+    text = JSON.stringify(payload);
+  }
+  return text.length > LIMIT ? `${text.slice(0, LIMIT - 1)}…` : text;
+}
+
+// "k=v, …" of an object's fields, leaving out those already shown as its key.
+const pairs = (object, shown = {}) => Object.entries(object ?? {})
+  .filter(([k]) => !(k in (shown ?? {}))).map(([k, v]) => `${k}=${brief(v)}`).join(', ');
+const brief = (value) => {
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  return text.length > 40 ? `${text.slice(0, 39)}…` : text;
+};
 
 function onState(state, { transport, subscriptionId, resumedFrom, delayMs, closeCode }) {
   $('state').textContent = state;
@@ -105,7 +145,7 @@ function note(text, kind = '') {
   const row = document.createElement('tr');
   row.className = `note ${kind}`;
   const cell = row.insertCell();
-  cell.colSpan = 5;
+  cell.colSpan = 6;
   cell.textContent = `${new Date().toLocaleTimeString()} ${text}`;
   show(row);
 }
@@ -140,6 +180,8 @@ function select(row) {
 function disconnect() {
   client?.close();
   client = null;
+  clearInterval(stateTimer);
+  stateTimer = null;
 }
 
 $('connect-form').addEventListener('submit', (e) => {
@@ -150,7 +192,9 @@ $('connect-form').addEventListener('submit', (e) => {
   sessionStorage.setItem(STORED_TABLES, $('tables').value);
   showError('');
   $('new-key').hidden = true;
-  detectRole();
+  $('hint').hidden = Boolean(apiKey);
+  if (!apiKey) return showError('Enter an API key: the box below says where one comes from.');
+  watchState();
   const tables = splitList($('tables').value);
   if (tables.length === 0) return showError('Enter at least one table to see live events.');
   opened = false;
@@ -196,20 +240,119 @@ events.addEventListener('keydown', (e) => {
 
 // --- Administration ---
 
-// GET /v1/keys answers 200 to an admin key and 403 to any other valid key.
-async function detectRole() {
-  let role = 'admin';
+// The key's own record (GET /v1/keys/self, any valid key) says which views it may use, so that the console
+// never makes a call its key may not (no 403 in the browser's console); /v1/state, polled, what this instance does.
+async function watchState() {
+  clearInterval(stateTimer);
+  stateTimer = null;
+  let self;
   try {
-    await api('GET', 'v1/keys');
+    self = await api('GET', 'v1/keys/self');
   } catch (err) {
-    role = err.status === 403 ? 'user' : null;
-    if (!role) showError(describe(err));
+    showError(describe(err));
+    $('hint').hidden = false;
+    showRole(null);
+    return;
   }
+  $('state-key').textContent = self.admin ? `${self.id} (admin)` : `${self.id}: ${self.tables.join(', ')}`;
+  showRole(self.admin ? 'admin' : 'user');
+  const poll = () => api('GET', 'v1/state').then(showState, (err) => showError(describe(err)));
+  poll();
+  stateTimer = setInterval(poll, STATE_EVERY_MS);
+}
+
+function showState(state) {
+  const { websocket, sse } = state.connections;
+  $('state-connections').textContent = `${websocket + sse} (${websocket} WebSocket, ${sse} SSE)`;
+  $('state-subscriptions').textContent = state.subscriptions;
+  const listener = state.listener;
+  $('state-listener').textContent = listener.connected
+    ? `connected${listener.last_event_id ? `, last event ${listener.last_event_id}` : ''}`
+    : `down (${listener.reconnects} reconnects)`;
+  $('state-listener').dataset.connected = String(listener.connected);
+  $('state-lag').textContent = `${Math.round(state.lag_ms)} ms`;
+  $('state-queued').textContent = state.queued_events;
+  $('summary').hidden = false;
+}
+
+function showRole(role) {
   $('tab-subscriptions').hidden = !role;
   $('tab-keys').hidden = $('tab-captures').hidden = role !== 'admin';
   if ($(`tab-${currentTab}`).hidden) selectTab('live');
   else if (currentTab !== 'live') run(() => refresh(currentTab));
 }
+
+// --- The chart: events per second and their latency, the last minute ---
+
+function record(latency) {
+  const t = Math.floor(Date.now() / 1000);
+  let last = seconds.at(-1);
+  if (!last || last.t !== t) {
+    seconds.push(last = { t, count: 0, latencies: [] });
+    seconds = seconds.filter((s) => s.t > t - CHART_SECONDS);
+  }
+  last.count++;
+  last.latencies.push(latency);
+}
+
+function median(values) {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+function drawChart() {
+  const canvas = $('chart');
+  const now = Math.floor(Date.now() / 1000);
+  const slots = Array.from({ length: CHART_SECONDS }, (_, i) => {
+    const s = seconds.find((x) => x.t === now - CHART_SECONDS + 1 + i);
+    return { count: s?.count ?? 0, latency: s ? median(s.latencies) : null };
+  });
+  const ratio = window.devicePixelRatio || 1;
+  const width = Math.max(300, canvas.clientWidth) * ratio;
+  const height = 120 * ratio;
+  if (canvas.width !== width || canvas.height !== height) Object.assign(canvas, { width, height });
+  const g = canvas.getContext('2d');
+  const css = getComputedStyle(document.documentElement);
+  const color = (name) => css.getPropertyValue(name).trim();
+  g.clearRect(0, 0, width, height);
+  const pad = 6 * ratio;
+  const plot = height - 2 * pad;
+  const step = (width - 2 * pad) / CHART_SECONDS;
+  const maxRate = Math.max(1, ...slots.map((s) => s.count));
+  const maxLatency = Math.max(1, ...slots.map((s) => s.latency ?? 0));
+  g.fillStyle = color('--accent');
+  g.globalAlpha = 0.35;
+  slots.forEach((s, i) => {
+    const h = (s.count / maxRate) * plot;
+    g.fillRect(pad + i * step + 1, pad + plot - h, Math.max(1, step - 2), h);
+  });
+  g.globalAlpha = 1;
+  g.strokeStyle = color('--warn');
+  g.lineWidth = 2 * ratio;
+  g.beginPath();
+  let drawing = false;
+  slots.forEach((s, i) => {
+    if (s.latency === null) { drawing = false; return; }
+    const x = pad + (i + 0.5) * step;
+    const y = pad + plot - (s.latency / maxLatency) * plot;
+    if (drawing) g.lineTo(x, y); else g.moveTo(x, y);
+    drawing = true;
+  });
+  g.stroke();
+  g.fillStyle = color('--muted');
+  g.font = `${11 * ratio}px system-ui, sans-serif`;
+  g.textAlign = 'left';
+  g.fillText(`max ${maxRate}/s`, pad, pad + 10 * ratio);
+  g.textAlign = 'right';
+  g.fillText(`max ${maxLatency} ms`, width - pad, pad + 10 * ratio);
+  const last = slots.at(-2); // the last whole second
+  $('chart-rate').textContent = last.count;
+  $('chart-latency').textContent = last.latency ?? '–';
+  canvas.dataset.events = String(slots.reduce((sum, s) => sum + s.count, 0));
+}
+
+setInterval(drawChart, 1000);
 
 function selectTab(name) {
   currentTab = name;
@@ -305,6 +448,8 @@ const linked = linkedConnection();
 $('api-key').value = linked?.key ?? sessionStorage.getItem(STORED_KEY) ?? '';
 $('tables').value = linked?.tables ?? sessionStorage.getItem(STORED_TABLES) ?? '';
 if (linked) $('connect-form').requestSubmit();
+else $('hint').hidden = Boolean($('api-key').value);
+drawChart();
 
 // The key and tables a link carries, removed from the address bar; null when it carries no key.
 function linkedConnection() {

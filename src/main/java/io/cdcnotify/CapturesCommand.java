@@ -1,81 +1,86 @@
 package io.cdcnotify;
 
-import java.io.PrintStream;
-import java.util.Arrays;
+import java.io.PrintWriter;
 import java.util.List;
+import java.util.concurrent.Callable;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import io.cdcnotify.api.CapturesService;
-import io.cdcnotify.config.DbConfig;
+import io.cdcnotify.cli.Factory;
 import io.cdcnotify.db.Captures;
-import io.cdcnotify.db.Database;
-import io.helidon.config.Config;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 /**
- * {@code java -jar cdc-notify.jar captures add|list|remove}: capture tables without the REST API. JSON on
- * stdout; exit code 2 for usage and invalid input (a malformed name, unknown or key columns to exclude), 1 for a
- * refusal (no such table, not capturable).
+ * {@code captures add|list|remove}: capture tables without the REST API. JSON on stdout; exit code 2 for usage
+ * and invalid input (a malformed name, unknown or key columns to exclude), 1 for a refusal (no such table, not
+ * capturable).
  */
-final class CapturesCommand {
-
-    static final String USAGE = """
-            usage:
-              captures add TABLE [--exclude col1,col2]
-              captures list
-              captures remove TABLE""";
+@Command(name = "captures",
+        mixinStandardHelpOptions = true,
+        description = {"Captures tables: a trigger writes every INSERT, UPDATE and DELETE of the table to the outbox, "
+                       + "as events named after the table with the payload {new, old, key}. Against the configured "
+                       + "database (DB_URL); JSON on stdout."},
+        commandListHeading = "%nCommands:%n")
+public final class CapturesCommand implements Callable<Integer> {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private CapturesCommand() {
+    private final Factory factory;
+    @Spec
+    private CommandSpec spec;
+
+    public CapturesCommand(Factory factory) {
+        this.factory = factory;
     }
 
-    static int run(List<String> args, Config config, PrintStream out, PrintStream err) {
-        if (args.isEmpty()) {
-            err.println(USAGE);
-            return 2;
-        }
-        try (Database database = Database.open(DbConfig.from(config))) {
-            Captures captures = new Captures(database.client());
-            switch (args.getFirst()) {
-                case "add" -> {
-                    List<String> exclude = List.of();
-                    if (args.size() == 4 && "--exclude".equals(args.get(2))) {
-                        exclude = Arrays.asList(args.get(3).split(","));
-                    } else if (args.size() != 2) {
-                        err.println(USAGE);
-                        return 2;
-                    }
-                    out.println(CapturesService.toJson(captures.add(args.get(1), exclude)));
-                }
-                case "list" -> {
-                    ArrayNode all = JSON.createArrayNode();
-                    captures.list().forEach(c -> all.add(CapturesService.toJson(c)));
-                    out.println(all);
-                }
-                case "remove" -> {
-                    if (args.size() != 2) {
-                        err.println(USAGE);
-                        return 2;
-                    }
-                    if (!captures.remove(args.get(1))) {
-                        err.println("not captured: " + args.get(1));
-                        return 1;
-                    }
-                    out.println("{\"released\":\"" + args.get(1) + "\"}");
-                }
-                default -> {
-                    err.println(USAGE);
-                    return 2;
-                }
-            }
+    @Override
+    public Integer call() {
+        throw new CommandLine.ParameterException(spec.commandLine(), "missing command: one of add, list, remove");
+    }
+
+    @Command(name = "add", mixinStandardHelpOptions = true,
+            description = "Installs the capture trigger on TABLE (schema.table) and prints the capture.")
+    int add(@Parameters(paramLabel = "TABLE", description = "the table to capture, e.g. public.orders") String table,
+            @Option(names = "--exclude", split = ",", paramLabel = "COLUMN",
+                    description = "columns left out of the events, comma-separated") List<String> exclude) {
+        try {
+            out().println(CapturesService.toJson(factory.captures().add(table, exclude == null ? List.of() : exclude)));
             return 0;
         } catch (Captures.Refused e) {
-            err.println("captures: " + e.getMessage());
-            return e.invalid() ? 2 : 1;
-        } catch (RuntimeException e) {
-            err.println("captures: " + e.getMessage());
+            if (e.invalid()) { // the request itself is wrong: a usage error, named
+                throw new CommandLine.ParameterException(spec.commandLine().getSubcommands().get("add"),
+                                                         e.getMessage());
+            }
+            throw e; // a refusal: Cli prints its message and exits with 1
+        }
+    }
+
+    @Command(name = "list", mixinStandardHelpOptions = true, description = "Prints the captured tables as a JSON array.")
+    int list() {
+        ArrayNode all = JSON.createArrayNode();
+        factory.captures().list().forEach(c -> all.add(CapturesService.toJson(c)));
+        out().println(all);
+        return 0;
+    }
+
+    @Command(name = "remove", mixinStandardHelpOptions = true,
+            description = "Drops TABLE's capture trigger; events already in the outbox stay.")
+    int remove(@Parameters(paramLabel = "TABLE") String table) {
+        if (!factory.captures().remove(table)) {
+            spec.commandLine().getErr().println("not captured: " + table);
             return 1;
         }
+        out().println("{\"released\":\"" + table + "\"}");
+        return 0;
+    }
+
+    private PrintWriter out() {
+        return spec.commandLine().getOut();
     }
 }

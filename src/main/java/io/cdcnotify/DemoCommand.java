@@ -44,10 +44,6 @@ import org.slf4j.LoggerFactory;
  */
 final class DemoCommand {
 
-    static final String USAGE = """
-            usage:
-              demo [--interval-ms 500]   the service plus a stream of demo order changes, until Ctrl-C""";
-
     /** The demo's captured table: where the shop writes, and the table name its events carry. */
     static final String TABLE = "public.cdc_demo_orders";
     /** Demo keys carry this name, so that a demo that was killed leaves nothing behind after the next one. */
@@ -60,28 +56,11 @@ final class DemoCommand {
     private DemoCommand() {
     }
 
-    /** Runs the demo until the JVM is asked to stop; returns the process exit code. */
-    static int run(List<String> args, Config config, PrintStream out, PrintStream err) {
-        Duration interval = Duration.ofMillis(500);
-        for (int i = 0; i < args.size(); i++) {
-            if ("--interval-ms".equals(args.get(i)) && i + 1 < args.size()) {
-                try {
-                    interval = Duration.ofMillis(Long.parseLong(args.get(++i)));
-                } catch (NumberFormatException e) {
-                    interval = Duration.ZERO;
-                }
-                if (interval.toMillis() < 10) {
-                    err.println("--interval-ms must be a whole number of milliseconds, at least 10");
-                    return 2;
-                }
-            } else {
-                err.println("unknown option " + args.get(i) + "\n" + USAGE);
-                return 2;
-            }
-        }
-        // Main quiets the logs of its tools; the demo is the service, whose connection logs are worth seeing.
-        ((ch.qos.logback.classic.Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME)).setLevel(
-                ch.qos.logback.classic.Level.toLevel(System.getenv("CDC_LOG_LEVEL"), ch.qos.logback.classic.Level.INFO));
+    /**
+     * Runs the demo, a change every {@code interval}, until the JVM is asked to stop; returns the process exit
+     * code. (Its options are parsed by the {@code demo} command in {@code cli}.)
+     */
+    static int run(Duration interval, Config config, PrintStream out, PrintStream err) {
         Demo demo;
         try {
             demo = Demo.start(config, interval);
@@ -99,6 +78,9 @@ final class DemoCommand {
 
                 """, TABLE, interval.toMillis(), demo.consoleUrl(), demo.key(), TABLE,
                    demo.baseUrl() + "v1/events?tables=" + TABLE + "&api_key=" + demo.key());
+        // The start-up lines stayed quiet (Main logs only warnings until here), so the banner is not buried under
+        // them; from now on the connections' lines are worth seeing.
+        Main.logLevel(null);
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             demo.close();

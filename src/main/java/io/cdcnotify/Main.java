@@ -2,20 +2,26 @@ package io.cdcnotify;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.PrintStream;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Properties;
+import java.util.concurrent.CountDownLatch;
 
 import io.cdcnotify.api.CapturesService;
 import io.cdcnotify.api.CorsFilter;
+import io.cdcnotify.api.FanoutState;
 import io.cdcnotify.api.HealthService;
 import io.cdcnotify.api.KeysService;
 import io.cdcnotify.api.ListenerState;
 import io.cdcnotify.api.StateService;
 import io.cdcnotify.api.SubscriptionsService;
 import io.cdcnotify.auth.ApiKeys;
+import io.cdcnotify.cli.Cli;
+import io.cdcnotify.cli.Factory;
 import io.cdcnotify.config.AuthConfig;
 import io.cdcnotify.config.DbConfig;
+import io.cdcnotify.config.FanoutConfig;
 import io.cdcnotify.config.LimitsConfig;
 import io.cdcnotify.config.ListenerConfig;
 import io.cdcnotify.config.OutboxConfig;
@@ -23,6 +29,7 @@ import io.cdcnotify.config.Settings;
 import io.cdcnotify.config.SubscriptionConfig;
 import io.cdcnotify.db.Captures;
 import io.cdcnotify.db.Database;
+import io.cdcnotify.fanout.Relay;
 import io.cdcnotify.hub.Disconnect;
 import io.cdcnotify.hub.Hub;
 import io.cdcnotify.listen.OutboxListener;
@@ -44,7 +51,6 @@ import io.helidon.webserver.staticcontent.StaticContentFeature;
 import io.helidon.webserver.websocket.WsConfig;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.slf4j.bridge.SLF4JBridgeHandler;
 
 /**
  * The composition root: the only place objects are built and wired. Tests call {@link #setup} so they run the
@@ -60,37 +66,25 @@ public final class Main {
     }
 
     public static void main(String[] args) {
-        SLF4JBridgeHandler.removeHandlersForRootLogger();
-        SLF4JBridgeHandler.install();
-        Config config = Settings.load();
-        if (args.length > 0) {
-            int exit = command(java.util.List.of(args), config);
-            flushLogs();
-            System.exit(exit);
-        }
-        WebServer server;
-        Lifecycle lifecycle;
+        Slf4jLogging.install();
+        // The tools print their own output; serve and demo raise the level again (Tools.serve, DemoCommand).
+        logLevel(ch.qos.logback.classic.Level.WARN);
+        int exit;
         try {
-            WebServerConfig.Builder builder = WebServer.builder().shutdownHook(false);
-            lifecycle = setup(builder, config);
-            server = builder.build().start();
-            if (!server.isRunning()) {
-                throw new IllegalStateException("the server did not start: is port " + config.get("server.port").asInt().orElse(8080) + " in use?");
-            }
+            exit = run(args, Settings.load(), System.out, System.err);
         } catch (RuntimeException e) {
-            LOG.error("cdc-notify could not start: {}", e.getMessage());
-            flushLogs();
-            System.exit(1);
-            return;
+            System.err.println("cdc-notify: " + e.getMessage()); // a configuration that cannot be read
+            exit = 1;
         }
-        LOG.info("cdc-notify {} listening on port {}", version(), server.port());
-        WebServer started = server;
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            lifecycle.drain(SHUTDOWN_GRACE);
-            started.stop();
-            LOG.info("cdc-notify stopped");
-            flushLogs();
-        }, "cdc-shutdown"));
+        flushLogs();
+        System.exit(exit);
+    }
+
+    /** Runs the command {@code args} names (none: the service); the process exit code. */
+    static int run(String[] args, Config config, PrintStream out, PrintStream err) {
+        try (Tools tools = new Tools(config, out, err)) {
+            return Cli.run(tools, args, out, err);
+        }
     }
 
     /** Log lines are written by a background thread (logback.xml): write out what is queued before the JVM ends. */
@@ -100,22 +94,116 @@ public final class Main {
         }
     }
 
-    /** A command-line tool instead of the service: {@code keys …}. Its logs are quiet unless something fails. */
-    private static int command(java.util.List<String> args, Config config) {
-        ((ch.qos.logback.classic.Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME))
-                .setLevel(ch.qos.logback.classic.Level.WARN);
-        if ("keys".equals(args.getFirst())) {
-            return KeysCommand.run(args.subList(1, args.size()), config, System.out, System.err);
+    /** Sets the root log level; {@code null}: the configured one (CDC_LOG_LEVEL, default INFO). */
+    static void logLevel(ch.qos.logback.classic.Level level) {
+        ((ch.qos.logback.classic.Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME)).setLevel(
+                level != null ? level : ch.qos.logback.classic.Level.toLevel(System.getenv("CDC_LOG_LEVEL"),
+                                                                             ch.qos.logback.classic.Level.INFO));
+    }
+
+    /**
+     * The one factory the commands are built from: the configuration, and a database (with its keys and
+     * captures) opened on first use and closed with the command.
+     */
+    static final class Tools implements Factory {
+        private final Config config;
+        private final PrintStream out;
+        private final PrintStream err;
+        private Database database;
+
+        Tools(Config config, PrintStream out, PrintStream err) {
+            this.config = config;
+            this.out = out;
+            this.err = err;
         }
-        if ("captures".equals(args.getFirst())) {
-            return CapturesCommand.run(args.subList(1, args.size()), config, System.out, System.err);
+
+        @Override
+        public Config config() {
+            return config;
         }
-        if ("demo".equals(args.getFirst())) {
-            return DemoCommand.run(args.subList(1, args.size()), config, System.out, System.err);
+
+        @Override
+        public String version() {
+            return Main.version();
         }
-        System.err.println("usage: java -jar cdc-notify.jar [keys … | captures … | demo]\n" + KeysCommand.USAGE
-                                   + "\n" + CapturesCommand.USAGE);
-        return 2;
+
+        private Database database() {
+            if (database == null) {
+                database = Database.open(DbConfig.from(config));
+            }
+            return database;
+        }
+
+        @Override
+        public ApiKeys keys() {
+            return new ApiKeys(database().client(), AuthConfig.from(config), Clock.systemUTC());
+        }
+
+        @Override
+        public Captures captures() {
+            return new Captures(database().client());
+        }
+
+        @Override
+        public int serve() {
+            logLevel(null);
+            WebServer server;
+            Lifecycle lifecycle;
+            try {
+                WebServerConfig.Builder builder = WebServer.builder().shutdownHook(false);
+                lifecycle = setup(builder, config);
+                server = builder.build().start();
+                if (!server.isRunning()) {
+                    throw new IllegalStateException("the server did not start: is port "
+                                                    + config.get("server.port").asInt().orElse(8080) + " in use?");
+                }
+            } catch (RuntimeException e) {
+                LOG.error("cdc-notify could not start: {}", e.getMessage());
+                return 1;
+            }
+            LOG.info("cdc-notify {} listening on port {}; web console {}", version(), server.port(),
+                     consoleUrl(config, server.port()));
+            CountDownLatch stopped = new CountDownLatch(1);
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                lifecycle.drain(SHUTDOWN_GRACE);
+                server.stop();
+                LOG.info("cdc-notify stopped");
+                flushLogs();
+                stopped.countDown();
+            }, "cdc-shutdown"));
+            // The server's threads serve; this one waits for the shutdown hook, so that serve ends with the service.
+            while (true) {
+                try {
+                    stopped.await();
+                    return 0;
+                } catch (InterruptedException e) {
+                    // nothing interrupts the main thread but the JVM's end: keep waiting for the hook
+                }
+            }
+        }
+
+        @Override
+        public int demo(Duration interval) {
+            return DemoCommand.run(interval, config, out, err);
+        }
+
+        @Override
+        public void close() {
+            if (database != null) {
+                database.close();
+            }
+        }
+    }
+
+    /** Where a browser on this machine finds the console ({@code 0.0.0.0} is not an address to browse to). */
+    static String consoleUrl(Config config, int port) {
+        String host = config.get("server.host").asString().orElse("0.0.0.0");
+        String shown = switch (host) {
+            case "0.0.0.0", "::", "[::]", "" -> "localhost";
+            default -> host.contains(":") && !host.startsWith("[") ? "[" + host + "]" : host;
+        };
+        boolean tls = config.get("server.tls.private-key").exists();
+        return (tls ? "https://" : "http://") + shown + ":" + port + "/";
     }
 
     /**
@@ -131,14 +219,18 @@ public final class Main {
         Database database = Database.open(DbConfig.from(config));
         OutboxReader reader = new OutboxReader(database.dataSource());
         Meters metrics = new Meters();
-        Hub hub = new Hub(new Hub.Limits(limits.clientBufferEvents(), subscriptionConfig.queueMaxEvents(),
-                                         subscriptionConfig.queueMaxBytes()), metrics, clock);
+        Hub hub = new Hub(new Hub.Limits(limits.clientBufferEvents(), limits.clientBufferBytes(),
+                                         subscriptionConfig.queueMaxEvents(), subscriptionConfig.queueMaxBytes(),
+                                         limits.totalBufferBytes(), limits.closeGrace()), metrics, clock);
         ApiKeys keys = new ApiKeys(database.client(), authConfig, clock);
         OutboxConfig outboxConfig = OutboxConfig.from(config);
         Retention retention = new Retention(database.client(), outboxConfig.retention(), outboxConfig.purgeBatch());
         Subscriptions subscriptions = new Subscriptions(hub, reader, database.client(), retention, subscriptionConfig,
                                                         limits.maxSubscriptionsPerKey(), clock);
-        OutboxListener listener = new OutboxListener(database, reader, hub, ListenerConfig.from(config), clock);
+        OutboxListener listener = new OutboxListener(database, reader, page -> hub.publish(page.events()),
+                                                     ListenerConfig.from(config), clock);
+        Relay relay = relay(config, database, reader, hub, clock);
+        java.util.function.BooleanSupplier feeding = relay == null ? listener::connected : relay::healthy;
         Housekeeping housekeeping = new Housekeeping(keys, hub, subscriptions, retention, authConfig.sweepInterval(),
                                                      outboxConfig.purgeInterval());
         // no silent death: every thread the service depends on is watched, replaced when it dies or sticks
@@ -151,27 +243,48 @@ public final class Main {
         metrics.watch(hub, new Meters.ListenerGauges() {
             @Override
             public boolean connected() {
-                return listener.connected();
+                return feeding.getAsBoolean();
             }
 
             @Override
             public long reconnects() {
-                return listener.reconnects();
+                return relay == null ? listener.reconnects() : relay.reconnects();
             }
 
             @Override
             public double lastProgressSeconds() {
-                return listener.secondsSinceProgress();
+                return relay == null ? listener.secondsSinceProgress() : relay.secondsSinceProgress();
+            }
+        });
+        metrics.watchFanout(relay == null ? Meters.FanoutGauges.NONE : new Meters.FanoutGauges() {
+            @Override
+            public boolean leader() {
+                return relay.leader();
+            }
+
+            @Override
+            public long published() {
+                return relay.published();
+            }
+
+            @Override
+            public long consumerLag() {
+                return relay.consumerLag();
             }
         });
 
-        Lifecycle lifecycle = new Lifecycle(database, listener, housekeeping, watchdog, hub);
-        java.util.function.Supplier<ListenerState> listenerState = () -> new ListenerState(
-                listener.connected(), listener.lastEventId(), listener.reconnects(), listener.lagMillis());
+        Lifecycle lifecycle = new Lifecycle(database, listener, relay, housekeeping, watchdog, hub);
+        java.util.function.Supplier<ListenerState> listenerState = relay == null
+                ? () -> new ListenerState(listener.connected(), listener.lastEventId(), listener.reconnects(),
+                                          listener.lagMillis())
+                : () -> new ListenerState(relay.healthy(), relay.lastEventId(), relay.reconnects(), relay.lagMillis());
+        java.util.function.Supplier<FanoutState> fanoutState = relay == null ? FanoutState::database
+                : () -> new FanoutState("nats", relay.leader(), relay.stream(), relay.streamLastSequence(),
+                                        relay.consumedSequence());
 
         server.config(config.get("server"))
                 .directHandlers(Main::refusedBeforeRouting)
-                .addFeature(ObserveEndpoints.feature(config, metrics, database::reachable, listener::connected,
+                .addFeature(ObserveEndpoints.feature(config, metrics, database::reachable, feeding,
                                                      headers -> io.cdcnotify.auth.Credentials.bearer(headers)
                                                              .flatMap(keys::authenticate)
                                                              .map(io.cdcnotify.auth.ApiKey::admin).orElse(false)))
@@ -182,7 +295,7 @@ public final class Main {
                         .addFilter(new CorsFilter(corsOrigins(config)))
                         .register(lifecycle)
                         .register("/health", new HealthService(database::reachable, listenerState, threadChecks))
-                        .register("/v1/state", new StateService(keys, hub, listenerState, version()))
+                        .register("/v1/state", new StateService(keys, hub, listenerState, version(), fanoutState))
                         .register("/v1/keys", new KeysService(keys, limits.maxRequestBytes(), housekeeping::revoked))
                         .register("/v1/subscriptions", new SubscriptionsService(keys, subscriptions,
                                                                                 limits.maxRequestBytes(),
@@ -196,6 +309,40 @@ public final class Main {
                                                                                   .build())))
                 .addRouting(WsService.routing(keys, hub, subscriptions, limits, housekeeping.timer(), metrics));
         return lifecycle;
+    }
+
+    /**
+     * Relay mode's relay ({@code CDC_FANOUT=nats}), or null in database mode, also when NATS cannot be reached at
+     * start and {@code cdc.fanout.fallback} is {@code database}; otherwise that start fails with a clear message.
+     */
+    private static Relay relay(Config config, Database database, OutboxReader reader, Hub hub, Clock clock) {
+        FanoutConfig fanout = FanoutConfig.from(config);
+        if (fanout.mode() == FanoutConfig.Mode.DATABASE) {
+            return null;
+        }
+        ListenerConfig listenerConfig = ListenerConfig.from(config);
+        try {
+            return Relay.connect(fanout, () -> database.openDedicatedConnection(Relay.LOCK_APPLICATION_NAME), reader,
+                                 sink -> new OutboxListener(database, reader, sink, listenerConfig, clock),
+                                 new Relay.Hooks() {
+                                     @Override
+                                     public void publish(java.util.List<io.cdcnotify.outbox.OutboxEvent> events) {
+                                         hub.publish(events);
+                                     }
+
+                                     @Override
+                                     public void closeClients() {
+                                         hub.closeAllAfterQueued(Disconnect.SHUTDOWN);
+                                     }
+                                 }, clock);
+        } catch (IllegalStateException e) {
+            if (fanout.fallback() == FanoutConfig.Fallback.DATABASE) {
+                LOG.error("{}; running in database mode instead (cdc.fanout.fallback=database)", e.getMessage());
+                return null;
+            }
+            database.close();
+            throw e;
+        }
     }
 
     /**
@@ -282,13 +429,17 @@ public final class Main {
     static final class Lifecycle implements HttpService {
         private final Database database;
         private final OutboxListener listener;
+        /** Relay mode's relay, which then feeds the hub instead of {@link #listener}; null in database mode. */
+        private final Relay relay;
         private final Housekeeping housekeeping;
         private final Watchdog watchdog;
         private final Hub hub;
 
-        Lifecycle(Database database, OutboxListener listener, Housekeeping housekeeping, Watchdog watchdog, Hub hub) {
+        Lifecycle(Database database, OutboxListener listener, Relay relay, Housekeeping housekeeping, Watchdog watchdog,
+                  Hub hub) {
             this.database = database;
             this.listener = listener;
+            this.relay = relay;
             this.housekeeping = housekeeping;
             this.watchdog = watchdog;
             this.hub = hub;
@@ -305,7 +456,11 @@ public final class Main {
 
         @Override
         public void beforeStart() {
-            listener.start();
+            if (relay == null) {
+                listener.start();
+            } else {
+                relay.start();
+            }
             housekeeping.start();
             watchdog.start();
         }
@@ -318,6 +473,9 @@ public final class Main {
             LOG.info("shutting down: closing {} connections", hub.clients().size());
             hub.refuseNewClients();
             listener.stop();
+            if (relay != null) {
+                relay.stop();
+            }
             hub.closeAllAfterQueued(Disconnect.SHUTDOWN);
             long deadline = System.nanoTime() + grace.toNanos();
             while (!hub.clients().isEmpty() && System.nanoTime() < deadline) {
@@ -338,6 +496,9 @@ public final class Main {
             hub.closeAll(Disconnect.SHUTDOWN);
             housekeeping.close();
             listener.stop();
+            if (relay != null) {
+                relay.stop();
+            }
             database.close();
         }
     }

@@ -133,7 +133,9 @@ DECLARE
     partition  boolean;
     name       text;
     other      text;
-    excl       text[] := ARRAY(SELECT DISTINCT e FROM unnest(coalesce(exclude_columns, '{}')) AS e ORDER BY e);
+    -- as given, each name once
+    excl       text[] := ARRAY(SELECT e FROM unnest(coalesce(exclude_columns, '{}')) WITH ORDINALITY AS x(e, n)
+                                GROUP BY e ORDER BY min(n));
     unknown    text[];
     keyed      text[];
 BEGIN
@@ -163,8 +165,8 @@ BEGIN
             target, other USING ERRCODE = 'object_in_use';
     END IF;
 
-    SELECT array_agg(e ORDER BY e) INTO unknown
-      FROM unnest(excl) AS e
+    SELECT array_agg(e ORDER BY n) INTO unknown
+      FROM unnest(excl) WITH ORDINALITY AS x(e, n)
      WHERE NOT EXISTS (SELECT 1 FROM pg_attribute a
                         WHERE a.attrelid = target AND a.attnum > 0 AND NOT a.attisdropped AND a.attname = e);
     IF unknown IS NOT NULL THEN
@@ -220,21 +222,22 @@ END
 $$;
 
 -- Releases by the captured name (what DELETE /v1/captures/{table} and `captures remove` pass), or else by the
--- table's current name. A plain literal, cdc.release('public.orders'), resolves to this one.
+-- table's current name, resolved on the caller's search_path. A plain literal, cdc.release('public.orders'),
+-- resolves to this one.
 CREATE FUNCTION cdc.release(target text) RETURNS boolean
-    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS
+    LANGUAGE plpgsql AS
 $$
 DECLARE
     rel  oid;
 BEGIN
     SELECT c.relation INTO rel FROM cdc.captures c WHERE c.table_name = target;
     IF rel IS NULL THEN
-        rel := to_regclass(target);
+        rel := pg_catalog.to_regclass(target);
         IF rel IS NULL THEN
             RETURN false;
         END IF;
     END IF;
-    IF EXISTS (SELECT 1 FROM pg_class WHERE oid = rel) THEN
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid = rel) THEN
         RETURN cdc.release(rel::regclass);
     END IF;
     DELETE FROM cdc.captures WHERE relation = rel; -- the table was dropped: only the row is left

@@ -6,7 +6,6 @@ import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;
-import java.util.List;
 import java.util.Map;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -30,11 +29,13 @@ class CapturesCommandTest {
     private static Run captures(String... args) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int exit = CapturesCommand.run(List.of(args),
-                                       Settings.load(Map.of("DB_URL", DB.url(), "DB_USER", DB.user(),
-                                                            "DB_PASSWORD", DB.password())),
-                                       new PrintStream(out, true, StandardCharsets.UTF_8),
-                                       new PrintStream(err, true, StandardCharsets.UTF_8));
+        String[] line = new String[args.length + 1];
+        line[0] = "captures";
+        System.arraycopy(args, 0, line, 1, args.length);
+        int exit = Main.run(line, Settings.load(Map.of("DB_URL", DB.url(), "DB_USER", DB.user(),
+                                                       "DB_PASSWORD", DB.password())),
+                            new PrintStream(out, true, StandardCharsets.UTF_8),
+                            new PrintStream(err, true, StandardCharsets.UTF_8));
         return new Run(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     }
 
@@ -61,7 +62,13 @@ class CapturesCommandTest {
         JsonNode listed = new ObjectMapper().readTree(captures("list").out()).get(0);
         assertThat(listed.get("table").asText()).isEqualTo("public.cards");
         assertThat(listed.get("current_table").asText()).isEqualTo("public.cards_renamed");
-        assertThat(captures("remove", "public.cards").exit()).isZero();
+        // capturing it again, by its new name as the search path finds it, keeps the name its events carry
+        Run again = captures("add", "cards_renamed", "--exclude", "card_number");
+        assertThat(again.exit()).as(again.err()).isZero();
+        assertThat(new ObjectMapper().readTree(again.out()).get("table").asText()).isEqualTo("public.cards");
+        Run removed = captures("remove", "cards_renamed");
+        assertThat(removed.exit()).as(removed.err()).isZero();
+        assertThat(captures("list").out()).doesNotContain("public.cards");
     }
 
     @Test
@@ -90,7 +97,15 @@ class CapturesCommandTest {
         assertThat(missing.err()).contains("no such table");
         assertThat(missing.exit()).isEqualTo(1);
         assertThat(captures("list").out()).doesNotContain("public.items");
-        assertThat(captures("add").exit()).isEqualTo(2);
-        assertThat(captures("frob").exit()).isEqualTo(2);
+        Run none = captures("add");
+        assertThat(none.exit()).isEqualTo(2);
+        assertThat(none.err()).contains("TABLE");
+        Run typo = captures("add", "public.items", "--exlude", "secret");
+        assertThat(typo.exit()).isEqualTo(2);
+        assertThat(typo.err()).contains("--exlude").contains("captures add --help");
+        Run unknown = captures("frob");
+        assertThat(unknown.exit()).isEqualTo(2);
+        assertThat(unknown.err()).contains("unknown command 'frob'");
+        assertThat(unknown.out()).isEmpty();
     }
 }

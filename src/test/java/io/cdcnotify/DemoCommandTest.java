@@ -153,10 +153,14 @@ class DemoCommandTest {
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         PrintStream errStream = new PrintStream(err, true, StandardCharsets.UTF_8);
         PrintStream out = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
-        assertThat(DemoCommand.run(List.of("--bogus"), config(), out, errStream)).isEqualTo(2);
-        assertThat(DemoCommand.run(List.of("--interval-ms", "fast"), config(), out, errStream)).isEqualTo(2);
-        assertThat(DemoCommand.run(List.of("--interval-ms", "1"), config(), out, errStream)).isEqualTo(2);
-        assertThat(err.toString(StandardCharsets.UTF_8)).contains("usage:", "--interval-ms");
+        assertThat(Main.run(new String[] {"demo", "--bogus"}, config(), out, errStream)).isEqualTo(2);
+        assertThat(err.toString(StandardCharsets.UTF_8)).contains("Unknown option: '--bogus'", "demo --help");
+        err.reset();
+        assertThat(Main.run(new String[] {"demo", "--interval-ms", "fast"}, config(), out, errStream)).isEqualTo(2);
+        assertThat(err.toString(StandardCharsets.UTF_8)).contains("--interval-ms", "'fast'");
+        err.reset();
+        assertThat(Main.run(new String[] {"demo", "--interval-ms", "1"}, config(), out, errStream)).isEqualTo(2);
+        assertThat(err.toString(StandardCharsets.UTF_8)).contains("--interval-ms must be", "at least 10");
     }
 
     private static long maxId(Set<String> ids) {

@@ -1,5 +1,7 @@
 package io.cdcnotify;
 
+import java.io.PrintStream;
+
 import io.helidon.config.Config;
 import io.helidon.webserver.WebServerConfig;
 
@@ -11,6 +13,11 @@ public final class TestAccess {
 
     public static void setup(WebServerConfig.Builder builder, Config config) {
         Main.setup(builder, config);
+    }
+
+    /** Runs {@code java -jar cdc-notify.jar ARGS} in this JVM, against {@code config}; the exit code. */
+    public static int run(Config config, PrintStream out, PrintStream err, String... args) {
+        return Main.run(args, config, out, err);
     }
 
     /** {@link Main#setup}, returning the outbox listener it wired (for fault injection in its package's tests). */

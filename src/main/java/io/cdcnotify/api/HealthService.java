@@ -14,7 +14,7 @@ import io.helidon.webserver.http.ServerResponse;
 /**
  * {@code GET /health}: UP when the database answers, the listener is connected and every thread the service
  * depends on (the periodic jobs, the timer, the watchdog) is alive and making progress; 503 otherwise. Each check
- * is UP or DOWN, nothing more.
+ * is UP or DOWN, nothing more. {@code HEAD /health}: the same status without a body.
  */
 public final class HealthService implements HttpService {
 
@@ -35,6 +35,14 @@ public final class HealthService implements HttpService {
     @Override
     public void routing(HttpRules rules) {
         rules.get("/", this::health);
+        rules.head("/", this::probe);
+    }
+
+    /** {@code HEAD /health}: the same status, without a body, for probes that only look at it. */
+    private void probe(ServerRequest req, ServerResponse res) {
+        boolean up = database.getAsBoolean() && listener.get().connected()
+                     && threads.values().stream().allMatch(BooleanSupplier::getAsBoolean);
+        res.status(up ? Status.OK_200 : Status.SERVICE_UNAVAILABLE_503).send();
     }
 
     private void health(ServerRequest req, ServerResponse res) {

@@ -47,6 +47,7 @@ public final class KeysService implements HttpService {
     public void routing(HttpRules rules) {
         rules.post("/", this::create)
                 .get("/", this::list)
+                .get("/self", this::self)
                 .delete("/{id}", this::revoke);
     }
 
@@ -89,6 +90,14 @@ public final class KeysService implements HttpService {
         ArrayNode all = Rest.JSON.createArrayNode();
         keys.list().forEach(k -> all.add(toJson(k)));
         Rest.json(res, Status.OK_200, all);
+    }
+
+    /**
+     * {@code GET /v1/keys/self} (an extension): any valid key's own record, so that a client (the web console)
+     * knows what it may ask for instead of finding out from a 403.
+     */
+    private void self(ServerRequest req, ServerResponse res) {
+        rest.key(req, res).ifPresent(key -> Rest.json(res, Status.OK_200, toJson(key)));
     }
 
     private void revoke(ServerRequest req, ServerResponse res) {

@@ -71,11 +71,12 @@ public final class SubscriptionsService implements HttpService {
             Rest.error(res, ErrorCode.FORBIDDEN, "the key may not read these tables");
             return;
         }
-        if (subscriptions.atLimit(key.get().id())) {
-            Rest.error(res, ErrorCode.LIMIT_EXCEEDED, "too many durable subscriptions for this key");
+        Optional<Subscription> made = subscriptions.createDurable(key.get().id(), tables, filter);
+        if (made.isEmpty()) {
+            Rest.error(res, ErrorCode.LIMIT_EXCEEDED, subscriptions.limitMessage());
             return;
         }
-        Subscription s = subscriptions.create(key.get().id(), tables, true, filter);
+        Subscription s = made.get();
         ObjectNode json = Rest.JSON.createObjectNode();
         json.put("id", s.id());
         s.tables().forEach(json.putArray("tables")::add);

@@ -13,7 +13,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
@@ -33,6 +37,7 @@ public final class ApiKeys {
 
     public static final String PREFIX = "cdc_";
     private static final int CACHE_LIMIT = 10_000;
+    private static final long LOAD_WAIT_SECONDS = 10;
     private static final SecureRandom RANDOM = new SecureRandom();
     private static final java.util.regex.Pattern WELL_FORMED_ID = java.util.regex.Pattern.compile("[A-Za-z0-9_-]{1,64}");
 
@@ -41,6 +46,8 @@ public final class ApiKeys {
     private final long cacheTtlNanos;
     private final Clock clock;
     private final Map<String, Cached> cache = new ConcurrentHashMap<>();
+    /** Lookups under way, by key hash: a miss waits for the one running instead of querying again. */
+    private final Map<String, CompletableFuture<Cached>> loading = new ConcurrentHashMap<>();
 
     public ApiKeys(DbClient db, AuthConfig config, Clock clock) {
         this.db = db;
@@ -74,15 +81,6 @@ public final class ApiKeys {
                 "SELECT id, name, tables, admin, expires_at, created_at FROM cdc.api_keys ORDER BY created_at, id")) {
             return rows.map(ApiKeys::toKey).toList();
         }
-    }
-
-    public Optional<ApiKey> find(String id) {
-        if (!wellFormedId(id)) {
-            return Optional.empty();
-        }
-        return db.execute()
-                .get("SELECT id, name, tables, admin, expires_at, created_at FROM cdc.api_keys WHERE id = ?", id)
-                .map(ApiKeys::toKey);
     }
 
     /**
@@ -121,15 +119,7 @@ public final class ApiKeys {
         long now = System.nanoTime();
         Cached cached = cache.get(cacheKey);
         if (cached == null || now - cached.at > cacheTtlNanos) {
-            Optional<ApiKey> key = db.execute()
-                    .get("SELECT id, name, tables, admin, expires_at, created_at FROM cdc.api_keys WHERE key_hash = ?",
-                         hash)
-                    .map(ApiKeys::toKey);
-            if (cache.size() >= CACHE_LIMIT) {
-                cache.clear();
-            }
-            cached = new Cached(key, now);
-            cache.put(cacheKey, cached);
+            cached = load(cacheKey, hash, now);
         }
         Instant instant = clock.instant();
         return cached.key.filter(k -> !k.expiredAt(instant));
@@ -190,6 +180,46 @@ public final class ApiKeys {
         @Override
         public String toString() {
             return "Created[" + key + "]"; // never the secret
+        }
+    }
+
+    /**
+     * Looks a key up once for everyone who asks at the same time: in a connection storm, thousands of clients
+     * of one key arrive while its cache entry is missing or stale, and one query must serve them all (each
+     * querying on its own emptied the pool, and clients got 1011).
+     */
+    private Cached load(String cacheKey, byte[] hash, long now) {
+        CompletableFuture<Cached> mine = new CompletableFuture<>();
+        CompletableFuture<Cached> running = loading.putIfAbsent(cacheKey, mine);
+        if (running != null) {
+            try {
+                return running.get(LOAD_WAIT_SECONDS, TimeUnit.SECONDS);
+            } catch (ExecutionException e) {
+                throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
+            } catch (TimeoutException e) {
+                throw new IllegalStateException("the API key lookup did not finish in time");
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while looking up an API key");
+            }
+        }
+        try {
+            Optional<ApiKey> key = db.execute()
+                    .get("SELECT id, name, tables, admin, expires_at, created_at FROM cdc.api_keys WHERE key_hash = ?",
+                         hash)
+                    .map(ApiKeys::toKey);
+            if (cache.size() >= CACHE_LIMIT) {
+                cache.clear();
+            }
+            Cached cached = new Cached(key, now);
+            cache.put(cacheKey, cached);
+            mine.complete(cached);
+            return cached;
+        } catch (RuntimeException | Error e) {
+            mine.completeExceptionally(e);
+            throw e;
+        } finally {
+            loading.remove(cacheKey, mine);
         }
     }
 

@@ -4,7 +4,14 @@ import java.time.Duration;
 
 import io.helidon.config.Config;
 
-/** The limits the contract lets an operator set, and a few more of our own. */
+/**
+ * The limits the contract lets an operator set, and a few more of our own.
+ *
+ * <p>Memory (docs/operations.md, "Memory model"): {@code clientBufferBytes} bounds what one connection holds,
+ * {@code totalBufferBytes} what the instance buffers for all clients together (0 in the configuration means an
+ * eighth of the maximum heap), {@code closeGrace} how long a connection that must end may keep its writer stuck
+ * in a write before its socket is closed from outside.
+ */
 public record LimitsConfig(int maxConnectionsPerKey,
                            int maxSubscriptionsPerConnection,
                            int maxSubscriptionsPerKey,
@@ -13,7 +20,15 @@ public record LimitsConfig(int maxConnectionsPerKey,
                            int maxFrameBytes,
                            Duration authTimeout,
                            int clientBufferEvents,
-                           int maxRequestBytes) {
+                           int maxRequestBytes,
+                           long clientBufferBytes,
+                           long totalBufferBytes,
+                           Duration closeGrace) {
+
+    /** The default of {@code total-buffer-bytes}: an eighth of the maximum heap. */
+    public static long defaultTotalBufferBytes() {
+        return Runtime.getRuntime().maxMemory() / 8;
+    }
 
     public static LimitsConfig from(Config root) {
         Config c = root.get("cdc.limits");
@@ -25,6 +40,24 @@ public record LimitsConfig(int maxConnectionsPerKey,
                                 c.get("max-frame-bytes").asInt().get(),
                                 Duration.ofSeconds(c.get("auth-timeout-seconds").asLong().get()),
                                 c.get("client-buffer-events").asInt().get(),
-                                c.get("max-request-bytes").asInt().get());
+                                c.get("max-request-bytes").asInt().get(),
+                                positive(c, "client-buffer-bytes"),
+                                total(c.get("total-buffer-bytes").asLong().orElse(0L)),
+                                Duration.ofMillis(c.get("close-grace-ms").asLong().orElse(2000L)));
+    }
+
+    private static long total(long configured) {
+        if (configured < 0) {
+            throw new IllegalArgumentException("cdc.limits.total-buffer-bytes must be 0 (an eighth of the heap) or more");
+        }
+        return configured == 0 ? defaultTotalBufferBytes() : configured;
+    }
+
+    private static long positive(Config c, String key) {
+        long v = c.get(key).asLong().get();
+        if (v <= 0) {
+            throw new IllegalArgumentException("cdc.limits." + key + " must be positive");
+        }
+        return v;
     }
 }

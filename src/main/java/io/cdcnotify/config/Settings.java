@@ -37,11 +37,18 @@ public final class Settings {
         m.put("CDC_MAX_FRAME_BYTES", "cdc.limits.max-frame-bytes");
         m.put("CDC_AUTH_TIMEOUT_SECONDS", "cdc.limits.auth-timeout-seconds");
         m.put("CDC_CLIENT_BUFFER_EVENTS", "cdc.limits.client-buffer-events");
+        m.put("CDC_CLIENT_BUFFER_BYTES", "cdc.limits.client-buffer-bytes");
+        m.put("CDC_TOTAL_BUFFER_BYTES", "cdc.limits.total-buffer-bytes");
+        m.put("CDC_QUEUE_MAX_BYTES", "cdc.subscriptions.queue-max-bytes");
         m.put("CDC_QUEUE_MAX_EVENTS", "cdc.subscriptions.queue-max-events");
         m.put("CDC_DETACHED_TTL_SECONDS", "cdc.subscriptions.detached-ttl-seconds");
         m.put("CDC_OUTBOX_RETENTION_SECONDS", "cdc.outbox.retention-seconds");
         m.put("CDC_LISTENER_MODE", "cdc.listener.mode");
         m.put("CDC_METRICS_ENABLED", "cdc.metrics.enabled");
+        m.put("CDC_FANOUT", "cdc.fanout.mode");
+        m.put("CDC_NATS_URL", "cdc.fanout.nats-url");
+        m.put("CDC_NATS_STREAM", "cdc.fanout.stream");
+        m.put("CDC_FANOUT_FALLBACK", "cdc.fanout.fallback");
         m.put("CDC_CORS_ALLOWED_ORIGINS", "cdc.cors.allowed-origins");
         m.put("CDC_TLS_KEYSTORE", "server.tls.private-key.keystore.resource.path");
         m.put("CDC_TLS_KEYSTORE_PASSWORD", "server.tls.private-key.keystore.passphrase");

@@ -23,6 +23,14 @@ public final class Captures {
     /** PostgreSQL's own limit on a table's columns. */
     private static final int MAX_COLUMNS = 1600;
 
+    /** The current name only while the table exists and still carries its capture trigger. */
+    private static final String SELECT = """
+            SELECT c.table_name, c.exclude_columns, c.created_at,
+                   CASE WHEN cdc.capture_live(c.relation) THEN format('%I.%I', n.nspname, r.relname) END AS current_table
+              FROM cdc.captures c
+              LEFT JOIN pg_class r ON r.oid = c.relation
+              LEFT JOIN pg_namespace n ON n.oid = r.relnamespace""";
+
     private final DbClient db;
 
     public Captures(DbClient db) {
@@ -106,14 +114,6 @@ public final class Captures {
     private Optional<Capture> find(String name) {
         return db.execute().get(SELECT + " WHERE c.table_name = ?", name).map(Captures::capture);
     }
-
-    /** The current name only while the table exists and still carries its capture trigger. */
-    private static final String SELECT = """
-            SELECT c.table_name, c.exclude_columns, c.created_at,
-                   CASE WHEN cdc.capture_live(c.relation) THEN format('%I.%I', n.nspname, r.relname) END AS current_table
-              FROM cdc.captures c
-              LEFT JOIN pg_class r ON r.oid = c.relation
-              LEFT JOIN pg_namespace n ON n.oid = r.relnamespace""";
 
     private static void checkName(String table) {
         if (table == null || !NAME.matcher(table).matches()) {

@@ -9,7 +9,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
 import org.slf4j.Logger;
@@ -20,49 +22,76 @@ import org.slf4j.MDC;
  * One connection, whatever its transport: a queue that anyone may add to without waiting, and one writer
  * thread that drains it onto the wire.
  *
- * <p>The queue holds live events and commands (attach, send, end). Fan-out only enqueues; past
- * {@code bufferEvents} live events not yet written, the client is a slow consumer: later events are dropped
- * and the writer closes the connection with the cursor of the last event it wrote. Backlogs (a resume from
- * the outbox, a detached queue) are read by the writer at the client's pace and do not count.
+ * <p>The queue holds live events and commands (attach, send, end). Fan-out only enqueues. What the connection
+ * holds is bounded twice: past {@code bufferEvents} live events not yet written, or once it holds
+ * {@code bufferBytes} or more of anything (events by their encoded size, replies, errors, live events held
+ * aside during a replay), the client is a slow consumer: later events are dropped and the writer closes the
+ * connection with the cursor of the last event it wrote. The byte test looks at what was held before the new
+ * item, so one event larger than the whole budget still reaches a client that keeps up. Backlogs (a resume
+ * from the outbox, a detached queue) are read by the writer at the client's pace and do not count here; they
+ * count in the service's {@link Memory}, as everything above does.
+ *
+ * <p>A connection that must end (slow, revoked, over a limit) while its writer is stuck in a write to a peer
+ * that does not read is cut from outside by the hub ({@link Transport#abort()}), and what it held is freed at
+ * once.
  */
 public final class Client {
 
     private static final Logger LOG = LoggerFactory.getLogger(Client.class);
     private static final Object WAKE = new Object();
     private static final Object KEEPALIVE = new Object();
+    private static final Object PONG = new Object();
     private static final int BATCH = 256;
+    /** What a queued command or marker costs: a queue node and a small object. */
+    private static final int NODE = 48;
 
     private final String id;
     private final String keyId;
     private final Transport transport;
     private final Hub hub;
     private final int bufferEvents;
+    private final long bufferBytes;
+    private final Memory memory;
     private final HubMetrics metrics;
     private final Clock clock;
     private final Mailbox queue = new Mailbox();
     private final AtomicInteger live = new AtomicInteger();
+    /** Bytes held for this connection: queued items and live events held aside during a replay. */
+    private final AtomicLong bytes = new AtomicLong();
     private final Map<String, Attachment> attachments = new ConcurrentHashMap<>();
     /** Subscriptions with an attach request queued and not yet carried out. */
     private final java.util.Set<String> attaching = ConcurrentHashMap.newKeySet();
+    /** The answer to the latest ping frame not yet answered: one is enough (RFC 6455, section 5.5.3). */
+    private final AtomicReference<TransportAction> pendingPong = new AtomicReference<>();
+    private final AtomicBoolean keepalivePending = new AtomicBoolean();
     private volatile boolean slow;
     /** Why the connection is ending now; the first reason wins. */
     private final AtomicReference<Disconnect> closing = new AtomicReference<>();
     private volatile long closingSince;
+    /** A close was queued behind what the client has not read yet. */
+    private volatile boolean closeQueued;
     private volatile boolean finished;
 
     /** Writer-thread state. */
     private String lastCursor;
     /** The event being written, for the log line of a failure; -1 between events. */
     private long writingEventId = -1;
+    /** Items taken from the queue and put off until a replay ends. */
+    private final ArrayDeque<Object> deferred = new ArrayDeque<>();
     /** When the writer last wrote (read by the hub's tick to decide on a keepalive). */
     private volatile long lastWrite = System.nanoTime();
+    /** When the writer entered the transport call it is in now; 0 outside one. Read by the hub's tick. */
+    private volatile long writingSince;
 
-    Client(String id, String keyId, Transport transport, Hub hub, int bufferEvents, HubMetrics metrics, Clock clock) {
+    Client(String id, String keyId, Transport transport, Hub hub, int bufferEvents, long bufferBytes, Memory memory,
+           HubMetrics metrics, Clock clock) {
         this.id = id;
         this.keyId = keyId;
         this.transport = transport;
         this.hub = hub;
         this.bufferEvents = bufferEvents;
+        this.bufferBytes = bufferBytes;
+        this.memory = memory;
         this.metrics = metrics;
         this.clock = clock;
     }
@@ -95,6 +124,11 @@ public final class Client {
         return attachments.containsKey(subscriptionId) || attaching.contains(subscriptionId);
     }
 
+    /** Bytes this connection holds now (what its budget counts). */
+    public long bufferedBytes() {
+        return bytes.get();
+    }
+
     // ---- called from any thread; none of these waits ----
 
     /** A live event for one of this client's attachments. Never blocks: the listener thread calls it. */
@@ -103,22 +137,33 @@ public final class Client {
             metrics.dropped(HubMetrics.DropReason.SLOW_CONSUMER);
             return;
         }
-        if (closing.get() != null) {
+        if (closing.get() != null || finished) {
             return; // closing for another reason: the client resumes with its cursor
         }
         if (live.incrementAndGet() > bufferEvents) {
             live.decrementAndGet();
-            slow = true;
+            becomeSlow();
             metrics.dropped(HubMetrics.DropReason.SLOW_CONSUMER);
-            queue.offer(WAKE);
             return;
         }
+        long weight = publication.weight();
+        if (bytes.getAndAdd(weight) >= bufferBytes) {
+            bytes.addAndGet(-weight);
+            live.decrementAndGet();
+            becomeSlow();
+            metrics.dropped(HubMetrics.DropReason.SLOW_CONSUMER);
+            return;
+        }
+        publication.hold(memory);
         queue.offer(new Delivery(attachment, publication));
+        if (finished) {
+            drain(); // the writer ended meanwhile: give back what nobody will write
+        }
     }
 
-    /** Queues a message for the writer. */
+    /** Queues a message for the writer. Past the byte budget the client is a slow consumer instead. */
     public void send(Message message) {
-        queue.offer(message);
+        enqueue(message, true);
     }
 
     /**
@@ -128,12 +173,22 @@ public final class Client {
      */
     public void attach(Subscription subscription, Optional<Backlog> backlog, Message reply, Message ifEnded) {
         attaching.add(subscription.id());
-        queue.offer(new Attach(subscription, backlog, reply, ifEnded));
+        enqueue(new Attach(subscription, backlog, reply, ifEnded), true);
     }
 
-    /** Something for the writer to do with the transport, in queue order (a WebSocket pong, say). */
+    /** Something for the writer to do with the transport, in queue order. */
     public void perform(TransportAction action) {
-        queue.offer(action);
+        enqueue(action, true);
+    }
+
+    /**
+     * Answers a ping frame: {@code action} writes the pong. While an answer waits to be written, a newer one
+     * replaces it, so a ping flood from a peer that does not read holds one pong, not one per ping.
+     */
+    public void pong(TransportAction action) {
+        if (pendingPong.getAndSet(action) == null) {
+            enqueue(PONG, false);
+        }
     }
 
     /** Work for the writer thread on its transport. */
@@ -144,13 +199,13 @@ public final class Client {
 
     /** Detaches this client from a subscription, then sends {@code reply} (if any). */
     public void detach(String subscriptionId, Optional<Message> reply) {
-        queue.offer(new Detach(subscriptionId, reply));
+        enqueue(new Detach(subscriptionId, reply), true);
     }
 
     /** The subscription ended elsewhere: the client is told (WebSocket) or its stream ends (SSE). */
     void ended(Attachment attachment) {
         attachment.markDetached();
-        queue.offer(new Ended(attachment));
+        enqueue(new Ended(attachment), false);
     }
 
     /**
@@ -158,7 +213,8 @@ public final class Client {
      * caused it, and the ones before, reach the client first.
      */
     public void closeAfterQueued(Disconnect disconnect) {
-        queue.offer(disconnect);
+        closeQueued = true;
+        enqueue(disconnect, false);
     }
 
     /**
@@ -181,8 +237,114 @@ public final class Client {
         return closing.get() == null || finished ? -1 : System.nanoTime() - closingSince;
     }
 
+    /** True once the connection is to end: closing, a slow consumer, or a close queued. */
+    boolean ending() {
+        return closeQueued || stopping();
+    }
+
+    /** True once the writer is to write nothing more from the queue (the closing error aside). */
+    boolean stopping() {
+        return slow || closing.get() != null;
+    }
+
+    /** Nanos the writer has been inside one transport call (a write the peer does not take), or -1. */
+    long stuckForNanos(long now) {
+        long since = writingSince;
+        return since == 0 ? -1 : now - since;
+    }
+
+    /** Cut as a slow consumer by the hub: the service as a whole holds too much. */
+    void cutAsSlow() {
+        becomeSlow();
+        drain();
+    }
+
+    /**
+     * Gives back everything queued once the connection is ending: nothing more of it will be written. The
+     * writer takes the items it still needs (the wake-up) from the same queue, so one is put back.
+     */
+    void drain() {
+        Object item;
+        while ((item = queue.poll()) != null) {
+            release(item);
+        }
+        if (!finished) {
+            queue.offer(WAKE);
+        }
+    }
+
     void abort() {
         transport.abort();
+    }
+
+    private void becomeSlow() {
+        if (!slow) {
+            slow = true;
+            queue.offer(WAKE);
+        }
+    }
+
+    /**
+     * Queues an item, counted against the budgets. {@code bounded} items turn the client into a slow consumer
+     * once it holds its budget; the others are too small and too few to matter (one per subscription event,
+     * per close, per pong slot). Nothing is queued for a connection that is ending: it will write nothing more.
+     */
+    private void enqueue(Object item, boolean bounded) {
+        if (finished || (bounded && (slow || closing.get() != null))) {
+            if (item instanceof Attach a) {
+                attaching.remove(a.subscription.id());
+            }
+            return;
+        }
+        long weight = weight(item);
+        if (bytes.getAndAdd(weight) >= bufferBytes && bounded) {
+            bytes.addAndGet(-weight);
+            if (item instanceof Attach a) {
+                attaching.remove(a.subscription.id());
+            }
+            becomeSlow();
+            return;
+        }
+        memory.add(weight);
+        queue.offer(item);
+        if (finished) {
+            drain();
+        }
+    }
+
+    /** What a queued item counts in the budgets; the same value when it is taken out. */
+    private static long weight(Object item) {
+        return switch (item) {
+            case Delivery d -> d.publication.weight();
+            case Message m -> NODE + weight(m);
+            default -> NODE;
+        };
+    }
+
+    private static long weight(Message m) {
+        return switch (m) {
+            case Message.Error e -> 64 + e.message().length() + e.requestId().map(String::length).orElse(0)
+                    + e.cursor().flatMap(c -> c).map(String::length).orElse(0);
+            case Message.Subscribed s -> 64 + s.subscriptionId().length() + s.requestId().map(String::length).orElse(0)
+                    + s.tables().stream().mapToInt(t -> 16 + t.length()).sum();
+            case Message.Unsubscribed u -> 48 + u.subscriptionId().length() + u.requestId().map(String::length).orElse(0);
+            case Message.Pong p -> 32 + p.requestId().map(String::length).orElse(0);
+            case Message.AuthOk a -> 32 + a.connectionId().length();
+        };
+    }
+
+    /** An item leaves the connection's buffer: written, dropped, or given back. */
+    private void release(Object item) {
+        if (item == WAKE) {
+            return; // never counted: offered straight to the queue
+        }
+        long weight = weight(item);
+        bytes.addAndGet(-weight);
+        if (item instanceof Delivery d) {
+            d.publication.release(memory);
+        } else {
+            memory.add(-weight);
+        }
     }
 
     // ---- the writer ----
@@ -212,6 +374,7 @@ public final class Client {
             MDC.remove("event_id");
             end = Disconnect.internal();
         } finally {
+            writingSince = 0;
             finish(end);
             if (outer == null) {
                 MDC.remove("connection_id");
@@ -222,18 +385,27 @@ public final class Client {
     }
 
     private Disconnect loop() throws Exception {
-        ArrayDeque<Object> deferred = new ArrayDeque<>();
         while (true) {
             Disconnect stop = stopReason();
             if (stop != null) {
                 return stop;
             }
             Object item = deferred.isEmpty() ? queue.take() : deferred.poll();
-            handle(item, deferred);
+            handleAndRelease(item);
             for (int n = 0; n < BATCH && stopReason() == null && (item = queue.poll()) != null; n++) {
-                handle(item, deferred);
+                handleAndRelease(item);
             }
+            writing();
             transport.flush();
+            written();
+        }
+    }
+
+    private void handleAndRelease(Object item) throws Exception {
+        try {
+            handle(item);
+        } finally {
+            release(item);
         }
     }
 
@@ -250,12 +422,12 @@ public final class Client {
 
     /** Called about once a second by the hub: asks the writer for a keepalive when the connection is idle. */
     void tick(long now) {
-        if (now - lastWrite >= transport.keepaliveInterval().toNanos()) {
-            queue.offer(KEEPALIVE);
+        if (now - lastWrite >= transport.keepaliveInterval().toNanos() && keepalivePending.compareAndSet(false, true)) {
+            enqueue(KEEPALIVE, false);
         }
     }
 
-    private void handle(Object item, ArrayDeque<Object> deferred) throws Exception {
+    private void handle(Object item) throws Exception {
         switch (item) {
             case Delivery d -> {
                 live.decrementAndGet();
@@ -265,8 +437,12 @@ public final class Client {
             }
             case Message m -> write(m);
             case Disconnect d -> close(d == Disconnect.SHUTDOWN ? Disconnect.shutdown(Optional.ofNullable(lastCursor)) : d);
-            case TransportAction action -> action.run(transport);
-            case Attach a -> attachNow(a, deferred);
+            case TransportAction action -> {
+                writing();
+                action.run(transport);
+                written();
+            }
+            case Attach a -> attachNow(a);
             case Detach d -> {
                 Attachment a = attachments.remove(d.subscriptionId);
                 if (a != null) {
@@ -288,16 +464,27 @@ public final class Client {
                 }
             }
             default -> {
-                if (item == KEEPALIVE && System.nanoTime() - lastWrite >= transport.keepaliveInterval().toNanos()) {
-                    transport.keepalive();
-                    lastWrite = System.nanoTime();
+                if (item == PONG) {
+                    TransportAction pong = pendingPong.getAndSet(null);
+                    if (pong != null) {
+                        writing();
+                        pong.run(transport);
+                        written();
+                    }
+                } else if (item == KEEPALIVE) {
+                    keepalivePending.set(false);
+                    if (System.nanoTime() - lastWrite >= transport.keepaliveInterval().toNanos()) {
+                        writing();
+                        transport.keepalive();
+                        written();
+                    }
                 }
                 // WAKE: the loop re-checks why it was woken
             }
         }
     }
 
-    private void attachNow(Attach a, ArrayDeque<Object> deferred) throws Exception {
+    private void attachNow(Attach a) throws Exception {
         if (attachments.containsKey(a.subscription.id())) {
             attaching.remove(a.subscription.id());
             write(a.reply); // already attached: nothing to do twice
@@ -322,7 +509,7 @@ public final class Client {
         if (a.backlog.isPresent()) {
             a.subscription.clearQueue();
         }
-        replay(attachment, backlog, deferred, a.backlog.isPresent());
+        replay(attachment, backlog, a.backlog.isPresent());
     }
 
     /**
@@ -330,51 +517,91 @@ public final class Client {
      * arrive meanwhile are held aside; when the backlog has caught up, those it did not deliver are written, and
      * from then on the backlog's own test filters the live stream. If too many pile up, they are dropped and the
      * backlog reads once more, because what they held is in the outbox.
+     *
+     * <p>Live events held aside stay counted in the connection's bytes until written or dropped; each backlog
+     * page counts in the service's memory while it is being written.
      */
-    private void replay(Attachment attachment, Backlog backlog, ArrayDeque<Object> deferred, boolean filterLive)
-            throws Exception {
-        List<Publication> held = new ArrayList<>();
-        while (!attachment.detached() && stopReason() == null) {
-            boolean overflowed = false;
-            for (Publication p : backlog.nextPage()) {
-                writeEvent(attachment, p);
-            }
-            transport.flush();
-            Object item;
-            while ((item = queue.poll()) != null) {
-                if (item instanceof Delivery d && d.attachment == attachment) {
-                    live.decrementAndGet();
-                    if (held.size() >= bufferEvents && backlog.rereadable()) {
-                        held.clear();
-                        overflowed = true;
+    private void replay(Attachment attachment, Backlog backlog, boolean filterLive) throws Exception {
+        List<Delivery> held = new ArrayList<>();
+        long heldBytes = 0;
+        try {
+            while (!attachment.detached() && stopReason() == null) {
+                boolean overflowed = false;
+                writePage(attachment, backlog.nextPage());
+                Object item;
+                while ((item = queue.poll()) != null) {
+                    if (item instanceof Delivery d && d.attachment == attachment) {
+                        live.decrementAndGet();
+                        if (backlog.rereadable() && (held.size() >= bufferEvents || heldBytes >= bufferBytes / 2)) {
+                            held.forEach(this::release);
+                            held.clear();
+                            heldBytes = 0;
+                            overflowed = true;
+                        }
+                        held.add(d);
+                        heldBytes += d.publication.weight();
+                    } else if (item instanceof Attach) {
+                        deferred.add(item);
+                    } else {
+                        handleAndRelease(item);
                     }
-                    held.add(d.publication);
-                } else if (item instanceof Attach) {
-                    deferred.add(item);
-                } else {
-                    handle(item, deferred);
+                }
+                if (backlog.caughtUp() && !overflowed) {
+                    break;
                 }
             }
-            if (backlog.caughtUp() && !overflowed) {
-                break;
+            if (filterLive) {
+                attachment.liveFilter(backlog::notDelivered);
             }
+            while (!held.isEmpty()) {
+                Delivery d = held.removeFirst();
+                try {
+                    if (stopReason() == null && attachment.wanted(d.publication)) {
+                        writeEvent(attachment, d.publication);
+                    }
+                } finally {
+                    release(d);
+                }
+            }
+        } finally {
+            held.forEach(this::release);
         }
-        if (filterLive) {
-            attachment.liveFilter(backlog::notDelivered);
+    }
+
+    /** Writes one backlog page; the page counts in the service's memory until each event is written. */
+    private void writePage(Attachment attachment, List<Publication> page) throws IOException {
+        for (Publication p : page) {
+            p.hold(memory);
         }
-        for (Publication p : held) {
-            if (attachment.wanted(p)) {
-                writeEvent(attachment, p);
+        int written = 0;
+        try {
+            for (Publication p : page) {
+                try {
+                    if (stopReason() == null) {
+                        writeEvent(attachment, p);
+                    }
+                } finally {
+                    p.release(memory);
+                    written++;
+                }
+            }
+            writing();
+            transport.flush();
+            written();
+        } finally {
+            for (int i = written; i < page.size(); i++) {
+                page.get(i).release(memory);
             }
         }
     }
 
     private void writeEvent(Attachment attachment, Publication publication) throws IOException {
         writingEventId = publication.event().id();
+        writing();
         transport.event(attachment.subscription().id(), publication);
+        written();
         lastCursor = publication.cursor();
         attachment.subscription().delivered(lastCursor);
-        lastWrite = System.nanoTime();
         metrics.delivered(transport.name(),
                           clock.millis() * 1000 - publication.event().createdAtMicros());
     }
@@ -384,8 +611,19 @@ public final class Client {
             metrics.clientError(e.code());
             logError(e);
         }
+        writing();
         transport.message(message);
-        lastWrite = System.nanoTime();
+        written();
+    }
+
+    private void writing() {
+        writingSince = System.nanoTime();
+    }
+
+    private void written() {
+        long now = System.nanoTime();
+        writingSince = 0;
+        lastWrite = now;
     }
 
     /** Errors sent to a client, at INFO without a stack (a flood of limit_exceeded at DEBUG). */
@@ -404,12 +642,19 @@ public final class Client {
                 if (end.error().isPresent()) {
                     write(end.error().get());
                 }
+                writing();
                 transport.flush();
+                written();
             }
         } catch (IOException | UncheckedIOException e) {
             LOG.debug("could not send the closing error: {}", e.toString());
         } finally {
-            transport.close(end);
+            try {
+                writing();
+                transport.close(end);
+            } finally {
+                writingSince = 0;
+            }
             if (end == Disconnect.GONE) {
                 LOG.info("{} connection closed by the client", transport.name());
             } else {
@@ -420,7 +665,10 @@ public final class Client {
                 hub.detached(a);
             }
             attachments.clear();
-            queue.clear();
+            deferred.forEach(this::release);
+            deferred.clear();
+            pendingPong.set(null);
+            drain();
             hub.closed(this, end);
         }
     }

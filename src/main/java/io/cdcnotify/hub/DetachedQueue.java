@@ -7,8 +7,9 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The events a durable subscription keeps while no client is attached: bounded in count per subscription and,
- * through a shared {@link Budget}, in bytes across all subscriptions. Past either bound the oldest go, and are
- * counted. Guarded by its subscription's lock.
+ * through a shared {@link Budget}, in bytes (each event's encoded size, {@link Publication#weight()}) across all
+ * subscriptions and within the service's total {@link Memory}. Past any bound the oldest go, and are counted.
+ * Guarded by its subscription's lock.
  */
 final class DetachedQueue {
 
@@ -38,6 +39,7 @@ final class DetachedQueue {
         events.addLast(publication);
         bytes += weight;
         budget.take(weight);
+        publication.hold(budget.memory);
     }
 
     /** Hands over everything queued, oldest first, and empties the queue. */
@@ -49,6 +51,9 @@ final class DetachedQueue {
 
     void clear() {
         budget.give(bytes, events.size());
+        for (Publication p : events) {
+            p.release(budget.memory);
+        }
         events.clear();
         bytes = 0;
     }
@@ -66,22 +71,34 @@ final class DetachedQueue {
         long weight = oldest.weight();
         bytes -= weight;
         budget.give(weight, 1);
+        oldest.release(budget.memory);
         dropped++;
         metrics.dropped(HubMetrics.DropReason.QUEUE_FULL);
     }
 
-    /** Bytes all detached queues of this instance may hold together. */
+    /** Bytes all detached queues of this instance may hold together, within the service's total. */
     static final class Budget {
         private final long limit;
+        private final Memory memory;
         private final AtomicLong used = new AtomicLong();
         private final AtomicLong events = new AtomicLong();
 
         Budget(long limit) {
+            this(limit, new Memory(Long.MAX_VALUE));
+        }
+
+        Budget(long limit, Memory memory) {
             this.limit = limit;
+            this.memory = memory;
         }
 
         boolean fits(long weight) {
-            return used.get() + weight <= limit;
+            return used.get() + weight <= limit && memory.fits(weight);
+        }
+
+        /** Bytes queued in all detached queues together. */
+        long bytes() {
+            return used.get();
         }
 
         void take(long weight) {

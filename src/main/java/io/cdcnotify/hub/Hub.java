@@ -27,16 +27,34 @@ public final class Hub {
 
     /**
      * @param clientBufferEvents live events one connection may have waiting before it is a slow consumer
+     * @param clientBufferBytes  bytes one connection may hold (events, replies, held-aside events) before it is
+     *                           a slow consumer
      * @param queueMaxEvents     events one detached durable subscription keeps
      * @param queueMaxBytes      bytes all detached subscriptions keep together
+     * @param totalBufferBytes   bytes the whole instance buffers for clients, detached queues included; past it
+     *                           the connections holding the most are cut as slow consumers
+     * @param closeGrace         how long a connection that must end may keep its writer stuck in one write
+     *                           before its socket is closed from outside
      */
-    public record Limits(int clientBufferEvents, int queueMaxEvents, long queueMaxBytes) {
+    public record Limits(int clientBufferEvents, long clientBufferBytes, int queueMaxEvents, long queueMaxBytes,
+                         long totalBufferBytes, Duration closeGrace) {
+
+        /** Event counts only, with no byte bound (tests of other parts). */
+        public Limits(int clientBufferEvents, int queueMaxEvents, long queueMaxBytes) {
+            this(clientBufferEvents, Long.MAX_VALUE, queueMaxEvents, queueMaxBytes, Long.MAX_VALUE,
+                 Duration.ofSeconds(2));
+        }
     }
+
+    /** How often, at most, {@link #publish} looks for the connections to cut when the total is over budget. */
+    private static final long ENFORCE_EVERY_NANOS = 100_000_000L;
 
     private final Limits limits;
     private final HubMetrics metrics;
     private final Clock clock;
     private final DetachedQueue.Budget budget;
+    private final Memory memory;
+    private volatile long lastEnforced;
     private final Map<String, Subscription[]> byTable = new ConcurrentHashMap<>();
     private volatile Subscription[] everyTable = NONE;
     private final Map<String, Subscription> subscriptions = new ConcurrentHashMap<>();
@@ -48,7 +66,9 @@ public final class Hub {
         this.limits = limits;
         this.metrics = metrics;
         this.clock = clock;
-        this.budget = new DetachedQueue.Budget(limits.queueMaxBytes());
+        this.memory = new Memory(limits.totalBufferBytes());
+        // detached queues may take at most half the total, so that they never crowd out the connections
+        this.budget = new DetachedQueue.Budget(Math.min(limits.queueMaxBytes(), limits.totalBufferBytes() / 2), memory);
     }
 
     // ---- events ----
@@ -69,6 +89,9 @@ public final class Hub {
             for (Subscription s : all) {
                 routing.offer(s);
             }
+        }
+        if (memory.excess() > 0 && System.nanoTime() - lastEnforced > ENFORCE_EVERY_NANOS) {
+            enforceTotal();
         }
     }
 
@@ -179,6 +202,55 @@ public final class Hub {
         return budget.events();
     }
 
+    /** Bytes waiting in all detached queues (each queue counts its events, shared or not). */
+    public long queuedBytes() {
+        return budget.bytes();
+    }
+
+    /**
+     * Bytes this instance buffers for clients now, against {@link Limits#totalBufferBytes()}: connections'
+     * queues, events held aside, backlog pages being written, detached queues; a shared event counts once.
+     */
+    public long bufferedBytes() {
+        return memory.used();
+    }
+
+    /** The instance's total budget in bytes. */
+    public long bufferBudget() {
+        return memory.limit();
+    }
+
+    /**
+     * Over the total budget: cuts the connections holding the most as slow consumers (each with its cursor)
+     * until what they hold covers the excess, and frees their queues at once. Detached queues make room on
+     * their own (they drop their oldest events).
+     */
+    private synchronized void enforceTotal() {
+        lastEnforced = System.nanoTime();
+        long excess = memory.excess();
+        if (excess <= 0) {
+            return;
+        }
+        List<Client> largest = new ArrayList<>();
+        for (Client c : clients.values()) {
+            if (!c.ending() && c.bufferedBytes() > 0) {
+                largest.add(c);
+            }
+        }
+        largest.sort(java.util.Comparator.comparingLong(Client::bufferedBytes).reversed());
+        for (Client c : largest) {
+            if (excess <= 0) {
+                break;
+            }
+            excess -= c.bufferedBytes();
+            org.slf4j.MDC.put("connection_id", c.id());
+            LOG.info("the service buffers {} bytes, over its budget of {}: cutting the connection holding {} as "
+                             + "a slow consumer", memory.used(), memory.limit(), c.bufferedBytes());
+            org.slf4j.MDC.remove("connection_id");
+            c.cutAsSlow();
+        }
+    }
+
     // ---- clients ----
 
     /** A new connection id: {@code c-} and 16 hex digits. */
@@ -206,7 +278,8 @@ public final class Hub {
         if (!admitted[0]) {
             return Optional.empty();
         }
-        Client client = new Client(id, keyId, transport, this, limits.clientBufferEvents(), metrics, clock);
+        Client client = new Client(id, keyId, transport, this, limits.clientBufferEvents(),
+                                   limits.clientBufferBytes(), memory, metrics, clock);
         clients.put(id, client);
         return Optional.of(client);
     }
@@ -232,11 +305,33 @@ public final class Hub {
         return n;
     }
 
-    /** Lets idle connections send their keepalives; call about once a second. */
+    /**
+     * Call about once a second: lets idle connections send their keepalives; frees what ending connections
+     * hold; cuts those whose writer is stuck in a write past {@link Limits#closeGrace()} (a peer that does not
+     * read, revoked or slow, would otherwise hold its connection open for as long as TCP lets it); and holds the
+     * total budget.
+     */
     public void tick() {
         long now = System.nanoTime();
+        long grace = limits.closeGrace().toNanos();
         for (Client c : clients.values()) {
-            c.tick(now);
+            if (c.ending()) {
+                if (c.stopping()) {
+                    c.drain();
+                }
+                if (c.stuckForNanos(now) >= grace) {
+                    org.slf4j.MDC.put("connection_id", c.id());
+                    LOG.info("cutting a connection that must end: its writer has been stuck in a write for {} ms",
+                             c.stuckForNanos(now) / 1_000_000);
+                    org.slf4j.MDC.remove("connection_id");
+                    c.abort();
+                }
+            } else {
+                c.tick(now);
+            }
+        }
+        if (memory.excess() > 0) {
+            enforceTotal();
         }
     }
 

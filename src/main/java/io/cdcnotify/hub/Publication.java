@@ -1,5 +1,7 @@
 package io.cdcnotify.hub;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.nio.charset.StandardCharsets;
 
 import io.cdcnotify.outbox.OutboxEvent;
@@ -7,18 +9,38 @@ import io.cdcnotify.outbox.OutboxEvent;
 /**
  * An event on its way to clients, encoded once: every recipient shares the same JSON text, and every SSE
  * recipient the same frame bytes.
+ *
+ * <p>It also knows its size and how many buffers hold it, so that the service's memory budget counts a shared
+ * event once however many connections have it queued (see {@link Memory}).
  */
 public final class Publication {
+
+    /** Framing around the event JSON: the SSE {@code id:}/{@code event:} lines, or the WebSocket envelope. */
+    private static final int FRAMING = 64;
+    private static final VarHandle HOLDERS;
+
+    static {
+        try {
+            HOLDERS = MethodHandles.lookup().findVarHandle(Publication.class, "holders", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
 
     private final OutboxEvent event;
     private final String json;
     private final String cursor;
+    private final int size;
     private volatile byte[] sseFrame;
+    /** Buffers (connection queues, detached queues) holding it now; updated through {@link #HOLDERS}. */
+    @SuppressWarnings("unused")
+    private volatile int holders;
 
     public Publication(OutboxEvent event) {
         this.event = event;
         this.cursor = event.cursor().encode();
         this.json = event.toJson(cursor);
+        this.size = FRAMING + cursor.length() + json.length();
     }
 
     public OutboxEvent event() {
@@ -46,8 +68,26 @@ public final class Publication {
         return frame;
     }
 
-    /** Rough heap cost, for the detached queues' memory budget. */
-    long weight() {
-        return 64L + 2L * json.length();
+    /**
+     * What this event weighs in the byte budgets: its encoded size on the wire (the event JSON, its cursor and
+     * the framing), counted in characters. The heap it holds is about twice that (the outbox payload and the
+     * JSON), three times once an SSE client has asked for its frame.
+     */
+    public long weight() {
+        return size;
+    }
+
+    /** A buffer took it: the first holder charges its weight to {@code memory}. */
+    void hold(Memory memory) {
+        if ((int) HOLDERS.getAndAdd(this, 1) == 0) {
+            memory.add(size);
+        }
+    }
+
+    /** A buffer let it go: the last holder gives its weight back. */
+    void release(Memory memory) {
+        if ((int) HOLDERS.getAndAdd(this, -1) == 1) {
+            memory.add(-size);
+        }
     }
 }

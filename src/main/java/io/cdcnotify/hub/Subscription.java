@@ -154,9 +154,21 @@ public final class Subscription {
         }
     }
 
-    /** Whether a client on another instance is attached (learned from the database, about once a second). */
+    /**
+     * Whether a client on another instance is attached (learned from the database, about once a second). When
+     * one is, what this instance queued since its own last client left went to that client: the queue is
+     * dropped, since it fills only while no client is attached anywhere.
+     */
     public void attachedElsewhere(boolean elsewhere) {
-        this.attachedElsewhere = elsewhere;
+        lock.lock();
+        try {
+            this.attachedElsewhere = elsewhere;
+            if (elsewhere && attached.length == 0 && queue != null) {
+                queue.clear();
+            }
+        } finally {
+            lock.unlock();
+        }
     }
 
     /** Clients of this instance attached now. */

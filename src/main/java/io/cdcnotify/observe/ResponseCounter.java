@@ -7,8 +7,8 @@ import io.helidon.webserver.http.RoutingResponse;
 
 /**
  * Counts HTTP responses by status class ({@code cdc_http_responses_total{status="5xx"}}), what the "server
- * errors" alert watches. A response counts when its handler is done: an SSE stream when it ends. WebSocket
- * upgrades never reach the filters and are not counted.
+ * errors" alert watches. A response counts when its handler is done: an SSE stream when it ends, a WebSocket
+ * upgrade once, as its 101.
  */
 final class ResponseCounter implements Filter {
 

@@ -23,12 +23,7 @@ public record OutboxEvent(long id,
                           long createdAtMicros,
                           Cursor cursor) {
 
-    /** The event JSON of the contract (section 3), on one line. */
-    public String toJson() {
-        return toJson(cursor.encode());
-    }
-
-    /** {@link #toJson()}, for a caller that has already encoded the cursor. */
+    /** The event JSON of the contract (section 3), on one line, with the cursor already encoded once. */
     public String toJson(String cursorText) {
         StringBuilder json = new StringBuilder(96 + table.length() + cursorText.length() + payload.length());
         json.append("{\"id\":\"").append(id)

@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
+import java.util.function.IntFunction;
 
 import javax.sql.DataSource;
 
@@ -168,7 +169,11 @@ public final class OutboxReader {
         ReadPosition next = continuation
                 ? from.continued(new Keys(rows), full)
                 : from.advance(new Keys(rows), inProgress, full);
-        return new Page(events, next, full || continuation);
+        // the position after each row: the page as if its size limit had cut it right there (same snapshot)
+        IntFunction<ReadPosition> positions = i -> continuation
+                ? from.continued(new Keys(rows.subList(0, i + 1)), true)
+                : from.advance(new Keys(rows.subList(0, i + 1)), inProgress, true);
+        return new Page(events, next, full || continuation, positions);
     }
 
     private static long[] longs(Array array) throws SQLException {
@@ -192,7 +197,21 @@ public final class OutboxReader {
      * @param full   whether more rows may follow at once: the page was cut by its size limit, or it finished a
      *               transaction an earlier page cut (the rest of that snapshot was not read)
      */
-    public record Page(List<OutboxEvent> events, ReadPosition next, boolean full) {
+    public record Page(List<OutboxEvent> events, ReadPosition next, boolean full, IntFunction<ReadPosition> positions) {
+
+        public Page(List<OutboxEvent> events, ReadPosition next, boolean full) {
+            this(events, next, full, i -> {
+                throw new UnsupportedOperationException("positions of a page built by hand");
+            });
+        }
+
+        /**
+         * The exact position right after event {@code i}: reading on from it neither repeats nor skips anything
+         * (a relay's new leader goes on from the last event it finds published). Computed on demand.
+         */
+        public ReadPosition positionAfter(int i) {
+            return i == events.size() - 1 ? next : positions.apply(i);
+        }
     }
 
     private record Row(long xid, long id, String table, String operation, String payload, long createdAtMicros) {

@@ -11,6 +11,7 @@ import io.cdcnotify.auth.ApiKeys;
 import io.cdcnotify.auth.Credentials;
 import io.cdcnotify.config.LimitsConfig;
 import io.cdcnotify.hub.Client;
+import io.cdcnotify.hub.Disconnect;
 import io.cdcnotify.hub.ErrorCode;
 import io.cdcnotify.hub.Filter;
 import io.cdcnotify.hub.Hub;
@@ -90,7 +91,9 @@ public final class EventsService implements HttpService {
         Opening.Ready ready = (Opening.Ready) opening;
         Subscription subscription = ready.subscription();
         String connectionId = Hub.newClientId();
-        Optional<Client> connected = hub.connect(connectionId, key.get().id(), new SseTransport(res::outputStream),
+        Optional<SseSocket> socket = SseSocket.of(req);
+        Optional<Client> connected = hub.connect(connectionId, key.get().id(),
+                                                 new SseTransport(res::outputStream, socket),
                                                  limits.maxConnectionsPerKey());
         if (connected.isEmpty()) {
             if (ready.created()) {
@@ -110,9 +113,12 @@ public final class EventsService implements HttpService {
         res.header(HeaderNames.CONTENT_TYPE, "text/event-stream");
         res.header(HeaderValues.CACHE_NO_CACHE);
         res.header(HeaderNames.create("X-Accel-Buffering"), "no");
+        // the stream is the connection's last response: the watch below reads its input until it closes
+        res.header(HeaderValues.CONNECTION_CLOSE);
         client.attach(subscription, ready.backlog(),
                       new Message.Subscribed(Optional.empty(), subscription.id(), subscription.tables()),
                       Message.Error.of(ErrorCode.NOT_FOUND, "no such subscription"));
+        socket.ifPresent(s -> s.watch("sse-watch-" + connectionId, () -> client.close(Disconnect.GONE)));
         MDC.put("connection_id", connectionId);
         try {
             LOG.info("sse stream opened for key {}", key.get().id());

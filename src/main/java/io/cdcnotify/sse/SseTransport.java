@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.function.Supplier;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -25,11 +26,16 @@ final class SseTransport implements Transport {
     private static final Duration KEEPALIVE_EVERY = Duration.ofSeconds(15);
 
     private final Supplier<OutputStream> opener;
+    private final Optional<SseSocket> socket;
     private OutputStream out;
 
-    /** @param opener opens the response stream, at the first write: until then the response can still refuse */
-    SseTransport(Supplier<OutputStream> opener) {
+    /**
+     * @param opener opens the response stream, at the first write: until then the response can still refuse
+     * @param socket the connection's socket, to cut it from outside, if reachable
+     */
+    SseTransport(Supplier<OutputStream> opener, Optional<SseSocket> socket) {
         this.opener = opener;
+        this.socket = socket;
     }
 
     @Override
@@ -99,7 +105,7 @@ final class SseTransport implements Transport {
 
     @Override
     public void abort() {
-        // the response stream's socket is out of reach; the writer ends when the peer reads or the TCP stack gives up
+        socket.ifPresent(SseSocket::close);
     }
 
     private OutputStream stream() {

@@ -3,28 +3,58 @@ package io.cdcnotify.subscription;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.cdcnotify.db.Rows;
+import io.cdcnotify.outbox.Timestamps;
 import io.helidon.dbclient.DbClient;
+import io.helidon.dbclient.DbExecute;
 import io.helidon.dbclient.DbRow;
+import io.helidon.dbclient.DbTransaction;
 
 /**
  * Durable subscriptions in PostgreSQL, shared by every instance: their definitions and last delivered cursors,
- * and which instances have clients attached (each instance refreshes its own rows about once a second; a row
- * older than {@link #ATTACHMENT_LAPSE} no longer counts).
+ * which instances are alive ({@code cdc.instances}, one heartbeat row per instance, refreshed about once a
+ * second), and which instances have clients attached to which subscription ({@code cdc.subscription_attachments},
+ * written when the first client of an instance attaches and deleted when its last one has left). An attachment
+ * counts while its instance's heartbeat is younger than {@link #LAPSE}.
+ *
+ * <p>Two advisory locks keep the bookkeeping exact across instances. Creating subscriptions takes one lock per
+ * key, so that counting a key's subscriptions and inserting new ones is atomic (parallel requests cannot
+ * overshoot the cap). Marking subscriptions detached takes one global lock exclusively, and writing attachments
+ * takes it shared: a detach that sees no attachment left is never racing an attach it could not see, and of two
+ * instances whose clients leave at once, one sees that the other has gone.
  */
 final class SubscriptionStore {
 
-    static final Duration ATTACHMENT_LAPSE = Duration.ofSeconds(30);
+    /** How long the attachments of an instance that stopped its heartbeat still count: the contract's 30 s. */
+    private static final String LAPSE = "interval '30 seconds'";
 
-    private static final String LIVE = "heartbeat_at > now() - interval '30 seconds'";
+    /**
+     * Attachment {@code a} counts: its instance is alive, or the row itself is younger than the lapse (a row
+     * written by a release before schema 5, which refreshes each row, or one just written).
+     */
+    private static final String LIVE = "(a.heartbeat_at > now() - " + LAPSE + " OR EXISTS (SELECT 1 FROM cdc.instances i "
+                                       + "WHERE i.id = a.instance_id AND i.heartbeat_at > now() - " + LAPSE + "))";
+
+    /** Subscription {@code s} has a client attached on an instance that is alive. */
+    private static final String ATTACHED = "EXISTS (SELECT 1 FROM cdc.subscription_attachments a "
+                                           + "WHERE a.subscription_id = s.id AND " + LIVE + ")";
+
+    private static final String DETACH_LOCK = "hashtext('cdc.subscription_attachments'), 0";
+
+    private static final ObjectMapper JSON = new ObjectMapper();
 
     private final DbClient db;
     private final String instanceId;
@@ -32,6 +62,10 @@ final class SubscriptionStore {
     SubscriptionStore(DbClient db, String instanceId) {
         this.db = db;
         this.instanceId = instanceId;
+    }
+
+    String instanceId() {
+        return instanceId;
     }
 
     /**
@@ -46,12 +80,105 @@ final class SubscriptionStore {
                   Optional<Instant> detachedAt, boolean attachedElsewhere, Optional<String> filter) {
     }
 
-    void insert(String id, String keyId, List<String> tables, Instant createdAt, Optional<String> cursor,
-                Optional<String> filter) {
-        db.execute().insert("INSERT INTO cdc.subscriptions (id, key_id, tables, created_at, last_cursor, detached_at, filter) "
-                                    + "VALUES (?, ?, ?, ?, ?, ?, ?::jsonb)",
-                            id, keyId, tables.toArray(String[]::new), Rows.timestamp(createdAt), cursor.orElse(null),
-                            Rows.timestamp(createdAt), filter.orElse(null));
+    /**
+     * A subscription to create.
+     *
+     * @param createdAt already at the database's precision (microseconds), so what the API answers now is
+     *                  what it reads back later
+     * @param attach    a client of this instance attaches to it at once
+     */
+    record New(String id, String keyId, List<String> tables, Instant createdAt, Optional<String> filter,
+               boolean attach) {
+    }
+
+    /**
+     * What a batch wrote.
+     *
+     * @param created  the new subscriptions admitted (the others would have passed their key's cap)
+     * @param attached the subscriptions attached here that still exist
+     * @param firstRegistration whether the batch registered this instance (it was not in {@code cdc.instances})
+     */
+    record Written(Set<String> created, Set<String> attached, boolean firstRegistration) {
+    }
+
+    /**
+     * Creates subscriptions and writes attachments of this instance, in one transaction.
+     *
+     * @param head      where a new subscription starts (the outbox head as a cursor); empty when the outbox is empty
+     * @param maxPerKey durable subscriptions one key may hold
+     */
+    Written write(List<New> creates, Collection<String> attaches, Optional<String> head, int maxPerKey) {
+        DbTransaction tx = db.transaction();
+        try {
+            boolean registered = register(tx, false);
+            lock(tx, "pg_advisory_xact_lock_shared");
+            Set<String> created = creates.isEmpty() ? Set.of() : create(tx, creates, head, maxPerKey);
+            Set<String> attached = attaches.isEmpty() ? Set.of() : attach(tx, attaches);
+            tx.commit();
+            return new Written(created, attached, registered);
+        } catch (RuntimeException e) {
+            rollback(tx, e);
+            throw e;
+        }
+    }
+
+    private Set<String> create(DbExecute tx, List<New> creates, Optional<String> head, int maxPerKey) {
+        // one lock per key, taken in a fixed order (sorted here; unnest keeps the array's order) so that batches
+        // of several instances that share keys cannot deadlock
+        String[] keys = new TreeSet<>(creates.stream().map(New::keyId).toList()).toArray(String[]::new);
+        tx.get("SELECT count(*) FROM (SELECT pg_advisory_xact_lock(hashtextextended('cdc.subscriptions:' || k, 0)) "
+               + "FROM unnest(?::text[]) AS k) AS locked", (Object) keys);
+        ArrayNode rows = JSON.createArrayNode();
+        for (int i = 0; i < creates.size(); i++) {
+            New n = creates.get(i);
+            ObjectNode row = rows.addObject();
+            row.put("ord", i);
+            row.put("id", n.id());
+            row.put("key_id", n.keyId());
+            n.tables().forEach(row.putArray("tables")::add);
+            row.put("created_at", Timestamps.format(n.createdAt()));
+            row.put("attach", n.attach());
+            if (n.filter().isPresent()) {
+                try {
+                    row.set("filter", JSON.readTree(n.filter().get()));
+                } catch (java.io.IOException e) {
+                    throw new IllegalArgumentException("a filter that is not JSON", e);
+                }
+            }
+        }
+        // the count is read after the locks, in a new snapshot: it sees every subscription committed by the
+        // batches that held a key's lock before this one
+        try (Stream<DbRow> ids = tx.query("""
+                WITH r AS (SELECT * FROM jsonb_to_recordset(?::jsonb)
+                             AS r(ord int, id text, key_id text, tables text[], created_at timestamptz, filter jsonb,
+                                  attach boolean)),
+                     have AS (SELECT k.key_id, (SELECT count(*) FROM cdc.subscriptions s WHERE s.key_id = k.key_id) AS n
+                                FROM (SELECT DISTINCT key_id FROM r) k),
+                     admitted AS (SELECT r.*, row_number() OVER (PARTITION BY r.key_id ORDER BY r.ord) AS rn, have.n
+                                    FROM r JOIN have USING (key_id)),
+                     ins AS (INSERT INTO cdc.subscriptions (id, key_id, tables, created_at, last_cursor, detached_at, filter)
+                             SELECT id, key_id, tables, created_at, ?, CASE WHEN attach THEN NULL ELSE created_at END, filter
+                               FROM admitted WHERE n + rn <= ?
+                             ON CONFLICT (id) DO NOTHING
+                             RETURNING id),
+                     att AS (INSERT INTO cdc.subscription_attachments (subscription_id, instance_id)
+                             SELECT ins.id, ? FROM ins JOIN r USING (id) WHERE r.attach)
+                SELECT id FROM ins""", rows.toString(), head.orElse(null), maxPerKey, instanceId)) {
+            return ids.map(r -> r.column("id").get(String.class)).collect(Collectors.toSet());
+        }
+    }
+
+    private Set<String> attach(DbExecute tx, Collection<String> attaches) {
+        String[] ids = attaches.toArray(String[]::new);
+        try (Stream<DbRow> rows = tx.query("""
+                WITH s AS (SELECT id FROM cdc.subscriptions WHERE id = ANY(?::text[])),
+                     a AS (INSERT INTO cdc.subscription_attachments (subscription_id, instance_id)
+                           SELECT id, ? FROM s ON CONFLICT DO NOTHING),
+                     u AS (UPDATE cdc.subscriptions SET detached_at = NULL
+                            WHERE id IN (SELECT id FROM s) AND detached_at IS NOT NULL)
+                SELECT id FROM s""", ids, instanceId)) {
+            return rows.map(r -> r.column("id").get(String.class)).collect(Collectors.toSet());
+        }
     }
 
     Optional<Stored> find(String id) {
@@ -65,11 +192,6 @@ final class SubscriptionStore {
         }
     }
 
-    long count(String keyId) {
-        return db.execute().get("SELECT count(*) AS n FROM cdc.subscriptions WHERE key_id = ?", keyId)
-                .map(r -> r.column("n").get(Long.class)).orElse(0L);
-    }
-
     boolean delete(String id) {
         return db.execute().delete("DELETE FROM cdc.subscriptions WHERE id = ?", id) > 0;
     }
@@ -78,80 +200,148 @@ final class SubscriptionStore {
         db.execute().delete("DELETE FROM cdc.subscriptions WHERE key_id = ?", keyId);
     }
 
-    /** A client of this instance attached: the subscription is attached from now on, everywhere. */
-    void attached(String id) {
-        db.execute().dml("INSERT INTO cdc.subscription_attachments (subscription_id, instance_id, clients) "
-                                 + "SELECT id, ?, 1 FROM cdc.subscriptions WHERE id = ? "
-                                 + "ON CONFLICT (subscription_id, instance_id) DO UPDATE SET heartbeat_at = now()",
-                         instanceId, id);
-        db.execute().dml("UPDATE cdc.subscriptions SET detached_at = NULL WHERE id = ?", id);
+    /** This instance's attachment rows in the database: a sync compares them with what it believes it wrote. */
+    long attachmentRows() {
+        return db.execute().get("SELECT count(*) AS n FROM cdc.subscription_attachments WHERE instance_id = ?", instanceId)
+                .map(r -> r.column("n").get(Long.class)).orElse(0L);
     }
 
     /**
-     * The periodic exchange with the database.
+     * What one sync sends.
      *
-     * @param attached     this instance's attached client counts, by subscription id (durable ones only)
-     * @param cursors      last delivered cursors that changed since the previous sync
-     * @param known        ids of the durable subscriptions this instance holds in memory
-     * @param ttl          how long a detached subscription lives
-     * @return of {@code known}: which still exist, and which have clients on other instances
+     * @param attach   subscriptions attached here whose attachment row may be missing
+     * @param detach   subscriptions whose last client here left: their rows go, and they are detached if no
+     *                 client is attached anywhere else
+     * @param keep     with {@code full}: every row of this instance not named here goes
+     * @param full     this instance's rows are not what it believes (it was taken for dead, or someone else
+     *                 deleted them): rewrite them all, {@code attach} being every subscription attached here
+     * @param sweep    also remove the attachments that lapsed (instances that died, rows of old releases)
+     * @param cursors  last delivered cursors that changed since the previous sync
+     * @param known    ids of the durable subscriptions this instance holds in memory
+     * @param ttl      how long a detached subscription lives
      */
-    SyncResult sync(Map<String, Integer> attached, Map<String, String> cursors, Set<String> known, Duration ttl) {
-        List<String> ids = new ArrayList<>(attached.keySet());
-        List<Integer> counts = ids.stream().map(attached::get).toList();
-        db.execute().dml("""
-                INSERT INTO cdc.subscription_attachments (subscription_id, instance_id, clients)
-                SELECT a.id, ?, a.n FROM unnest(?::text[], ?::int[]) AS a(id, n)
-                  JOIN cdc.subscriptions s ON s.id = a.id
-                ON CONFLICT (subscription_id, instance_id) DO UPDATE SET clients = excluded.clients, heartbeat_at = now()""",
-                         instanceId, ids.toArray(String[]::new), counts.toArray(Integer[]::new));
-        db.execute().dml("DELETE FROM cdc.subscription_attachments WHERE instance_id = ? AND NOT (subscription_id = ANY(?))",
-                         instanceId, ids.toArray(String[]::new));
-        // a subscription attached here is not detached, whatever a racing sync elsewhere (or here, between an
-        // attach and this sync's view of it) may have written: left set, it would expire under its clients
-        db.execute().dml("UPDATE cdc.subscriptions SET detached_at = NULL WHERE id = ANY(?) AND detached_at IS NOT NULL",
-                         (Object) ids.toArray(String[]::new));
-        if (!cursors.isEmpty()) {
-            List<String> cursorIds = new ArrayList<>(cursors.keySet());
-            db.execute().dml("""
-                    UPDATE cdc.subscriptions s SET last_cursor = c.cursor
-                      FROM unnest(?::text[], ?::text[]) AS c(id, cursor) WHERE s.id = c.id""",
-                             cursorIds.toArray(String[]::new),
-                             cursorIds.stream().map(cursors::get).toArray(String[]::new));
-        }
-        db.execute().dml("DELETE FROM cdc.subscription_attachments WHERE NOT (" + LIVE + ")");
-        db.execute().dml("""
-                UPDATE cdc.subscriptions s SET detached_at = now()
-                 WHERE s.detached_at IS NULL
-                   AND NOT EXISTS (SELECT 1 FROM cdc.subscription_attachments a WHERE a.subscription_id = s.id)""");
-        db.execute().dml("DELETE FROM cdc.subscriptions WHERE detached_at < now() - make_interval(secs => ?)",
-                         (double) ttl.toSeconds());
-        Map<String, Boolean> elsewhere = new HashMap<>();
-        try (Stream<DbRow> rows = db.execute().query("""
-                SELECT s.id, EXISTS (SELECT 1 FROM cdc.subscription_attachments a
-                                      WHERE a.subscription_id = s.id AND a.instance_id <> ? AND a.%s) AS elsewhere
-                  FROM cdc.subscriptions s WHERE s.id = ANY(?)""".formatted(LIVE),
-                                                     instanceId, known.toArray(String[]::new))) {
-            rows.forEach(r -> elsewhere.put(r.column("id").get(String.class), r.column("elsewhere").get(Boolean.class)));
-        }
-        return new SyncResult(elsewhere.keySet(),
-                              elsewhere.entrySet().stream().filter(Map.Entry::getValue).map(Map.Entry::getKey)
-                                      .collect(Collectors.toSet()));
+    record SyncRequest(Set<String> attach, Set<String> detach, Set<String> keep, boolean full, boolean sweep,
+                       Map<String, String> cursors, Set<String> known, Duration ttl) {
     }
 
     /**
-     * @param existing          subscriptions that still exist in the database
-     * @param attachedElsewhere subscriptions with clients on other instances
+     * @param existing          of the known subscriptions, those that still exist in the database
+     * @param attachedElsewhere of those, the ones with clients on other instances
+     * @param reRegistered      this instance was not registered (it had been taken for dead and removed)
      */
-    record SyncResult(Set<String> existing, Set<String> attachedElsewhere) {
+    record SyncResult(Set<String> existing, Set<String> attachedElsewhere, boolean reRegistered) {
+    }
+
+    /**
+     * The periodic exchange with the database, in one transaction: this instance's heartbeat (one row), the
+     * attachment rows that changed, cursors; deletions, expiries, dead instances and attachments elsewhere.
+     */
+    SyncResult sync(SyncRequest req) {
+        DbTransaction tx = db.transaction();
+        try {
+            boolean reRegistered = register(tx, true);
+            boolean deadInstances = tx.get("SELECT EXISTS (SELECT 1 FROM cdc.instances WHERE heartbeat_at <= now() - "
+                                           + LAPSE + ") AS dead").map(r -> r.column("dead").get(Boolean.class))
+                    .orElse(false);
+            boolean sweep = req.sweep() || deadInstances;
+            if (req.full() || !req.detach().isEmpty() || sweep) {
+                lock(tx, "pg_advisory_xact_lock");
+            } else if (!req.attach().isEmpty()) {
+                lock(tx, "pg_advisory_xact_lock_shared");
+            }
+            String[] gone;
+            if (req.full()) {
+                try (Stream<DbRow> rows = tx.query("DELETE FROM cdc.subscription_attachments WHERE instance_id = ? "
+                                                   + "AND NOT (subscription_id = ANY(?::text[])) RETURNING subscription_id",
+                                                   instanceId, req.keep().toArray(String[]::new))) {
+                    gone = rows.map(r -> r.column("subscription_id").get(String.class)).toArray(String[]::new);
+                }
+            } else {
+                gone = req.detach().toArray(String[]::new);
+                if (gone.length > 0) {
+                    tx.dml("DELETE FROM cdc.subscription_attachments WHERE instance_id = ? AND subscription_id = ANY(?::text[])",
+                           instanceId, gone);
+                }
+            }
+            if (!req.attach().isEmpty()) {
+                attach(tx, req.attach());
+            }
+            if (gone.length > 0) {
+                tx.dml("UPDATE cdc.subscriptions s SET detached_at = now() "
+                       + "WHERE s.id = ANY(?::text[]) AND s.detached_at IS NULL AND NOT " + ATTACHED, (Object) gone);
+            }
+            if (sweep) {
+                // instances that died without SIGTERM, rows of old releases that stopped refreshing them: what
+                // only they held is detached from now on
+                tx.dml("UPDATE cdc.subscriptions s SET detached_at = now() WHERE s.detached_at IS NULL "
+                       + "AND s.id IN (SELECT a.subscription_id FROM cdc.subscription_attachments a WHERE NOT " + LIVE + ") "
+                       + "AND NOT " + ATTACHED);
+                tx.dml("DELETE FROM cdc.subscription_attachments a WHERE NOT " + LIVE);
+                tx.dml("DELETE FROM cdc.instances WHERE heartbeat_at <= now() - " + LAPSE);
+            }
+            if (!req.cursors().isEmpty()) {
+                List<String> cursorIds = new ArrayList<>(req.cursors().keySet());
+                tx.dml("""
+                        UPDATE cdc.subscriptions s SET last_cursor = c.cursor
+                          FROM unnest(?::text[], ?::text[]) AS c(id, cursor) WHERE s.id = c.id""",
+                       cursorIds.toArray(String[]::new), cursorIds.stream().map(req.cursors()::get).toArray(String[]::new));
+            }
+            // a subscription with a live attachment is not detached, whatever a race (or a hand) left behind: left
+            // set, it would expire under its clients
+            tx.dml("UPDATE cdc.subscriptions s SET detached_at = NULL WHERE s.detached_at IS NOT NULL AND " + ATTACHED);
+            tx.dml("DELETE FROM cdc.subscriptions s WHERE s.detached_at < now() - make_interval(secs => ?) AND NOT "
+                   + ATTACHED, (double) req.ttl().toSeconds());
+            Map<String, Boolean> elsewhere = new HashMap<>();
+            if (!req.known().isEmpty()) {
+                try (Stream<DbRow> rows = tx.query("""
+                        SELECT s.id, EXISTS (SELECT 1 FROM cdc.subscription_attachments a
+                                              WHERE a.subscription_id = s.id AND a.instance_id <> ? AND %s) AS elsewhere
+                          FROM cdc.subscriptions s WHERE s.id = ANY(?::text[])""".formatted(LIVE),
+                                                   instanceId, req.known().toArray(String[]::new))) {
+                    rows.forEach(r -> elsewhere.put(r.column("id").get(String.class),
+                                                    r.column("elsewhere").get(Boolean.class)));
+                }
+            }
+            tx.commit();
+            return new SyncResult(elsewhere.keySet(),
+                                  elsewhere.entrySet().stream().filter(Map.Entry::getValue).map(Map.Entry::getKey)
+                                          .collect(Collectors.toSet()),
+                                  reRegistered);
+        } catch (RuntimeException e) {
+            rollback(tx, e);
+            throw e;
+        }
+    }
+
+    /**
+     * Registers this instance, and with {@code heartbeat} refreshes its heartbeat. Returns true when the row
+     * was missing.
+     */
+    private boolean register(DbExecute tx, boolean heartbeat) {
+        String sql = "INSERT INTO cdc.instances (id) VALUES (?) ON CONFLICT (id) DO "
+                     + (heartbeat ? "UPDATE SET heartbeat_at = now()" : "NOTHING")
+                     + " RETURNING (xmax = 0) AS inserted";
+        return tx.get(sql, instanceId).map(r -> r.column("inserted").get(Boolean.class)).orElse(false);
+    }
+
+    /** Takes the detach lock, shared or exclusive, until the transaction ends. */
+    private static void lock(DbExecute tx, String function) {
+        tx.get("SELECT count(*) AS locked FROM (SELECT " + function + "(" + DETACH_LOCK + ")) AS x");
+    }
+
+    private static void rollback(DbTransaction tx, RuntimeException cause) {
+        try {
+            tx.rollback();
+        } catch (RuntimeException e) {
+            cause.addSuppressed(e);
+        }
     }
 
     private static final String SELECT = """
             SELECT s.id, s.key_id, s.tables, s.created_at, s.last_cursor, s.detached_at, s.filter::text AS filter,
                    EXISTS (SELECT 1 FROM cdc.subscription_attachments a
-                            WHERE a.subscription_id = s.id AND a.instance_id <> ?
-                              AND a.heartbeat_at > now() - interval '30 seconds') AS elsewhere
-              FROM cdc.subscriptions s""";
+                            WHERE a.subscription_id = s.id AND a.instance_id <> ? AND %s) AS elsewhere
+              FROM cdc.subscriptions s""".formatted(LIVE);
 
     private static Stored stored(DbRow r) {
         return new Stored(r.column("id").get(String.class),

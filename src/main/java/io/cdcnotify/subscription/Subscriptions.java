@@ -4,6 +4,7 @@ import java.security.SecureRandom;
 import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.HexFormat;
@@ -45,6 +46,7 @@ public final class Subscriptions {
     private final Hub hub;
     private final OutboxReader reader;
     private final SubscriptionStore store;
+    private final Bookkeeping bookkeeping;
     private final Retention retention;
     private final SubscriptionConfig config;
     private final int maxPerKey;
@@ -57,6 +59,7 @@ public final class Subscriptions {
         this.hub = hub;
         this.reader = reader;
         this.store = new SubscriptionStore(db, "i-" + HexFormat.of().formatHex(randomBytes()));
+        this.bookkeeping = new Bookkeeping(store, this::headCursor, maxPerKey);
         this.retention = retention;
         this.config = config;
         this.maxPerKey = maxPerKey;
@@ -75,25 +78,41 @@ public final class Subscriptions {
                        Optional<Instant> expiresAt) {
     }
 
-    /** A new subscription of a key. A durable one is stored; a stream's own one lives only here. */
-    public Subscription create(String keyId, List<String> tables, boolean durable) {
-        return create(keyId, tables, durable, Optional.empty());
+    /** A new subscription of a key that lives only here: a stream's own one. */
+    public Subscription create(String keyId, List<String> tables) {
+        return subscribe(newId(), keyId, tables, false, Optional.empty());
     }
 
-    /** A new subscription that wants only the events its filter passes. */
-    public Subscription create(String keyId, List<String> tables, boolean durable, Optional<Filter> filter) {
-        String id = "s-" + HexFormat.of().formatHex(randomBytes());
+    /**
+     * A new durable subscription of a key, stored, with no client attached yet; empty when the key already holds
+     * as many as it may. The count and the insert are one atomic step in the database, so parallel requests
+     * cannot overshoot the cap.
+     */
+    public Optional<Subscription> createDurable(String keyId, List<String> tables, Optional<Filter> filter) {
+        return createDurable(keyId, tables, filter, false);
+    }
+
+    /** The refusal when a key holds as many durable subscriptions as it may. */
+    public String limitMessage() {
+        return "at most " + maxPerKey + " durable subscriptions per key";
+    }
+
+    private Optional<Subscription> createDurable(String keyId, List<String> tables, Optional<Filter> filter,
+                                                 boolean attach) {
+        String id = newId();
         List<String> distinct = tables.stream().distinct().toList();
-        Instant now = clock.instant();
-        if (durable) {
-            store.insert(id, keyId, distinct, now, headCursor(), filter.map(Filter::toJson));
+        // PostgreSQL keeps microseconds: what the API answers now is what it reads back later
+        Instant now = clock.instant().truncatedTo(ChronoUnit.MICROS);
+        if (!bookkeeping.create(new SubscriptionStore.New(id, keyId, distinct, now, filter.map(Filter::toJson), attach))) {
+            return Optional.empty();
         }
-        return hub.subscribe(id, keyId, distinct, durable, now, filter);
+        return Optional.of(hub.subscribe(id, keyId, distinct, true, now, filter));
     }
 
-    /** True when the key owns as many durable subscriptions as it may. */
-    public boolean atLimit(String keyId) {
-        return store.count(keyId) >= maxPerKey;
+    private Subscription subscribe(String id, String keyId, List<String> tables, boolean durable,
+                                   Optional<Filter> filter) {
+        return hub.subscribe(id, keyId, tables.stream().distinct().toList(), durable,
+                             clock.instant().truncatedTo(ChronoUnit.MICROS), filter);
     }
 
     /** The key's durable subscriptions, oldest first. */
@@ -171,12 +190,16 @@ public final class Subscriptions {
         if (!mayRead.test(request.tables().get())) {
             return new Opening.Refused(ErrorCode.FORBIDDEN, "the key may not read these tables");
         }
-        if (request.durable() && atLimit(keyId)) {
-            return new Opening.Refused(ErrorCode.LIMIT_EXCEEDED, "at most " + maxPerKey + " durable subscriptions per key");
-        }
-        Subscription subscription = create(keyId, request.tables().get(), request.durable(), request.filter());
+        Subscription subscription;
         if (request.durable()) {
-            store.attached(subscription.id());
+            // stored and attached here in one step: the client's subscribed follows the commit
+            Optional<Subscription> made = createDurable(keyId, request.tables().get(), request.filter(), true);
+            if (made.isEmpty()) {
+                return new Opening.Refused(ErrorCode.LIMIT_EXCEEDED, limitMessage());
+            }
+            subscription = made.get();
+        } else {
+            subscription = subscribe(newId(), keyId, request.tables().get(), false, request.filter());
         }
         return new Opening.Ready(subscription, cursor.map(c -> backlog(ReadPosition.after(c), subscription)), true);
     }
@@ -200,9 +223,12 @@ public final class Subscriptions {
         if (!mayRead.test(s.tables())) {
             return new Opening.Refused(ErrorCode.FORBIDDEN, "the key may not read these tables");
         }
+        if (!bookkeeping.attach(id)) {
+            local.ifPresent(hub::end); // deleted or expired elsewhere meanwhile
+            return new Opening.Refused(ErrorCode.NOT_FOUND, "no such subscription");
+        }
         Subscription subscription = local.orElseGet(() -> hub.subscribe(id, keyId, s.tables(), true, s.createdAt(),
                                                                          s.filter().flatMap(Filter::fromJson)));
-        store.attached(id);
         Optional<ReadPosition> from = cursor.map(ReadPosition::after);
         if (from.isEmpty() && local.isEmpty() && !s.attachedElsewhere()) {
             // nothing of it in memory here, and nobody holds it: resume where its last client stopped
@@ -223,7 +249,8 @@ public final class Subscriptions {
      * expiries and attachments on other instances come back.
      */
     public void sync() {
-        Map<String, Integer> attached = new HashMap<>();
+        long snapshot = System.nanoTime();
+        Set<String> attached = new HashSet<>();
         Map<String, String> cursors = new HashMap<>();
         Set<String> known = new HashSet<>();
         for (Subscription s : hub.subscriptions()) {
@@ -231,13 +258,12 @@ public final class Subscriptions {
                 continue;
             }
             known.add(s.id());
-            int here = s.attachedHere();
-            if (here > 0) {
-                attached.put(s.id(), here);
+            if (s.attachedHere() > 0) {
+                attached.add(s.id());
             }
             s.lastCursor().filter(c -> !c.equals(persistedCursors.get(s.id()))).ifPresent(c -> cursors.put(s.id(), c));
         }
-        SubscriptionStore.SyncResult result = store.sync(attached, cursors, known, config.detachedTtl());
+        SubscriptionStore.SyncResult result = bookkeeping.sync(attached, snapshot, cursors, known, config.detachedTtl());
         persistedCursors.putAll(cursors);
         for (Subscription s : List.copyOf(hub.subscriptions())) {
             if (!s.durable()) {
@@ -247,7 +273,9 @@ public final class Subscriptions {
                 LOG.info("subscription {} was deleted or expired", s.id());
                 hub.end(s);
                 persistedCursors.remove(s.id());
-            } else {
+            } else if (known.contains(s.id())) {
+                // attached elsewhere: what this instance queued since its own last client left went to those
+                // clients, and is dropped (the queue fills only while no client is attached anywhere)
                 s.attachedElsewhere(result.attachedElsewhere().contains(s.id()));
             }
         }
@@ -277,6 +305,10 @@ public final class Subscriptions {
         } catch (SQLException e) {
             throw new IllegalStateException("could not read the outbox head", e);
         }
+    }
+
+    private static String newId() {
+        return "s-" + HexFormat.of().formatHex(randomBytes());
     }
 
     /**

@@ -112,12 +112,16 @@ final class WsEndpoint implements WsListener {
         });
     }
 
-    /** Answers a ping frame with a pong, written by the connection's one writer once there is one. */
+    /**
+     * Answers a ping frame with a pong, written by the connection's one writer once there is one. While a pong
+     * waits to be written, a newer ping's replaces it: a flood of pings from a peer that does not read holds
+     * one pong, not one per ping.
+     */
     @Override
     public void onPing(WsSession session, BufferData data) {
         BufferData copy = BufferData.create(data.readBytes());
         if (client != null) {
-            client.perform(transport -> ((WsTransport) transport).pong(copy));
+            client.pong(transport -> ((WsTransport) transport).pong(copy));
         } else if (state.get() == State.PENDING) {
             session.pong(copy);
         }

@@ -91,10 +91,68 @@ class ConsoleBrowserTest {
 
         WebElement row = browser.find("events").findElement(By.cssSelector("tr[data-id='" + customer + "']"));
         List<String> cells = row.findElements(By.tagName("td")).stream().map(WebElement::getText).toList();
-        assertThat(cells.subList(0, 3)).containsExactly(String.valueOf(customer), "customers", "UPDATE");
-        assertThat(cells.get(3)).matches("\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{6}Z");
+        assertThat(cells.subList(0, 4)).containsExactly(String.valueOf(customer), "customers", "UPDATE",
+                                                        "id=9, name=Ada");
+        assertThat(cells.get(4)).matches("\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{6}Z");
         row.click();
         assertThat(browser.text("detail")).contains("\"name\": \"Ada\"", "\"table\": \"customers\"");
+        assertThat(browser.text("error")).isEmpty();
+    }
+
+    @Test
+    void firstRunHintThenTheStateSummaryAndChartWithNoCallTheKeyMayNotMake() throws Exception {
+        CdcServer server = start(Map.of());
+        String key = Api.createKey(server, List.of("orders"));
+        browser.open(server.http("/"));
+        assertThat(browser.find("hint").isDisplayed()).as("a first-run hint while there is no key").isTrue();
+        assertThat(browser.text("hint")).contains("keys create", "/v1/keys", "demo");
+        assertThat(browser.find("summary").isDisplayed()).isFalse();
+
+        browser.find("api-key").sendKeys(key);
+        browser.find("tables").sendKeys("orders");
+        browser.find("connect").click();
+        browser.awaitState("open", "websocket");
+        assertThat(browser.find("hint").isDisplayed()).isFalse();
+        // The summary is /v1/state, polled: it comes to show this very connection.
+        browser.await("the /v1/state summary", b -> b.find("summary").isDisplayed()
+                                                    && b.text("state-connections").startsWith("1 (1 WebSocket, 0 SSE)"));
+        assertThat(browser.text("state-subscriptions")).isEqualTo("1");
+        assertThat(browser.text("state-listener")).startsWith("connected");
+        assertThat(browser.text("state-lag")).matches("\\d+ ms");
+        assertThat(browser.text("state-key")).endsWith(": orders").doesNotContain("admin");
+        assertThat(browser.find("tab-subscriptions").isDisplayed()).isTrue();
+        assertThat(browser.find("tab-keys").isDisplayed()).isFalse();
+        assertThat(browser.find("tab-captures").isDisplayed()).isFalse();
+
+        // A captured row's {new, old, key} reads as what changed; the chart counts it.
+        long id = Outbox.insert(DB, "orders", "UPDATE",
+                                "{\"new\": {\"id\": 5, \"status\": \"shipped\"}, \"old\": {\"id\": 5, \"status\": \"paid\"},"
+                                + " \"key\": {\"id\": 5}}");
+        browser.await("the event", b -> b.eventIds().contains(String.valueOf(id)));
+        WebElement row = browser.find("events").findElement(By.cssSelector("tr[data-id='" + id + "']"));
+        assertThat(row.findElements(By.tagName("td")).get(3).getText()).isEqualTo("id=5 · status: paid → shipped");
+        browser.await("the chart counting it", b -> "1".equals(b.find("chart").getAttribute("data-events")));
+        browser.find("tab-subscriptions").click();
+        browser.await("the subscription listed", b -> !b.find("subscriptions").findElements(By.tagName("tr")).isEmpty());
+
+        // Nothing red in the browser's console: no 403 from an admin-only call, no missing favicon.
+        assertThat(browser.consoleErrors()).isEmpty();
+        assertThat(Api.get(server.http("/favicon.ico"), null).status()).isEqualTo(200);
+        browser.open(server.http("/no-such-page"));
+        assertThat(browser.consoleErrors()).as("the check sees a failed request").anyMatch(e -> e.contains("404"));
+    }
+
+    @Test
+    void anAdminKeySeesTheAdminViewsAndNothingRedEither() {
+        CdcServer server = start(Map.of());
+        browser.open(server.http("/#key=" + CdcServer.ADMIN_KEY + "&tables=orders"));
+        browser.awaitState("open", "websocket");
+        browser.await("the admin's views", b -> b.find("tab-keys").isDisplayed() && b.find("tab-captures").isDisplayed());
+        assertThat(browser.text("state-key")).isEqualTo("admin (admin)");
+        browser.find("tab-keys").click();
+        browser.find("tab-captures").click();
+        browser.find("tab-live").click();
+        assertThat(browser.consoleErrors()).isEmpty();
         assertThat(browser.text("error")).isEmpty();
     }
 

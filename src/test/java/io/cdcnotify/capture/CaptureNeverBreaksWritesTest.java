@@ -153,6 +153,29 @@ class CaptureNeverBreaksWritesTest {
     }
 
     @Test
+    void aDroppedTableLeavesACaptureWithoutCurrentNameAndItsNameCanBeCapturedAgain() throws Exception {
+        try (Connection c = DB.connect(); Statement st = c.createStatement()) {
+            st.execute("CREATE TABLE public.short_lived (id int PRIMARY KEY)");
+            captures.add("public.short_lived", List.of());
+            st.execute("DROP TABLE public.short_lived");
+            assertThat(captures.list()).filteredOn(x -> x.table().equals("public.short_lived"))
+                    .singleElement().satisfies(x -> assertThat(x.currentTable()).isEmpty());
+
+            // a new table of that name is captured under it; the old capture is gone
+            st.execute("CREATE TABLE public.short_lived (id int PRIMARY KEY, v text)");
+            assertThat(captures.add("public.short_lived", List.of()).currentTable()).contains("public.short_lived");
+            long before = Captured.last(c);
+            st.execute("INSERT INTO public.short_lived VALUES (1, NULL)");
+            assertThat(Captured.after(c, before)).extracting(e -> e.table() + " " + e.payload())
+                    .containsExactly("public.short_lived {\"key\":{\"id\":1},\"new\":{\"v\":null,\"id\":1}}");
+
+            st.execute("DROP TABLE public.short_lived");
+            assertThat(captures.remove("public.short_lived")).isTrue();
+            assertThat(captures.list()).extracting(Captures.Capture::table).doesNotContain("public.short_lived");
+        }
+    }
+
+    @Test
     void anApplicationRoleWithNoRightsOnTheCdcSchemaIsCaptured() throws Exception {
         String role = "cdc_capture_app_" + Integer.toHexString(ThreadLocalRandom.current().nextInt())
                 .toLowerCase(Locale.ROOT);

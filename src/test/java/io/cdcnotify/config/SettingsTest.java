@@ -115,7 +115,7 @@ class SettingsTest {
         assertThat(subscriptions.detachedTtl()).isEqualTo(Duration.ofSeconds(18));
         assertThat(OutboxConfig.from(c).retention()).isEqualTo(Duration.ofSeconds(19));
         // settings without a variable keep their defaults
-        assertThat(limits.maxSubscriptionsPerKey()).isEqualTo(1_000);
+        assertThat(limits.maxSubscriptionsPerKey()).isEqualTo(200_000);
         assertThat(db.poolSize()).isEqualTo(10);
     }
 

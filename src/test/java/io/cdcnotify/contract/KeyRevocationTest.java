@@ -12,6 +12,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.cdcnotify.testing.Api;
 import io.cdcnotify.testing.CdcServer;
 import io.cdcnotify.testing.SseTestClient;
+import io.cdcnotify.testing.StuckClient;
 import io.cdcnotify.testing.TestDatabase;
 import io.cdcnotify.testing.WsTestClient;
 import org.junit.jupiter.api.AfterAll;
@@ -142,9 +143,10 @@ class KeyRevocationTest {
         Map<String, Object> body = new LinkedHashMap<>();
         body.put("name", "expired");
         body.put("tables", List.of("orders"));
-        body.put("expires_at", Instant.now().plusSeconds(1).toString());
+        // two seconds ahead: on a busy machine the POST itself may take longer than one
+        body.put("expires_at", Instant.now().plusSeconds(2).toString());
         String key = Contract.createKey(server, body).get("key").asText();
-        await().atMost(FIVE_SECONDS).until(() -> Api.get(server.http("/v1/state"), key).status() == 401);
+        await().atMost(FIVE_SECONDS.plusSeconds(2)).until(() -> Api.get(server.http("/v1/state"), key).status() == 401);
         assertRefusedEverywhere(key);
     }
 
@@ -169,6 +171,75 @@ class KeyRevocationTest {
         }
         Contract.assertErrorBody(Api.get(server.http("/v1/state"), key), 401, "unauthorized");
         Contract.assertErrorBody(Api.get(server.http("/v1/subscriptions"), key), 401, "unauthorized");
+    }
+
+    // ---- a peer that does not read: the cut reaches it anyway ----
+
+    @Test
+    void aRevokedKeysWebSocketThatDoesNotReadIsCutWithinFiveSeconds() throws Exception {
+        try (CdcServer own = stuckServer()) {
+            String t = Contract.table("stuck");
+            JsonNode created = Contract.createKey(own, Map.of("name", "doomed", "tables", List.of(t)));
+            try (StuckClient stuck = StuckClient.webSocket(own, created.get("key").asText(), 4096);
+                 WsTestClient witness = WsTestClient.authenticated(own, Contract.key(own, List.of(t)))) {
+                stuck.text(Map.of("type", "subscribe", "request_id", "r", "tables", List.of(t)));
+                witness.subscribe("w", List.of(t));
+                fillTheSocketOf(own, witness, t);
+                assertRevocationCuts(own, created, "websocket", stuck);
+            }
+        }
+    }
+
+    @Test
+    void aRevokedKeysSseStreamThatDoesNotReadIsCutWithinFiveSeconds() throws Exception {
+        try (CdcServer own = stuckServer()) {
+            String t = Contract.table("stuck");
+            JsonNode created = Contract.createKey(own, Map.of("name", "doomed", "tables", List.of(t)));
+            try (StuckClient stuck = StuckClient.sse(own, "/v1/events?tables=" + t, created.get("key").asText(), 4096);
+                 WsTestClient witness = WsTestClient.authenticated(own, Contract.key(own, List.of(t)))) {
+                witness.subscribe("w", List.of(t));
+                fillTheSocketOf(own, witness, t);
+                assertRevocationCuts(own, created, "sse", stuck);
+            }
+        }
+    }
+
+    /** A server whose connections may hold a lot, so that a peer that does not read is stuck, not slow. */
+    private static CdcServer stuckServer() {
+        return CdcServer.start(DB, Map.of("cdc.limits.client-buffer-bytes", Long.toString(256L << 20),
+                                          "cdc.limits.client-buffer-events", "100000"));
+    }
+
+    /**
+     * Writes far more than the socket buffers hold (about 20 MB) and waits until a reading client has it all:
+     * by then the stuck client's writer is blocked in a write.
+     */
+    private static void fillTheSocketOf(CdcServer s, WsTestClient witness, String table) throws Exception {
+        int events = 600;
+        String payload = "{\"pad\":\"" + "x".repeat(32 * 1024) + "\"}";
+        try (java.sql.Connection c = io.cdcnotify.testing.Outbox.begin(DB)) {
+            for (int i = 0; i < events; i++) {
+                io.cdcnotify.testing.Outbox.insert(c, table, "INSERT", payload);
+            }
+            c.commit();
+        }
+        assertThat(witness.events(events, Duration.ofSeconds(60))).hasSize(events);
+    }
+
+    private static void assertRevocationCuts(CdcServer s, JsonNode created, String transport, StuckClient stuck) {
+        int before = connections(s, transport);
+        long start = System.nanoTime();
+        assertThat(Api.delete(s.http("/v1/keys/" + created.get("id").asText()), CdcServer.ADMIN_KEY).status())
+                .isEqualTo(204);
+        await().atMost(FIVE_SECONDS).pollInterval(Duration.ofMillis(50))
+                .until(() -> connections(s, transport) == before - 1);
+        long took = (System.nanoTime() - start) / 1_000_000;
+        assertThat(took).as("ms from the revocation to the cut").isLessThanOrEqualTo(5_000);
+        assertThat(stuck.closedByServer(Duration.ofSeconds(30))).as("the socket was closed by the server").isTrue();
+    }
+
+    private static int connections(CdcServer s, String transport) {
+        return Api.get(s.http("/v1/state"), CdcServer.ADMIN_KEY).json().get("connections").get(transport).asInt();
     }
 
     private static int subscriptions(CdcServer s) {

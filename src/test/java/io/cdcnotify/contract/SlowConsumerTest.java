@@ -44,7 +44,9 @@ class SlowConsumerTest {
 
     @BeforeAll
     static void start() {
-        server = CdcServer.start(DB, Map.of("cdc.limits.client-buffer-events", "10"));
+        // the clients pause while the flood is written: a long close grace keeps them from being cut as stuck
+        server = CdcServer.start(DB, Map.of("cdc.limits.client-buffer-events", "10",
+                                            "cdc.limits.close-grace-ms", "120000"));
         key = Contract.key(server, List.of("*"));
     }
 

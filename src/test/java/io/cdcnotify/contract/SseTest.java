@@ -14,6 +14,7 @@ import io.cdcnotify.testing.Api;
 import io.cdcnotify.testing.CdcServer;
 import io.cdcnotify.testing.Outbox;
 import io.cdcnotify.testing.SseTestClient;
+import io.cdcnotify.testing.StuckClient;
 import io.cdcnotify.testing.TestDatabase;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -245,6 +246,34 @@ class SseTest {
             long id = Outbox.insert(DB, b, "UPDATE", "{}");
             assertThat(sse.events(1, Contract.WAIT).getFirst().json().get("id").asLong()).isEqualTo(id);
         }
+    }
+
+    /**
+     * A client that closes its stream is noticed at once, not at the next failed write: within a second its
+     * connection is gone, and its durable subscription queues what comes next for it instead of writing it to
+     * a dead socket.
+     */
+    @Test
+    void aClosedStreamIsNoticedWithinASecond() throws Exception {
+        String t = table("orders");
+        String sid = Contract.createSubscription(server, all, List.of(t));
+        int before = sseConnections();
+        StuckClient sse = StuckClient.sse(server, "/v1/events?subscription_id=" + sid, all, 0);
+        org.awaitility.Awaitility.await().atMost(Contract.WAIT).until(() -> sseConnections() == before + 1);
+
+        sse.close();
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(1)).pollInterval(Duration.ofMillis(20))
+                .until(() -> sseConnections() == before);
+        Outbox.insert(DB, t, "INSERT", "{}");
+        org.awaitility.Awaitility.await().atMost(Contract.WAIT).untilAsserted(() -> assertThat(
+                Api.get(server.http("/v1/subscriptions/" + sid), all).json().get("queued").asInt())
+                .as("the event waits in the queue").isEqualTo(1));
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(3)).untilAsserted(() -> assertThat(
+                Api.get(server.http("/v1/subscriptions/" + sid), all).json().get("attached").asBoolean()).isFalse());
+    }
+
+    private static int sseConnections() {
+        return Api.get(server.http("/v1/state"), CdcServer.ADMIN_KEY).json().get("connections").get("sse").asInt();
     }
 
     @Test

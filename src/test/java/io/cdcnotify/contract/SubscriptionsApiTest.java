@@ -74,6 +74,25 @@ class SubscriptionsApiTest {
     }
 
     @Test
+    void createdAtIsOneValueInThePostAnswerGetAndTheList() {
+        // PostgreSQL keeps microseconds and rounds: a nanosecond clock once gave …28.259181Z in the answer to
+        // POST and …28.259182Z in GET; twenty subscriptions make a mismatch all but certain if it comes back
+        String t = table("stamped");
+        Map<String, String> posted = new java.util.HashMap<>();
+        for (int i = 0; i < 20; i++) {
+            JsonNode s = post(key, "{\"tables\":[\"" + t + "\"]}").json();
+            posted.put(s.get("id").asText(), s.get("created_at").asText());
+        }
+        posted.forEach((id, createdAt) -> assertThat(
+                Api.get(server.http("/v1/subscriptions/" + id), key).json().get("created_at").asText())
+                .as(id).isEqualTo(createdAt));
+        Map<String, String> listed = new java.util.HashMap<>();
+        Api.get(server.http("/v1/subscriptions"), key).json()
+                .forEach(s -> listed.put(s.get("id").asText(), s.get("created_at").asText()));
+        assertThat(listed).containsAllEntriesOf(posted);
+    }
+
+    @Test
     void getByIdAnswersItsFieldsAndANeverAttachedSubscriptionExpiresTtlAfterCreation() {
         String t = table("orders");
         String id = Contract.createSubscription(server, key, List.of(t));

@@ -37,12 +37,23 @@ final class HubFixtures {
                                new Cursor(xid, id, new long[0]));
     }
 
+    /** An event whose payload is {@code padding} characters long, about that many bytes on the wire. */
+    static OutboxEvent bigEvent(long id, String table, int padding) {
+        long xid = 1_000 + id;
+        return new OutboxEvent(id, xid, table, "INSERT", "{\"pad\":\"" + "x".repeat(padding) + "\"}",
+                               1_700_000_000_000_000L + id, new Cursor(xid, id, new long[0]));
+    }
+
     static List<OutboxEvent> events(String table, long... ids) {
         return java.util.Arrays.stream(ids).mapToObj(id -> event(id, table)).toList();
     }
 
     static Hub hub(int clientBufferEvents, int queueMaxEvents, long queueMaxBytes, HubMetrics metrics) {
         return new Hub(new Hub.Limits(clientBufferEvents, queueMaxEvents, queueMaxBytes), metrics, Clock.systemUTC());
+    }
+
+    static Hub hub(Hub.Limits limits, HubMetrics metrics) {
+        return new Hub(limits, metrics, Clock.systemUTC());
     }
 
     static Hub hub(int clientBufferEvents) {

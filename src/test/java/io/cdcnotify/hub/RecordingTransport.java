@@ -106,9 +106,16 @@ final class RecordingTransport implements Transport {
         closed.complete(disconnect);
     }
 
+    /** As a closed socket does to a writer stuck in a write: the write at a gate fails at once. */
     @Override
     public void abort() {
         aborts.incrementAndGet();
+        synchronized (gates) {
+            for (Gate g : gates) {
+                g.aborted = true;
+                g.release.countDown();
+            }
+        }
     }
 
     private void write(Written w) throws IOException {
@@ -134,6 +141,9 @@ final class RecordingTransport implements Transport {
             try {
                 if (!gate.release.await(20, TimeUnit.SECONDS)) {
                     throw new AssertionError("a gate was never released");
+                }
+                if (gate.aborted) {
+                    throw new IOException("socket closed from outside (test)");
                 }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
@@ -206,6 +216,7 @@ final class RecordingTransport implements Transport {
         private final CompletableFuture<Written> reached = new CompletableFuture<>();
         private final CountDownLatch release = new CountDownLatch(1);
         private volatile boolean fired;
+        private volatile boolean aborted;
 
         private Gate(Predicate<Written> when) {
             this.when = when;

@@ -33,7 +33,10 @@ class SlowConsumerTest {
 
     @BeforeAll
     static void start() {
-        server = CdcServer.start(DB, Map.of("cdc.limits.client-buffer-events", Integer.toString(BUFFER)));
+        // these clients pause, then read again: a long close grace keeps them from being cut as stuck meanwhile
+        // (NonReadingClientsTest covers clients that never read again)
+        server = CdcServer.start(DB, Map.of("cdc.limits.client-buffer-events", Integer.toString(BUFFER),
+                                            "cdc.limits.close-grace-ms", "120000"));
         key = Api.createKey(server, List.of("feed"));
     }
 

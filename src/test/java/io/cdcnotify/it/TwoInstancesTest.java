@@ -34,7 +34,7 @@ class TwoInstancesTest {
     static void start() {
         a = CdcServer.start(DB, Map.of("cdc.subscriptions.detached-ttl-seconds", "3"));
         b = CdcServer.start(DB, Map.of("cdc.subscriptions.detached-ttl-seconds", "3"));
-        key = Api.createKey(a, List.of("moves", "shared", "brief"));
+        key = Api.createKey(a, List.of("moves", "shared", "brief", "held"));
     }
 
     @AfterAll
@@ -144,6 +144,80 @@ class TwoInstancesTest {
             onA.send(Map.of("type", "subscribe", "request_id", "r", "subscription_id", id));
             JsonNode error = onA.expect("error");
             assertThat(error.get("code").asText()).isEqualTo("not_found");
+        }
+    }
+
+    @Test
+    void anInstanceWhoseClientsLeftDoesNotQueueWhileClientsAreAttachedOnTheOther() throws Exception {
+        // contract section 7: the in-memory queue fills only while no client is attached anywhere
+        try (WsTestClient a1 = WsTestClient.authenticated(a, key); WsTestClient a2 = WsTestClient.authenticated(a, key);
+             WsTestClient b1 = WsTestClient.authenticated(b, key); WsTestClient b2 = WsTestClient.authenticated(b, key)) {
+            String id = a1.subscribe("r", List.of("held")).get("subscription_id").asText();
+            for (WsTestClient c : List.of(a2, b1, b2)) {
+                c.send(Map.of("type", "subscribe", "request_id", "r", "subscription_id", id));
+                c.expect("subscribed");
+            }
+            a1.close();
+            a2.close();
+            List<Long> written = new ArrayList<>();
+            for (int i = 0; i < 20; i++) {
+                written.add(Outbox.insert(DB, "held", "INSERT", "{\"n\":" + i + "}"));
+            }
+            for (WsTestClient c : List.of(b1, b2)) {
+                assertThat(c.events(20, Duration.ofSeconds(10))).extracting(e -> e.get("id").asLong())
+                        .containsExactlyElementsOf(written);
+            }
+            // A learns from the database (its next sync, about a second) that B's clients are attached, and keeps
+            // nothing; before, its queue stayed at 20
+            await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+                JsonNode onA = Api.get(a.http("/v1/subscriptions/" + id), key).json();
+                assertThat(onA.get("attached").asBoolean()).isTrue();
+                assertThat(onA.get("queued").asInt()).as("A queued although B's clients are attached").isZero();
+            });
+            try (WsTestClient a3 = WsTestClient.authenticated(a, key)) {
+                a3.send(Map.of("type", "subscribe", "request_id", "r", "subscription_id", id));
+                a3.expect("subscribed");
+                long live = Outbox.insert(DB, "held", "INSERT", "{\"live\":true}");
+                assertThat(a3.events(1, Duration.ofSeconds(10)).getFirst().get("id").asLong())
+                        .as("a plain attach on A starts live, no replay").isEqualTo(live);
+            }
+        }
+    }
+
+    @Test
+    void theAttachmentsOfAnInstanceThatDiedLapseAndOnlyTheInstancesHeartbeatCounts() throws Exception {
+        String dead = Api.postJson(a.http("/v1/subscriptions"), key, Map.of("tables", List.of("brief"))).json()
+                .get("id").asText();
+        String alive = Api.postJson(a.http("/v1/subscriptions"), key, Map.of("tables", List.of("brief"))).json()
+                .get("id").asText();
+        try (java.sql.Connection c = DB.connect(); java.sql.Statement st = c.createStatement()) {
+            // an instance that stopped 31 s ago without SIGTERM, holding one; one alive, whose attachment row
+            // was written long ago and never refreshed (only its instance's heartbeat is)
+            st.execute("INSERT INTO cdc.instances (id, heartbeat_at) VALUES ('i-dead', now() - interval '31 seconds'), "
+                       + "('i-alive', now() + interval '1 hour')");
+            st.execute("INSERT INTO cdc.subscription_attachments (subscription_id, instance_id, heartbeat_at) VALUES "
+                       + "('" + dead + "', 'i-dead', now() - interval '31 seconds'), "
+                       + "('" + alive + "', 'i-alive', now() - interval '1 hour')");
+            st.execute("UPDATE cdc.subscriptions SET detached_at = NULL WHERE id IN ('" + dead + "', '" + alive + "')");
+        }
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+            JsonNode s = Api.get(b.http("/v1/subscriptions/" + dead), key).json();
+            assertThat(s.get("attached").asBoolean()).isFalse();
+            assertThat(s.get("expires_at").isNull()).isFalse();
+        });
+        try (java.sql.Connection c = DB.connect(); java.sql.Statement st = c.createStatement();
+             java.sql.ResultSet rs = st.executeQuery("SELECT count(*) FROM cdc.instances WHERE id = 'i-dead'")) {
+            rs.next();
+            assertThat(rs.getInt(1)).as("the dead instance is removed").isZero();
+        }
+        // past the 3 s TTL: the live instance's subscription stays attached, the dead one's expired
+        Thread.sleep(4000);
+        JsonNode held = Api.get(a.http("/v1/subscriptions/" + alive), key).json();
+        assertThat(held.get("attached").asBoolean()).isTrue();
+        assertThat(Api.get(a.http("/v1/subscriptions/" + dead), key).status()).isEqualTo(404);
+        try (java.sql.Connection c = DB.connect(); java.sql.Statement st = c.createStatement()) {
+            st.execute("DELETE FROM cdc.instances WHERE id = 'i-alive'");
+            st.execute("DELETE FROM cdc.subscription_attachments WHERE instance_id = 'i-alive'");
         }
     }
 }

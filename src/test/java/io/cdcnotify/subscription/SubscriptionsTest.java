@@ -53,8 +53,8 @@ class SubscriptionsTest {
 
     @Test
     void eachSubscriptionGetsItsOwnId() {
-        Subscription a = subscriptions.create("k1", List.of("orders"), false);
-        Subscription b = subscriptions.create("k1", List.of("orders"), false);
+        Subscription a = subscriptions.create("k1", List.of("orders"));
+        Subscription b = subscriptions.create("k1", List.of("orders"));
         assertThat(a.id()).isNotEqualTo(b.id());
         assertThat(hub.subscriptions()).containsExactlyInAnyOrder(a, b);
     }

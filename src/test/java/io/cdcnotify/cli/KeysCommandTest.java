@@ -1,4 +1,4 @@
-package io.cdcnotify;
+package io.cdcnotify.cli;
 
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -11,6 +11,7 @@ import java.util.Map;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.cdcnotify.TestAccess;
 import io.cdcnotify.config.Settings;
 import io.cdcnotify.testing.CdcServer;
 import io.cdcnotify.testing.TestDatabase;
@@ -39,8 +40,11 @@ class KeysCommandTest {
         Config config = Settings.load(Map.of("DB_URL", DB.url(), "DB_USER", DB.user(), "DB_PASSWORD", DB.password()));
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int exit = KeysCommand.run(List.of(args), config, new PrintStream(out, true, StandardCharsets.UTF_8),
-                                   new PrintStream(err, true, StandardCharsets.UTF_8));
+        String[] line = new String[args.length + 1];
+        line[0] = "keys";
+        System.arraycopy(args, 0, line, 1, args.length);
+        int exit = TestAccess.run(config, new PrintStream(out, true, StandardCharsets.UTF_8),
+                                  new PrintStream(err, true, StandardCharsets.UTF_8), line);
         return new Run(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     }
 
@@ -90,6 +94,11 @@ class KeysCommandTest {
         assertThat(keys("create", "--name", "x").err()).contains("tables must not be empty");
         assertThat(keys("create", "--name", "x", "--tables", "bad name").err()).contains("invalid table name");
         assertThat(keys("create", "--name", "x", "--tables", "a", "--expires", "tomorrow").exit()).isEqualTo(2);
+        assertThat(keys("create", "--name", "x", "--tables", "a", "--expires", "tomorrow").err())
+                .contains("--expires must be an ISO-8601 timestamp", "keys create --help");
         assertThat(keys("frobnicate").exit()).isEqualTo(2);
+        assertThat(keys("frobnicate").err()).contains("unknown command 'frobnicate'");
+        assertThat(keys().err()).contains("missing command", "create", "list", "revoke");
+        assertThat(keys("revoke").err()).contains("ID");
     }
 }

@@ -1,0 +1,110 @@
+package io.cdcnotify.sse;
+
+import java.io.UncheckedIOException;
+import java.lang.reflect.Field;
+import java.net.SocketTimeoutException;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import io.helidon.common.socket.HelidonSocket;
+import io.helidon.webserver.ConnectionContext;
+import io.helidon.webserver.http.ServerRequest;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The socket under an SSE stream, for the two things the response stream cannot do: notice at once that the
+ * client went away (a stream nobody reads from is otherwise noticed only when a write fails, up to two
+ * keepalives later), and be closed from outside while the writer is stuck in a write to a peer that stopped
+ * reading.
+ *
+ * <p>Helidon 4.5 has no public way from a {@link ServerRequest} to its connection: the HTTP/1 request keeps its
+ * {@link ConnectionContext} in a private field, read here by reflection (the service runs on the class path,
+ * where that is allowed). If a later Helidon moves it, {@link #of} finds nothing, logs it once, and streams
+ * work as before, without the two features; {@code contract/SseTest} fails then.
+ */
+final class SseSocket {
+
+    private static final Logger LOG = LoggerFactory.getLogger(SseSocket.class);
+    private static final ConcurrentHashMap<Class<?>, Optional<Field>> FIELDS = new ConcurrentHashMap<>();
+    private static final AtomicBoolean WARNED = new AtomicBoolean();
+
+    private final HelidonSocket socket;
+
+    private SseSocket(HelidonSocket socket) {
+        this.socket = socket;
+    }
+
+    /** The socket of this request's connection, if Helidon lets us reach it. */
+    static Optional<SseSocket> of(ServerRequest req) {
+        try {
+            Optional<Field> field = FIELDS.computeIfAbsent(req.getClass(), SseSocket::contextField);
+            if (field.isPresent() && field.get().get(req) instanceof ConnectionContext ctx) {
+                return Optional.of(new SseSocket(ctx.serverSocket()));
+            }
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            // below: logged once
+        }
+        if (WARNED.compareAndSet(false, true)) {
+            LOG.warn("the connection under an SSE request is out of reach: closed streams are noticed only when a "
+                             + "write fails, and a stuck stream cannot be cut");
+        }
+        return Optional.empty();
+    }
+
+    private static Optional<Field> contextField(Class<?> type) {
+        for (Class<?> c = type; c != null; c = c.getSuperclass()) {
+            for (Field f : c.getDeclaredFields()) {
+                if (ConnectionContext.class.isAssignableFrom(f.getType())) {
+                    try {
+                        f.setAccessible(true);
+                        return Optional.of(f);
+                    } catch (RuntimeException e) {
+                        return Optional.empty();
+                    }
+                }
+            }
+        }
+        return Optional.empty();
+    }
+
+    /**
+     * Watches the connection's input on a virtual thread of its own: a client sends nothing after its request,
+     * so the end of the input (or an error reading it) means it is gone, and {@code gone} runs. The watch ends
+     * with the connection; the response asks Helidon to close it ({@code Connection: close}), so nothing else
+     * reads from it meanwhile.
+     */
+    void watch(String name, Runnable gone) {
+        Thread.ofVirtual().name(name).start(() -> {
+            try {
+                // get() blocks for input and answers null at its end (read(BufferData) cannot tell the end apart)
+                while (true) {
+                    try {
+                        if (socket.get() == null) {
+                            break;
+                        }
+                    } catch (UncheckedIOException e) {
+                        if (e.getCause() instanceof SocketTimeoutException) {
+                            continue; // the listener's read timeout: the client is merely quiet
+                        }
+                        throw e;
+                    }
+                    // anything the client sends after its request is not for us: dropped
+                }
+            } catch (RuntimeException e) {
+                LOG.debug("sse connection input ended: {}", e.toString());
+            }
+            gone.run();
+        });
+    }
+
+    /** Closes the socket; a writer stuck in a write to it fails at once. */
+    void close() {
+        try {
+            socket.close();
+        } catch (RuntimeException e) {
+            // already closed
+        }
+    }
+}

@@ -1,0 +1,162 @@
+package io.cdcnotify.it;
+
+import java.io.IOException;
+import java.sql.Connection;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import io.cdcnotify.testing.Api;
+import io.cdcnotify.testing.CdcServer;
+import io.cdcnotify.testing.Outbox;
+import io.cdcnotify.testing.StuckClient;
+import io.cdcnotify.testing.TestDatabase;
+import io.cdcnotify.testing.WsTestClient;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * Clients that never read, over plain sockets with small receive buffers, against the byte budgets (here
+ * {@code cdc.limits.client-buffer-bytes} at its default of 8 MiB, the event count out of the way): each is cut within seconds
+ * although its writer is stuck in a write, what it held is given back, and a reading client on the same table
+ * gets every event in order meanwhile.
+ */
+class NonReadingClientsTest {
+
+    @RegisterExtension
+    static final TestDatabase DB = new TestDatabase();
+
+    private static final Duration CUT_WITHIN = Duration.ofSeconds(10);
+    private static final Pattern BUFFERED = Pattern.compile("(?m)^cdc_buffered_bytes(?:\\{[^}]*})? (\\S+)$");
+
+    private static CdcServer server;
+
+    @BeforeAll
+    static void start() {
+        server = CdcServer.start(DB, Map.of("cdc.limits.client-buffer-events", "1000000"));
+    }
+
+    @AfterAll
+    static void stop() {
+        server.close();
+    }
+
+    @Test
+    void aWebSocketThatNeverReadsWhile100KbEventsPourInIsCutAndGivesBackWhatItHeld() throws Exception {
+        String key = Api.createKey(server, List.of("big_ws"));
+        int before = connections("websocket");
+        try (StuckClient stuck = StuckClient.webSocket(server, key, 4096);
+             WsTestClient reader = WsTestClient.authenticated(server, key)) {
+            stuck.text(Map.of("type", "subscribe", "request_id", "r", "tables", List.of("big_ws")));
+            reader.subscribe("f", List.of("big_ws"));
+            await().atMost(CUT_WITHIN).untilAsserted(() -> assertThat(connections("websocket")).isEqualTo(before + 2));
+
+            List<Long> written = write("big_ws", 400, 100 * 1024);
+            assertThat(reader.events(written.size(), Duration.ofSeconds(120))).extracting(e -> e.get("id").asLong())
+                    .containsExactlyElementsOf(written);
+            await().atMost(CUT_WITHIN).untilAsserted(() -> assertThat(connections("websocket")).isEqualTo(before + 1));
+            assertThat(stuck.closedByServer(Duration.ofSeconds(30))).isTrue();
+        }
+        // a WebSocket subscribe is durable: what came after its clients left waits for them, counted, until deleted
+        assertThat(buffered()).as("the detached queues hold the rest").isPositive();
+        for (var s : Api.get(server.http("/v1/subscriptions"), key).json()) {
+            assertThat(Api.delete(server.http("/v1/subscriptions/" + s.get("id").asText()), key).status()).isEqualTo(204);
+        }
+        await().atMost(CUT_WITHIN).untilAsserted(() -> assertThat(buffered()).isZero());
+    }
+
+    @Test
+    void anSseStreamThatNeverReadsWhile100KbEventsPourInIsCutAndGivesBackWhatItHeld() throws Exception {
+        String key = Api.createKey(server, List.of("big_sse"));
+        int before = connections("sse");
+        try (StuckClient stuck = StuckClient.sse(server, "/v1/events?tables=big_sse", key, 4096);
+             WsTestClient reader = WsTestClient.authenticated(server, key)) {
+            reader.subscribe("f", List.of("big_sse"));
+            await().atMost(CUT_WITHIN).untilAsserted(() -> assertThat(connections("sse")).isEqualTo(before + 1));
+
+            List<Long> written = write("big_sse", 400, 100 * 1024);
+            assertThat(reader.events(written.size(), Duration.ofSeconds(120))).extracting(e -> e.get("id").asLong())
+                    .containsExactlyElementsOf(written);
+            await().atMost(CUT_WITHIN).untilAsserted(() -> assertThat(connections("sse")).isEqualTo(before));
+            assertThat(stuck.closedByServer(Duration.ofSeconds(30))).isTrue();
+        }
+        await().atMost(CUT_WITHIN).untilAsserted(() -> assertThat(buffered()).isZero());
+    }
+
+    @Test
+    void aFloodOfPingFramesFromAPeerThatNeverReadsHoldsOnePong() throws Exception {
+        String key = Api.createKey(server, List.of("quiet"));
+        int before = connections("websocket");
+        try (StuckClient stuck = StuckClient.webSocket(server, key, 4096)) {
+            await().atMost(CUT_WITHIN).untilAsserted(() -> assertThat(connections("websocket")).isEqualTo(before + 1));
+            byte[] payload = new byte[125];
+            long maxBuffered = 0;
+            for (int i = 0; i < 200_000; i++) {
+                stuck.ping(payload);
+                if (i % 20_000 == 0) {
+                    maxBuffered = Math.max(maxBuffered, buffered());
+                }
+            }
+            maxBuffered = Math.max(maxBuffered, buffered());
+            assertThat(maxBuffered).as("200,000 pings, 25 MB of pongs unread: the service holds one pong")
+                    .isLessThan(4_096);
+            assertThat(connections("websocket")).as("pings are no offence").isEqualTo(before + 1);
+        }
+        await().atMost(CUT_WITHIN).untilAsserted(() -> assertThat(connections("websocket")).isEqualTo(before));
+    }
+
+    @Test
+    void aFloodOfJsonPingsFromAPeerThatNeverReadsIsCut() throws Exception {
+        String key = Api.createKey(server, List.of("quiet"));
+        int before = connections("websocket");
+        try (StuckClient stuck = StuckClient.webSocket(server, key, 4096)) {
+            await().atMost(CUT_WITHIN).untilAsserted(() -> assertThat(connections("websocket")).isEqualTo(before + 1));
+            AtomicBoolean refused = new AtomicBoolean();
+            Thread flood = Thread.ofVirtual().start(() -> {
+                try {
+                    for (int i = 0; i < 1_000_000 && !refused.get(); i++) {
+                        stuck.text(Map.of("type", "ping", "request_id", "p" + i));
+                    }
+                } catch (IOException e) {
+                    refused.set(true); // the server closed the connection under us
+                }
+            });
+            // 4429 after 5 s over the limit, then the replies queued before it fill the socket, then the grace
+            await().atMost(Duration.ofSeconds(60)).until(() -> connections("websocket") == before);
+            refused.set(true);
+            flood.join(Duration.ofSeconds(30));
+            assertThat(buffered()).as("what it held was given back").isLessThan(64 * 1024);
+        }
+    }
+
+    /** Commits {@code count} events of about {@code bytes} each, one per transaction; returns their ids. */
+    private static List<Long> write(String table, int count, int bytes) throws Exception {
+        String filler = "z".repeat(bytes);
+        List<Long> ids = new ArrayList<>();
+        try (Connection c = DB.connect()) {
+            for (int i = 0; i < count; i++) {
+                ids.add(Outbox.insert(c, table, "INSERT", "{\"i\":" + i + ",\"filler\":\"" + filler + "\"}"));
+            }
+        }
+        return ids;
+    }
+
+    private static int connections(String transport) {
+        return Api.get(server.http("/v1/state"), CdcServer.ADMIN_KEY).json().get("connections").get(transport).asInt();
+    }
+
+    private static long buffered() {
+        Matcher m = BUFFERED.matcher(Api.get(server.http("/metrics"), CdcServer.ADMIN_KEY).body());
+        assertThat(m.find()).as("cdc_buffered_bytes in /metrics").isTrue();
+        return (long) Double.parseDouble(m.group(1));
+    }
+}

@@ -1,0 +1,143 @@
+package io.cdcnotify.observe;
+
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import io.cdcnotify.testing.CdcServer;
+import io.cdcnotify.testing.TestDatabase;
+import io.cdcnotify.testing.WsTestClient;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * docs/observability.md against a live {@code /metrics}: every metric the page names is exported, under that
+ * name, and what the page says of the endpoint and of {@code cdc_http_responses_total} holds. Keeps the page
+ * from drifting from the service.
+ */
+class DocsMetricsTest {
+
+    @RegisterExtension
+    static final TestDatabase DB = new TestDatabase();
+
+    private static final Path PAGE = Path.of("docs/observability.md");
+    /** A metric name in backquotes, perhaps followed by its labels ({@code `gc_total{name}`}). */
+    private static final Pattern NAME = Pattern.compile("`([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\\{[^}`]*})?`");
+
+    private static CdcServer server;
+
+    @BeforeAll
+    static void start() {
+        server = CdcServer.start(DB);
+    }
+
+    @AfterAll
+    static void stop() {
+        server.close();
+    }
+
+    /** The section of the page about {@code /metrics}: from its heading to the next section of the same level. */
+    private static String metricsSection() throws Exception {
+        String page = Files.readString(PAGE);
+        int from = page.indexOf("## Metrics");
+        int to = page.indexOf("\n## ", from + 1);
+        assertThat(from).as("a '## Metrics' section").isNotNegative();
+        return page.substring(from, to);
+    }
+
+    /** The names in the first column of every table row in that section. */
+    static List<String> documentedNames(String section) {
+        Set<String> names = new LinkedHashSet<>();
+        for (String line : section.split("\n")) {
+            if (!line.startsWith("| `")) {
+                continue;
+            }
+            Matcher m = NAME.matcher(line.split("\\|")[1]);
+            while (m.find()) {
+                names.add(m.group(1));
+            }
+        }
+        return new ArrayList<>(names);
+    }
+
+    @Test
+    void everyMetricThePageNamesIsExported() throws Exception {
+        List<String> documented = documentedNames(metricsSection());
+        assertThat(documented).as("metric names found in the page").hasSizeGreaterThan(20)
+                .contains("cdc_events_received_total", "cdc_http_responses_total", "process_open_fds");
+        Scrape scrape = Scrape.of(server);
+        Set<String> exported = new LinkedHashSet<>(scrape.types().keySet());
+        scrape.samples().forEach(s -> exported.add(s.name()));
+        List<String> missing = documented.stream().filter(n -> !exported.contains(n)).toList();
+        assertThat(missing).as("named in %s but not in /metrics:\n%s", PAGE, String.join("\n", exported)).isEmpty();
+    }
+
+    @Test
+    void theMetricsOperationsMdNamesAreExportedToo() throws Exception {
+        Matcher m = Pattern.compile("`((?:cdc|memory|jvm|process|gc|thread)_[a-zA-Z0-9_]+)(?:\\{[^}`]*})?`")
+                .matcher(Files.readString(Path.of("docs/operations.md")));
+        List<String> named = new ArrayList<>();
+        while (m.find()) {
+            named.add(m.group(1));
+        }
+        assertThat(named).contains("memory_usedHeap_bytes");
+        Scrape scrape = Scrape.of(server);
+        Set<String> exported = new LinkedHashSet<>(scrape.types().keySet());
+        scrape.samples().forEach(s -> exported.add(s.name()));
+        assertThat(named).allSatisfy(n -> assertThat(exported).as("docs/operations.md names %s", n).contains(n));
+    }
+
+    @Test
+    void theContentTypeIsTheOneThePageGives() throws Exception {
+        Matcher said = Pattern.compile("Prometheus text format \\(`([^`]+)`\\)").matcher(metricsSection());
+        assertThat(said.find()).as("the page names the content type").isTrue();
+        try (HttpClient http = HttpClient.newHttpClient()) {
+            HttpResponse<String> res = http.send(HttpRequest.newBuilder(server.http("/metrics")).build(),
+                                                 HttpResponse.BodyHandlers.ofString());
+            assertThat(res.headers().firstValue("content-type")).hasValue(said.group(1));
+        }
+    }
+
+    @Test
+    void aScraperThatAsksForOpenMetricsGetsIt() throws Exception {
+        assertThat(metricsSection()).contains("(`Accept: application/openmetrics-text`) gets OpenMetrics");
+        try (HttpClient http = HttpClient.newHttpClient()) {
+            HttpResponse<String> res = http.send(HttpRequest.newBuilder(server.http("/metrics"))
+                                                         .header("Accept", "application/openmetrics-text").build(),
+                                                 HttpResponse.BodyHandlers.ofString());
+            assertThat(res.headers().firstValue("content-type").orElse("")).startsWith("application/openmetrics-text");
+            assertThat(res.body()).contains("# EOF");
+        }
+    }
+
+    @Test
+    void aWebSocketUpgradeCountsOnceAsOneXx() throws Exception {
+        String row = metricsSection().lines().filter(l -> l.startsWith("| `cdc_http_responses_total`"))
+                .findFirst().orElseThrow();
+        assertThat(row).contains("WebSocket upgrade counts once, as `1xx`");
+        Scrape before = Scrape.of(server);
+        try (WsTestClient ws = WsTestClient.connect(server.ws("/v1/ws"))) {
+            assertThat(ws).isNotNull(); // the upgrade (101) is what counts, not how the connection goes on
+        }
+        await().atMost(Duration.ofSeconds(15)).untilAsserted(() -> {
+            Scrape after = Scrape.of(server);
+            assertThat(after.value("cdc_http_responses_total", Map.of("status", "1xx"))
+                       - before.value("cdc_http_responses_total", Map.of("status", "1xx"))).isEqualTo(1);
+        });
+    }
+}
