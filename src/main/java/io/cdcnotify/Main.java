@@ -217,13 +217,13 @@ public final class Main {
         AuthConfig authConfig = AuthConfig.from(config);
 
         Database database = Database.open(DbConfig.from(config));
-        OutboxReader reader = new OutboxReader(database.dataSource());
+        OutboxConfig outboxConfig = OutboxConfig.from(config);
+        OutboxReader reader = new OutboxReader(database.dataSource(), outboxConfig.pageBytes());
         Meters metrics = new Meters();
         Hub hub = new Hub(new Hub.Limits(limits.clientBufferEvents(), limits.clientBufferBytes(),
                                          subscriptionConfig.queueMaxEvents(), subscriptionConfig.queueMaxBytes(),
                                          limits.totalBufferBytes(), limits.closeGrace()), metrics, clock);
         ApiKeys keys = new ApiKeys(database.client(), authConfig, clock);
-        OutboxConfig outboxConfig = OutboxConfig.from(config);
         Retention retention = new Retention(database.client(), outboxConfig.retention(), outboxConfig.purgeBatch());
         Subscriptions subscriptions = new Subscriptions(hub, reader, database.client(), retention, subscriptionConfig,
                                                         limits.maxSubscriptionsPerKey(), clock);

@@ -81,6 +81,12 @@ public final class OutboxListener {
     private volatile long readDone;
     /** Whether the last read failed. */
     private volatile boolean readFailing;
+    /**
+     * The workers' restart counts when the reader last read / the doorbell last LISTENed: a replacement thread
+     * counts as connected only once it has done so itself.
+     */
+    private volatile long readerRestartsAtRead = -1;
+    private volatile long doorbellRestartsAtListen = -1;
     /** NOTIFY mode: LISTENing now. */
     private volatile boolean listening;
     /** NOTIFY mode: the first read that counts as catch-up for the current LISTEN. */
@@ -158,13 +164,15 @@ public final class OutboxListener {
      * {@code NOTIFY} mode the LISTEN connection is up and a read started after its LISTEN has finished.
      */
     public boolean connected() {
-        if (!started || !readerWorker.healthy() || readFailing || readDone == 0) {
+        if (!started || !readerWorker.healthy() || readFailing || readDone == 0
+                || readerRestartsAtRead != readerWorker.restarts()) {
             return false;
         }
         if (doorbellWorker == null) {
             return true;
         }
-        return doorbellWorker.healthy() && listening && readDone >= catchUpFrom;
+        return doorbellWorker.healthy() && listening && doorbellRestartsAtListen == doorbellWorker.restarts()
+                && readDone >= catchUpFrom;
     }
 
     public long reconnects() {
@@ -237,6 +245,7 @@ public final class OutboxListener {
                 int read = drain(life);
                 lastRead = System.nanoTime();
                 readDone = number;
+                readerRestartsAtRead = readerWorker.restarts();
                 if (readFailing) {
                     readFailing = false;
                     backoff = 0;
@@ -373,6 +382,7 @@ public final class OutboxListener {
         }
         while (life.live()) {
             life.beat();
+            fault.at("outbox-listener");
             try {
                 listen(life);
             } catch (SQLException | RuntimeException e) {
@@ -409,6 +419,7 @@ public final class OutboxListener {
             // connected once a read that starts after this LISTEN has finished: it sees every commit whose
             // doorbell this connection did not hear
             catchUpFrom = readsStarted.get() + 1;
+            doorbellRestartsAtListen = doorbellWorker.restarts();
             listening = true;
             ring();
             if (listenedBefore) {
