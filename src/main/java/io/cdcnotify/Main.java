@@ -10,6 +10,7 @@ import java.util.concurrent.CountDownLatch;
 
 import io.cdcnotify.api.CapturesService;
 import io.cdcnotify.api.CorsFilter;
+import io.cdcnotify.api.FanoutState;
 import io.cdcnotify.api.HealthService;
 import io.cdcnotify.api.KeysService;
 import io.cdcnotify.api.ListenerState;
@@ -20,6 +21,7 @@ import io.cdcnotify.cli.Cli;
 import io.cdcnotify.cli.Factory;
 import io.cdcnotify.config.AuthConfig;
 import io.cdcnotify.config.DbConfig;
+import io.cdcnotify.config.FanoutConfig;
 import io.cdcnotify.config.LimitsConfig;
 import io.cdcnotify.config.ListenerConfig;
 import io.cdcnotify.config.OutboxConfig;
@@ -27,6 +29,7 @@ import io.cdcnotify.config.Settings;
 import io.cdcnotify.config.SubscriptionConfig;
 import io.cdcnotify.db.Captures;
 import io.cdcnotify.db.Database;
+import io.cdcnotify.fanout.Relay;
 import io.cdcnotify.hub.Disconnect;
 import io.cdcnotify.hub.Hub;
 import io.cdcnotify.listen.OutboxListener;
@@ -214,17 +217,20 @@ public final class Main {
         AuthConfig authConfig = AuthConfig.from(config);
 
         Database database = Database.open(DbConfig.from(config));
-        OutboxReader reader = new OutboxReader(database.dataSource());
+        OutboxConfig outboxConfig = OutboxConfig.from(config);
+        OutboxReader reader = new OutboxReader(database.dataSource(), outboxConfig.pageBytes());
         Meters metrics = new Meters();
         Hub hub = new Hub(new Hub.Limits(limits.clientBufferEvents(), limits.clientBufferBytes(),
                                          subscriptionConfig.queueMaxEvents(), subscriptionConfig.queueMaxBytes(),
                                          limits.totalBufferBytes(), limits.closeGrace()), metrics, clock);
         ApiKeys keys = new ApiKeys(database.client(), authConfig, clock);
-        OutboxConfig outboxConfig = OutboxConfig.from(config);
         Retention retention = new Retention(database.client(), outboxConfig.retention(), outboxConfig.purgeBatch());
         Subscriptions subscriptions = new Subscriptions(hub, reader, database.client(), retention, subscriptionConfig,
                                                         limits.maxSubscriptionsPerKey(), clock);
-        OutboxListener listener = new OutboxListener(database, reader, hub, ListenerConfig.from(config), clock);
+        OutboxListener listener = new OutboxListener(database, reader, page -> hub.publish(page.events()),
+                                                     ListenerConfig.from(config), clock);
+        Relay relay = relay(config, database, reader, hub, clock);
+        java.util.function.BooleanSupplier feeding = relay == null ? listener::connected : relay::healthy;
         Housekeeping housekeeping = new Housekeeping(keys, hub, subscriptions, retention, authConfig.sweepInterval(),
                                                      outboxConfig.purgeInterval());
         // no silent death: every thread the service depends on is watched, replaced when it dies or sticks
@@ -237,27 +243,48 @@ public final class Main {
         metrics.watch(hub, new Meters.ListenerGauges() {
             @Override
             public boolean connected() {
-                return listener.connected();
+                return feeding.getAsBoolean();
             }
 
             @Override
             public long reconnects() {
-                return listener.reconnects();
+                return relay == null ? listener.reconnects() : relay.reconnects();
             }
 
             @Override
             public double lastProgressSeconds() {
-                return listener.secondsSinceProgress();
+                return relay == null ? listener.secondsSinceProgress() : relay.secondsSinceProgress();
+            }
+        });
+        metrics.watchFanout(relay == null ? Meters.FanoutGauges.NONE : new Meters.FanoutGauges() {
+            @Override
+            public boolean leader() {
+                return relay.leader();
+            }
+
+            @Override
+            public long published() {
+                return relay.published();
+            }
+
+            @Override
+            public long consumerLag() {
+                return relay.consumerLag();
             }
         });
 
-        Lifecycle lifecycle = new Lifecycle(database, listener, housekeeping, watchdog, hub);
-        java.util.function.Supplier<ListenerState> listenerState = () -> new ListenerState(
-                listener.connected(), listener.lastEventId(), listener.reconnects(), listener.lagMillis());
+        Lifecycle lifecycle = new Lifecycle(database, listener, relay, housekeeping, watchdog, hub);
+        java.util.function.Supplier<ListenerState> listenerState = relay == null
+                ? () -> new ListenerState(listener.connected(), listener.lastEventId(), listener.reconnects(),
+                                          listener.lagMillis())
+                : () -> new ListenerState(relay.healthy(), relay.lastEventId(), relay.reconnects(), relay.lagMillis());
+        java.util.function.Supplier<FanoutState> fanoutState = relay == null ? FanoutState::database
+                : () -> new FanoutState("nats", relay.leader(), relay.stream(), relay.streamLastSequence(),
+                                        relay.consumedSequence());
 
         server.config(config.get("server"))
                 .directHandlers(Main::refusedBeforeRouting)
-                .addFeature(ObserveEndpoints.feature(config, metrics, database::reachable, listener::connected,
+                .addFeature(ObserveEndpoints.feature(config, metrics, database::reachable, feeding,
                                                      headers -> io.cdcnotify.auth.Credentials.bearer(headers)
                                                              .flatMap(keys::authenticate)
                                                              .map(io.cdcnotify.auth.ApiKey::admin).orElse(false)))
@@ -268,7 +295,7 @@ public final class Main {
                         .addFilter(new CorsFilter(corsOrigins(config)))
                         .register(lifecycle)
                         .register("/health", new HealthService(database::reachable, listenerState, threadChecks))
-                        .register("/v1/state", new StateService(keys, hub, listenerState, version()))
+                        .register("/v1/state", new StateService(keys, hub, listenerState, version(), fanoutState))
                         .register("/v1/keys", new KeysService(keys, limits.maxRequestBytes(), housekeeping::revoked))
                         .register("/v1/subscriptions", new SubscriptionsService(keys, subscriptions,
                                                                                 limits.maxRequestBytes(),
@@ -282,6 +309,40 @@ public final class Main {
                                                                                   .build())))
                 .addRouting(WsService.routing(keys, hub, subscriptions, limits, housekeeping.timer(), metrics));
         return lifecycle;
+    }
+
+    /**
+     * Relay mode's relay ({@code CDC_FANOUT=nats}), or null in database mode, also when NATS cannot be reached at
+     * start and {@code cdc.fanout.fallback} is {@code database}; otherwise that start fails with a clear message.
+     */
+    private static Relay relay(Config config, Database database, OutboxReader reader, Hub hub, Clock clock) {
+        FanoutConfig fanout = FanoutConfig.from(config);
+        if (fanout.mode() == FanoutConfig.Mode.DATABASE) {
+            return null;
+        }
+        ListenerConfig listenerConfig = ListenerConfig.from(config);
+        try {
+            return Relay.connect(fanout, () -> database.openDedicatedConnection(Relay.LOCK_APPLICATION_NAME), reader,
+                                 sink -> new OutboxListener(database, reader, sink, listenerConfig, clock),
+                                 new Relay.Hooks() {
+                                     @Override
+                                     public void publish(java.util.List<io.cdcnotify.outbox.OutboxEvent> events) {
+                                         hub.publish(events);
+                                     }
+
+                                     @Override
+                                     public void closeClients() {
+                                         hub.closeAllAfterQueued(Disconnect.SHUTDOWN);
+                                     }
+                                 }, clock);
+        } catch (IllegalStateException e) {
+            if (fanout.fallback() == FanoutConfig.Fallback.DATABASE) {
+                LOG.error("{}; running in database mode instead (cdc.fanout.fallback=database)", e.getMessage());
+                return null;
+            }
+            database.close();
+            throw e;
+        }
     }
 
     /**
@@ -368,13 +429,17 @@ public final class Main {
     static final class Lifecycle implements HttpService {
         private final Database database;
         private final OutboxListener listener;
+        /** Relay mode's relay, which then feeds the hub instead of {@link #listener}; null in database mode. */
+        private final Relay relay;
         private final Housekeeping housekeeping;
         private final Watchdog watchdog;
         private final Hub hub;
 
-        Lifecycle(Database database, OutboxListener listener, Housekeeping housekeeping, Watchdog watchdog, Hub hub) {
+        Lifecycle(Database database, OutboxListener listener, Relay relay, Housekeeping housekeeping, Watchdog watchdog,
+                  Hub hub) {
             this.database = database;
             this.listener = listener;
+            this.relay = relay;
             this.housekeeping = housekeeping;
             this.watchdog = watchdog;
             this.hub = hub;
@@ -391,7 +456,11 @@ public final class Main {
 
         @Override
         public void beforeStart() {
-            listener.start();
+            if (relay == null) {
+                listener.start();
+            } else {
+                relay.start();
+            }
             housekeeping.start();
             watchdog.start();
         }
@@ -404,6 +473,9 @@ public final class Main {
             LOG.info("shutting down: closing {} connections", hub.clients().size());
             hub.refuseNewClients();
             listener.stop();
+            if (relay != null) {
+                relay.stop();
+            }
             hub.closeAllAfterQueued(Disconnect.SHUTDOWN);
             long deadline = System.nanoTime() + grace.toNanos();
             while (!hub.clients().isEmpty() && System.nanoTime() < deadline) {
@@ -424,6 +496,9 @@ public final class Main {
             hub.closeAll(Disconnect.SHUTDOWN);
             housekeeping.close();
             listener.stop();
+            if (relay != null) {
+                relay.stop();
+            }
             database.close();
         }
     }

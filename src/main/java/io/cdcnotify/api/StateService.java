@@ -18,12 +18,19 @@ public final class StateService implements HttpService {
     private final Hub hub;
     private final Supplier<ListenerState> listener;
     private final String version;
+    private final Supplier<FanoutState> fanout;
 
     public StateService(ApiKeys keys, Hub hub, Supplier<ListenerState> listener, String version) {
+        this(keys, hub, listener, version, FanoutState::database);
+    }
+
+    public StateService(ApiKeys keys, Hub hub, Supplier<ListenerState> listener, String version,
+                        Supplier<FanoutState> fanout) {
         this.rest = new Rest(keys, 0);
         this.hub = hub;
         this.listener = listener;
         this.version = version;
+        this.fanout = fanout;
     }
 
     @Override
@@ -48,6 +55,15 @@ public final class StateService implements HttpService {
         body.put("subscriptions", hub.subscriptions().size());
         body.put("queued_events", hub.queuedEvents());
         body.put("lag_ms", l.lagMillis());
+        FanoutState f = fanout.get();
+        ObjectNode fanoutNode = body.putObject("fanout");
+        fanoutNode.put("mode", f.mode());
+        if (f.stream() != null) {
+            fanoutNode.put("leader", f.leader());
+            fanoutNode.put("stream", f.stream());
+            fanoutNode.put("stream_sequence", f.streamSequence());
+            fanoutNode.put("consumed_sequence", f.consumedSequence());
+        }
         Rest.json(res, Status.OK_200, body);
     }
 }

@@ -45,6 +45,10 @@ public final class Settings {
         m.put("CDC_OUTBOX_RETENTION_SECONDS", "cdc.outbox.retention-seconds");
         m.put("CDC_LISTENER_MODE", "cdc.listener.mode");
         m.put("CDC_METRICS_ENABLED", "cdc.metrics.enabled");
+        m.put("CDC_FANOUT", "cdc.fanout.mode");
+        m.put("CDC_NATS_URL", "cdc.fanout.nats-url");
+        m.put("CDC_NATS_STREAM", "cdc.fanout.stream");
+        m.put("CDC_FANOUT_FALLBACK", "cdc.fanout.fallback");
         m.put("CDC_CORS_ALLOWED_ORIGINS", "cdc.cors.allowed-origins");
         m.put("CDC_TLS_KEYSTORE", "server.tls.private-key.keystore.resource.path");
         m.put("CDC_TLS_KEYSTORE_PASSWORD", "server.tls.private-key.keystore.passphrase");

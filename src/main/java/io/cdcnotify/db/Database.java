@@ -99,6 +99,19 @@ public final class Database implements AutoCloseable {
         return connection;
     }
 
+    /** A new connection outside the pool under another name (the relay's leadership lock holds one). */
+    public Connection openDedicatedConnection(String applicationName) throws SQLException {
+        Properties props = new Properties();
+        props.setProperty("user", config.user());
+        props.setProperty("password", config.password());
+        props.setProperty("ApplicationName", applicationName);
+        props.setProperty("tcpKeepAlive", "true");
+        props.setProperty("connectTimeout", "5");
+        Connection connection = DriverManager.getConnection(config.url(), props);
+        connection.setAutoCommit(true);
+        return connection;
+    }
+
     /** True when the database answers a trivial query within a second. */
     public boolean reachable() {
         try (Connection c = pool.getConnection()) {

@@ -65,6 +65,7 @@ public final class Client {
     private final AtomicReference<TransportAction> pendingPong = new AtomicReference<>();
     private final AtomicBoolean keepalivePending = new AtomicBoolean();
     private volatile boolean slow;
+    private volatile long slowSince;
     /** Why the connection is ending now; the first reason wins. */
     private final AtomicReference<Disconnect> closing = new AtomicReference<>();
     private volatile long closingSince;
@@ -279,9 +280,19 @@ public final class Client {
 
     private void becomeSlow() {
         if (!slow) {
+            slowSince = System.nanoTime();
             slow = true;
             queue.offer(WAKE);
         }
+    }
+
+    /**
+     * Nanos since the client became a slow consumer, when that is the only reason it ends; -1 otherwise. A slow
+     * consumer's queue is freed at once, so only its socket waits: it gets longer to read again and be told
+     * its cursor than a revoked connection does.
+     */
+    long slowOnlyForNanos(long now) {
+        return slow && closing.get() == null && !closeQueued ? now - slowSince : -1;
     }
 
     /**

@@ -46,6 +46,13 @@ public final class Hub {
         }
     }
 
+    /**
+     * A slow consumer stuck in a write is cut after this many close graces from the moment it became slow (a
+     * revoked or rate-limited one after one grace): what it held is freed at once anyway, and a client that reads
+     * again meanwhile still gets {@code slow_consumer} with its cursor.
+     */
+    private static final int SLOW_GRACES = 5;
+
     /** How often, at most, {@link #publish} looks for the connections to cut when the total is over budget. */
     private static final long ENFORCE_EVERY_NANOS = 100_000_000L;
 
@@ -308,8 +315,8 @@ public final class Hub {
     /**
      * Call about once a second: lets idle connections send their keepalives; frees what ending connections
      * hold; cuts those whose writer is stuck in a write past {@link Limits#closeGrace()} (a peer that does not
-     * read, revoked or slow, would otherwise hold its connection open for as long as TCP lets it); and holds the
-     * total budget.
+     * read, revoked or slow, would otherwise hold its connection open for as long as TCP lets it; a slow consumer
+     * gets {@link #SLOW_GRACES} graces from the moment it became slow); and holds the total budget.
      */
     public void tick() {
         long now = System.nanoTime();
@@ -319,7 +326,8 @@ public final class Hub {
                 if (c.stopping()) {
                     c.drain();
                 }
-                if (c.stuckForNanos(now) >= grace) {
+                long slowFor = c.slowOnlyForNanos(now);
+                if (c.stuckForNanos(now) >= grace && (slowFor < 0 || slowFor >= SLOW_GRACES * grace)) {
                     org.slf4j.MDC.put("connection_id", c.id());
                     LOG.info("cutting a connection that must end: its writer has been stuck in a write for {} ms",
                              c.stuckForNanos(now) / 1_000_000);

@@ -14,7 +14,6 @@ import java.util.concurrent.locks.ReentrantLock;
 
 import io.cdcnotify.config.ListenerConfig;
 import io.cdcnotify.db.Database;
-import io.cdcnotify.hub.Hub;
 import io.cdcnotify.outbox.OutboxEvent;
 import io.cdcnotify.outbox.OutboxReader;
 import io.cdcnotify.outbox.ReadPosition;
@@ -59,7 +58,7 @@ public final class OutboxListener {
     }
 
     private final OutboxReader reader;
-    private final Hub hub;
+    private final EventSink hub;
     private final ListenerConfig config;
     private final Clock clock;
     private final Database database;
@@ -71,7 +70,10 @@ public final class OutboxListener {
     private final AtomicBoolean rung = new AtomicBoolean();
     /** Numbers reads in the order they start. */
     private final AtomicLong readsStarted = new AtomicLong();
-    /** Guards {@link #position} and the hand-off to the hub; held for no I/O. */
+    /**
+     * Guards {@link #position} and the hand-off to the hub; held for no I/O (in relay mode the hand-off waits for
+     * the stream's acknowledgements, bounded by the publish timeout, well below the stall timeout).
+     */
     private final ReentrantLock publishLock = new ReentrantLock();
     private volatile Fault fault = Fault.NONE;
     private volatile boolean started;
@@ -79,6 +81,12 @@ public final class OutboxListener {
     private volatile long readDone;
     /** Whether the last read failed. */
     private volatile boolean readFailing;
+    /**
+     * The workers' restart counts when the reader last read / the doorbell last LISTENed: a replacement thread
+     * counts as connected only once it has done so itself.
+     */
+    private volatile long readerRestartsAtRead = -1;
+    private volatile long doorbellRestartsAtListen = -1;
     /** NOTIFY mode: LISTENing now. */
     private volatile boolean listening;
     /** NOTIFY mode: the first read that counts as catch-up for the current LISTEN. */
@@ -95,7 +103,7 @@ public final class OutboxListener {
     private boolean listenedBefore;
     private long downSince;
 
-    public OutboxListener(Database database, OutboxReader reader, Hub hub, ListenerConfig config, Clock clock) {
+    public OutboxListener(Database database, OutboxReader reader, EventSink hub, ListenerConfig config, Clock clock) {
         this.database = database;
         this.reader = reader;
         this.hub = hub;
@@ -105,6 +113,17 @@ public final class OutboxListener {
         this.doorbellWorker = config.mode() == ListenerConfig.Mode.NOTIFY
                 ? new Worker("outbox-listener", config.stallTimeout(), this::listenLoop)
                 : null;
+    }
+
+    /** Reads from {@code start} instead of the outbox's head: a relay leader goes on where the stream ends. */
+    public OutboxListener startingAt(ReadPosition start) {
+        publishLock.lock();
+        try {
+            this.position = start;
+        } finally {
+            publishLock.unlock();
+        }
+        return this;
     }
 
     public void start() {
@@ -145,13 +164,15 @@ public final class OutboxListener {
      * {@code NOTIFY} mode the LISTEN connection is up and a read started after its LISTEN has finished.
      */
     public boolean connected() {
-        if (!started || !readerWorker.healthy() || readFailing || readDone == 0) {
+        if (!started || !readerWorker.healthy() || readFailing || readDone == 0
+                || readerRestartsAtRead != readerWorker.restarts()) {
             return false;
         }
         if (doorbellWorker == null) {
             return true;
         }
-        return doorbellWorker.healthy() && listening && readDone >= catchUpFrom;
+        return doorbellWorker.healthy() && listening && doorbellRestartsAtListen == doorbellWorker.restarts()
+                && readDone >= catchUpFrom;
     }
 
     public long reconnects() {
@@ -224,6 +245,7 @@ public final class OutboxListener {
                 int read = drain(life);
                 lastRead = System.nanoTime();
                 readDone = number;
+                readerRestartsAtRead = readerWorker.restarts();
                 if (readFailing) {
                     readFailing = false;
                     backoff = 0;
@@ -338,7 +360,7 @@ public final class OutboxListener {
                 return -1;
             }
             if (!page.events().isEmpty()) {
-                hub.publish(page.events());
+                hub.publish(page); // relay mode: waits for the stream's acks, bounded by its publish timeout
                 OutboxEvent last = page.events().getLast();
                 lastEventId = last.id();
                 lagMillis = Math.max(0, clock.millis() - last.createdAtMicros() / 1000);
@@ -360,6 +382,7 @@ public final class OutboxListener {
         }
         while (life.live()) {
             life.beat();
+            fault.at("outbox-listener");
             try {
                 listen(life);
             } catch (SQLException | RuntimeException e) {
@@ -396,6 +419,7 @@ public final class OutboxListener {
             // connected once a read that starts after this LISTEN has finished: it sees every commit whose
             // doorbell this connection did not hear
             catchUpFrom = readsStarted.get() + 1;
+            doorbellRestartsAtListen = doorbellWorker.restarts();
             listening = true;
             ring();
             if (listenedBefore) {

@@ -52,6 +52,24 @@ public final class Meters implements HubMetrics {
         double lastProgressSeconds();
     }
 
+    /** What the gauges read from relay mode's relay; zeros in database mode. */
+    public interface FanoutGauges {
+        FanoutGauges NONE = new FanoutGauges() {
+        };
+
+        default boolean leader() {
+            return false;
+        }
+
+        default long published() {
+            return 0;
+        }
+
+        default long consumerLag() {
+            return 0;
+        }
+    }
+
     private final MetricsFactory factory;
     private final MeterRegistry registry;
 
@@ -79,6 +97,7 @@ public final class Meters implements HubMetrics {
     private final RuntimeMXBean runtime = ManagementFactory.getRuntimeMXBean();
     private volatile Hub hub;
     private volatile ListenerGauges listener;
+    private volatile FanoutGauges fanout;
 
     public Meters() {
         this(Services.get(MetricsFactory.class));
@@ -173,6 +192,17 @@ public final class Meters implements HubMetrics {
                                             + "about 1 or less while it works, growing while it is stuck or down"));
         create(factory.functionalCounterBuilder("cdc_listener_reconnects", listener, ListenerGauges::reconnects)
                        .description("Times the outbox listener reconnected after losing its connection"));
+    }
+
+    /** Relay mode's meters (present, at 0, in database mode too). */
+    public void watchFanout(FanoutGauges fanout) {
+        this.fanout = fanout;
+        create(factory.gaugeBuilder("cdc_fanout_leader", fanout, f -> f.leader() ? 1 : 0)
+                       .description("1 while this instance leads relay mode (reads the outbox and publishes), else 0"));
+        create(factory.functionalCounterBuilder("cdc_fanout_published", fanout, FanoutGauges::published)
+                       .description("Events this instance published to the relay stream as leader"));
+        create(factory.gaugeBuilder("cdc_fanout_consumer_lag_messages", fanout, FanoutGauges::consumerLag)
+                       .description("Relay stream messages not yet fed to this instance's clients"));
     }
 
     /** The server filter that feeds {@code cdc_http_responses_total}. */

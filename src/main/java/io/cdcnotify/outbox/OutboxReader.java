@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
+import java.util.function.IntFunction;
 
 import javax.sql.DataSource;
 
@@ -28,8 +29,19 @@ public final class OutboxReader {
             """;
 
     private static final String COLUMNS = """
-            SELECT s.running, r.xid::text::bigint, r.id, r.table_name, r.operation, r.payload::text,
-                   (extract(epoch FROM r.created_at) * 1000000)::bigint
+            SELECT s.running, r.xid::text::bigint, r.id, r.table_name, r.operation, r.body,
+                   (extract(epoch FROM r.created_at) * 1000000)::bigint, r.candidates
+            """;
+
+    /**
+     * The rows of a page up to its byte budget: each row whose predecessors in the page weigh less than the budget
+     * (so the first row always), with the number of rows there were before the cut.
+     */
+    private static final String WITHIN_BUDGET = """
+            (SELECT q.*, sum(octet_length(q.body)) OVER w - octet_length(q.body) AS before, count(*) OVER () AS candidates
+               FROM (SELECT xid, id, table_name, operation, payload::text AS body, created_at
+                       FROM %s ORDER BY xid, id LIMIT ?) q
+             WINDOW w AS (ORDER BY q.xid, q.id ROWS UNBOUNDED PRECEDING))
             """;
 
     private static final String PAGE = SNAPSHOT + ", page AS (" + """
@@ -45,7 +57,8 @@ public final class OutboxReader {
                   ORDER BY o.xid, o.id LIMIT ?)
             )
             """ + COLUMNS + """
-              FROM snap s LEFT JOIN (SELECT * FROM page ORDER BY xid, id LIMIT ?) r ON true
+              FROM snap s LEFT JOIN """ + WITHIN_BUDGET.formatted("page") + """
+                   r ON r.before < ?
              ORDER BY r.xid, r.id
             """;
 
@@ -54,11 +67,13 @@ public final class OutboxReader {
 
     /** The rest of a transaction a page was cut in: it is read before anything else (see ReadPosition). */
     private static final String CONTINUATION = """
-            SELECT NULL::bigint[], o.xid::text::bigint, o.id, o.table_name, o.operation, o.payload::text,
-                   (extract(epoch FROM o.created_at) * 1000000)::bigint
-              FROM cdc.outbox o
-             WHERE o.xid = ?::text::xid8 AND o.id > ? AND %s
-             ORDER BY o.id LIMIT ?
+            SELECT NULL::bigint[], r.xid::text::bigint, r.id, r.table_name, r.operation, r.body,
+                   (extract(epoch FROM r.created_at) * 1000000)::bigint, r.candidates
+              FROM """ + WITHIN_BUDGET.formatted("""
+                   (SELECT o.* FROM cdc.outbox o WHERE o.xid = ?::text::xid8 AND o.id > ? AND %s) o""") + """
+                   r
+             WHERE r.before < ?
+             ORDER BY r.xid, r.id
             """;
 
     private static final String CONTINUATION_ALL_TABLES = CONTINUATION.formatted("true");
@@ -69,10 +84,26 @@ public final class OutboxReader {
               FROM snap s LEFT JOIN (SELECT xid, id FROM cdc.outbox ORDER BY xid DESC, id DESC LIMIT 1) m ON true
             """;
 
+    /** A page's byte budget by default ({@code cdc.outbox.page-bytes}): a few large rows, or 1,000 of ~16 KB. */
+    public static final long DEFAULT_PAGE_BYTES = 16L << 20;
+
     private final DataSource dataSource;
+    private final long pageBytes;
 
     public OutboxReader(DataSource dataSource) {
+        this(dataSource, DEFAULT_PAGE_BYTES);
+    }
+
+    /**
+     * @param pageBytes a page stops at the first row past this many bytes of payload (it always holds one row), so
+     *                  a page of large rows never needs more memory than this plus one row (1 MiB at most)
+     */
+    public OutboxReader(DataSource dataSource, long pageBytes) {
+        if (pageBytes <= 0) {
+            throw new IllegalArgumentException("page bytes must be positive");
+        }
         this.dataSource = dataSource;
+        this.pageBytes = pageBytes;
     }
 
     /** The position right after everything committed now: where a reader that starts live begins. */
@@ -89,7 +120,8 @@ public final class OutboxReader {
     }
 
     /**
-     * Reads at most {@code limit} rows from {@code from}, in (xid, id) order.
+     * Reads at most {@code limit} rows from {@code from}, in (xid, id) order, and no more rows than fit the page's
+     * byte budget (at least one).
      *
      * @param tables only rows of these tables; empty for all
      */
@@ -113,7 +145,8 @@ public final class OutboxReader {
                 st.setArray(i++, tableArray);
             }
             st.setInt(i++, limit);
-            st.setInt(i, limit);
+            st.setInt(i++, limit);
+            st.setLong(i, pageBytes);
             try (ResultSet rs = st.executeQuery()) {
                 return page(from, rs, limit);
             }
@@ -131,7 +164,8 @@ public final class OutboxReader {
             if (!tables.isEmpty()) {
                 st.setArray(i++, c.createArrayOf("text", tables.toArray()));
             }
-            st.setInt(i, limit);
+            st.setInt(i++, limit);
+            st.setLong(i, pageBytes);
             try (ResultSet rs = st.executeQuery()) {
                 return page(from, rs, limit);
             }
@@ -140,6 +174,7 @@ public final class OutboxReader {
 
     private static Page page(ReadPosition from, ResultSet rs, int limit) throws SQLException {
         long[] running = null;
+        long candidates = 0;
         List<Row> rows = new ArrayList<>();
         while (rs.next()) {
             if (running == null) {
@@ -150,6 +185,7 @@ public final class OutboxReader {
                 break; // the snapshot's row alone: no outbox rows
             }
             rows.add(new Row(xid, rs.getLong(3), rs.getString(4), rs.getString(5), rs.getString(6), rs.getLong(7)));
+            candidates = rs.getLong(8);
         }
         long[] inProgress = running == null ? new long[0] : running;
         List<OutboxEvent> events = new ArrayList<>(rows.size());
@@ -163,12 +199,17 @@ public final class OutboxReader {
             Cursor cursor = new Cursor(row.xid, row.id, below);
             events.add(new OutboxEvent(row.id, row.xid, row.table, row.operation, row.payload, row.createdAtMicros, cursor));
         }
-        boolean full = rows.size() >= limit;
+        // cut by its row limit, or by its byte budget before the rows it could have held
+        boolean full = rows.size() >= limit || rows.size() < candidates;
         boolean continuation = from.continuation().isPresent();
         ReadPosition next = continuation
                 ? from.continued(new Keys(rows), full)
                 : from.advance(new Keys(rows), inProgress, full);
-        return new Page(events, next, full || continuation);
+        // the position after each row: the page as if its size limit had cut it right there (same snapshot)
+        IntFunction<ReadPosition> positions = i -> continuation
+                ? from.continued(new Keys(rows.subList(0, i + 1)), true)
+                : from.advance(new Keys(rows.subList(0, i + 1)), inProgress, true);
+        return new Page(events, next, full || continuation, positions);
     }
 
     private static long[] longs(Array array) throws SQLException {
@@ -192,7 +233,21 @@ public final class OutboxReader {
      * @param full   whether more rows may follow at once: the page was cut by its size limit, or it finished a
      *               transaction an earlier page cut (the rest of that snapshot was not read)
      */
-    public record Page(List<OutboxEvent> events, ReadPosition next, boolean full) {
+    public record Page(List<OutboxEvent> events, ReadPosition next, boolean full, IntFunction<ReadPosition> positions) {
+
+        public Page(List<OutboxEvent> events, ReadPosition next, boolean full) {
+            this(events, next, full, i -> {
+                throw new UnsupportedOperationException("positions of a page built by hand");
+            });
+        }
+
+        /**
+         * The exact position right after event {@code i}: reading on from it neither repeats nor skips anything
+         * (a relay's new leader goes on from the last event it finds published). Computed on demand.
+         */
+        public ReadPosition positionAfter(int i) {
+            return i == events.size() - 1 ? next : positions.apply(i);
+        }
     }
 
     private record Row(long xid, long id, String table, String operation, String payload, long createdAtMicros) {

@@ -221,6 +221,56 @@ public final class ReadPosition {
         return end == 0 ? NONE : Arrays.copyOf(running, end);
     }
 
+    /**
+     * This position as text, for a reader that must go on exactly here in another process (the relay's leader
+     * hands it over through the stream): {@code p1:lastXid:lastId:cutXid:cutId} then {@code :xid-after} per
+     * pending transaction.
+     */
+    public String encode() {
+        StringBuilder text = new StringBuilder(32 + 24 * pendingXids.length);
+        text.append("p1:").append(lastXid).append(':').append(lastId).append(':').append(cutXid).append(':').append(cutId);
+        for (int i = 0; i < pendingXids.length; i++) {
+            text.append(':').append(pendingXids[i]).append('-').append(pendingAfter[i]);
+        }
+        return text.toString();
+    }
+
+    /** The position {@link #encode()} wrote, or empty when the text is not one. */
+    public static java.util.Optional<ReadPosition> decode(String text) {
+        if (text == null || !text.startsWith("p1:")) {
+            return java.util.Optional.empty();
+        }
+        String[] parts = text.substring(3).split(":", -1);
+        if (parts.length < 4) {
+            return java.util.Optional.empty();
+        }
+        try {
+            long lastXid = Long.parseLong(parts[0]);
+            long lastId = Long.parseLong(parts[1]);
+            long cutXid = Long.parseLong(parts[2]);
+            long cutId = Long.parseLong(parts[3]);
+            long[] xids = new long[parts.length - 4];
+            long[] after = new long[xids.length];
+            for (int i = 0; i < xids.length; i++) {
+                String[] pair = parts[i + 4].split("-", -1);
+                if (pair.length != 2) {
+                    return java.util.Optional.empty();
+                }
+                xids[i] = Long.parseLong(pair[0]);
+                after[i] = Long.parseLong(pair[1]);
+                if (xids[i] <= 0 || xids[i] >= lastXid || after[i] < 0 || (i > 0 && xids[i] <= xids[i - 1])) {
+                    return java.util.Optional.empty();
+                }
+            }
+            if (lastXid < 0 || lastId < 0 || cutXid < 0 || cutId < 0) {
+                return java.util.Optional.empty();
+            }
+            return java.util.Optional.of(new ReadPosition(lastXid, lastId, xids, after, cutXid, cutId));
+        } catch (NumberFormatException e) {
+            return java.util.Optional.empty();
+        }
+    }
+
     long lastXid() {
         return lastXid;
     }

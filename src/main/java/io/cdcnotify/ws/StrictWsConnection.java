@@ -67,10 +67,10 @@ final class StrictWsConnection implements ServerConnection, WsSession {
     private final HttpPrologue prologue;
     private final WsListener listener;
     private final int maxFrameLength;
+    private final Optional<String> subProtocol;
     private final DataReader reader;
 
     private final ReentrantLock sendLock = new ReentrantLock();
-    private final BufferData sendBuffer = BufferData.growing(256);
     private final AtomicBoolean closeSent = new AtomicBoolean();
     private final AtomicBoolean endNotified = new AtomicBoolean();
     /** Whether a fragmented message is being sent, so that its later frames go out as continuations. Under sendLock. */
@@ -88,11 +88,14 @@ final class StrictWsConnection implements ServerConnection, WsSession {
     private volatile boolean readingNetwork;
     private volatile long lastFrameNanos = System.nanoTime();
 
-    StrictWsConnection(ConnectionContext ctx, HttpPrologue prologue, WsListener listener, int maxFrameLength) {
+    /** @param subProtocol the one the upgrade answered with, if any */
+    StrictWsConnection(ConnectionContext ctx, HttpPrologue prologue, WsListener listener, int maxFrameLength,
+                       Optional<String> subProtocol) {
         this.ctx = ctx;
         this.prologue = prologue;
         this.listener = listener;
         this.maxFrameLength = maxFrameLength;
+        this.subProtocol = subProtocol;
         this.reader = ctx.dataReader();
     }
 
@@ -200,7 +203,7 @@ final class StrictWsConnection implements ServerConnection, WsSession {
 
     @Override
     public Optional<String> subProtocol() {
-        return Optional.empty();
+        return subProtocol;
     }
 
     @Override
@@ -391,7 +394,27 @@ final class StrictWsConnection implements ServerConnection, WsSession {
         return writeFrame(true, opcode, payload);
     }
 
+    /**
+     * One frame, header and payload in one buffer made for it: one socket write, and no buffer kept per
+     * connection between frames (a kept one would grow to the largest event and stay).
+     */
     private WsSession writeFrame(boolean fin, int opcode, byte[] payload) {
+        int length = payload.length;
+        int header = length < 126 ? 2 : length < 1 << 16 ? 4 : 10;
+        byte[] frame = new byte[header + length];
+        if (length < 126) {
+            frame[1] = (byte) length;
+        } else if (length < 1 << 16) {
+            frame[1] = 126;
+            frame[2] = (byte) (length >>> 8);
+            frame[3] = (byte) length;
+        } else {
+            frame[1] = 127;
+            for (int i = 0; i < 8; i++) {
+                frame[2 + i] = (byte) ((long) length >>> (56 - 8 * i));
+            }
+        }
+        System.arraycopy(payload, 0, frame, header, length);
         sendLock.lock();
         try {
             int code = opcode;
@@ -401,23 +424,8 @@ final class StrictWsConnection implements ServerConnection, WsSession {
                 }
                 sendingFragments = !fin;
             }
-            sendBuffer.clear();
-            sendBuffer.write((fin ? 0x80 : 0) | code);
-            int length = payload.length;
-            if (length < 126) {
-                sendBuffer.write(length);
-            } else if (length < 1 << 16) {
-                sendBuffer.write(126);
-                sendBuffer.write(length >>> 8);
-                sendBuffer.write(length & 0xFF);
-            } else {
-                sendBuffer.write(127);
-                for (int shift = 56; shift >= 0; shift -= 8) {
-                    sendBuffer.write((int) (((long) length >>> shift) & 0xFF));
-                }
-            }
-            sendBuffer.write(payload);
-            ctx.dataWriter().writeNow(sendBuffer);
+            frame[0] = (byte) ((fin ? 0x80 : 0) | code);
+            ctx.dataWriter().writeNow(BufferData.create(frame));
             return this;
         } catch (SocketWriterException | java.io.UncheckedIOException e) {
             throw new ServerConnectionException("could not write a websocket frame", e);

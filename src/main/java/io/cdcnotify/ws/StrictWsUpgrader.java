@@ -32,8 +32,6 @@ import io.helidon.websocket.WsUpgradeException;
  */
 final class StrictWsUpgrader extends WsUpgrader implements Http1RoutedUpgrader {
 
-    private static final Headers NO_HEADERS = WritableHeaders.create();
-
     private final int maxFrameLength;
 
     StrictWsUpgrader(WsConfig config) {
@@ -54,7 +52,8 @@ final class StrictWsUpgrader extends WsUpgrader implements Http1RoutedUpgrader {
                 return Http1UpgradeResult.responded();
             }
             response.sendSwitchingProtocols(handshakeHeaders(ctx, headers, upgradeHeaders));
-            return Http1UpgradeResult.upgraded(new StrictWsConnection(ctx, prologue, listener, maxFrameLength));
+            return Http1UpgradeResult.upgraded(new StrictWsConnection(
+                    ctx, prologue, listener, maxFrameLength, upgradeHeaders.flatMap(h -> h.first(PROTOCOL))));
         });
     }
 

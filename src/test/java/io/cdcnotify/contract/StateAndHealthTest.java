@@ -90,7 +90,9 @@ class StateAndHealthTest {
         assertThat(r.raw().headers().firstValue("Content-Type").orElse("")).startsWith("application/json");
         JsonNode s = r.json();
         assertThat(fields(s)).isEqualTo(Set.of("version", "listener", "connections", "subscriptions", "queued_events",
-                                               "lag_ms"));
+                                               "lag_ms", "fanout"));
+        // issue 16: how events reach the instance; relay mode adds leader and stream position (fanout/RelayTest)
+        assertThat(s.get("fanout").get("mode").asText()).isIn("database", "nats");
         assertThat(s.get("version").isTextual()).isTrue();
         assertThat(s.get("version").asText()).isNotEmpty();
         JsonNode listener = s.get("listener");

@@ -20,6 +20,7 @@ public final class CdcServer implements AutoCloseable {
 
     private final WebServer server;
     private final OutboxListener listener;
+    private Runnable onClose = () -> { };
 
     private CdcServer(WebServer server, OutboxListener listener) {
         this.server = server;
@@ -31,9 +32,10 @@ public final class CdcServer implements AutoCloseable {
     }
 
     /**
-     * @param keys configuration keys to set, e.g. {@code cdc.limits.client-buffer-events}
+     * @param given configuration keys to set, e.g. {@code cdc.limits.client-buffer-events}
      */
-    public static CdcServer start(TestDatabase db, Map<String, String> keys) {
+    public static CdcServer start(TestDatabase db, Map<String, String> given) {
+        Map<String, String> keys = RelayMode.apply(db, given); // CDC_TEST_FANOUT=nats: every server in relay mode
         Map<String, String> env = new HashMap<>();
         env.put("DB_URL", db.url());
         env.put("DB_USER", db.user());
@@ -44,7 +46,9 @@ public final class CdcServer implements AutoCloseable {
         Config config = Settings.load(env, keys);
         WebServerConfig.Builder builder = WebServer.builder().shutdownHook(false);
         OutboxListener listener = TestAccess.setupReturningListener(builder, config);
-        return new CdcServer(builder.build().start(), listener);
+        CdcServer started = new CdcServer(builder.build().start(), listener);
+        started.onClose = () -> RelayMode.closed(db, keys);
+        return started;
     }
 
     /** The service's outbox listener (its fault-injection seam is package-private to {@code io.cdcnotify.listen}). */
@@ -67,5 +71,6 @@ public final class CdcServer implements AutoCloseable {
     @Override
     public void close() {
         server.stop();
+        onClose.run();
     }
 }
