@@ -84,8 +84,8 @@ public final class OutboxReader {
               FROM snap s LEFT JOIN (SELECT xid, id FROM cdc.outbox ORDER BY xid DESC, id DESC LIMIT 1) m ON true
             """;
 
-    /** A page's byte budget by default ({@code cdc.outbox.page-bytes}): a few large rows, or 1,000 of ~16 KB. */
-    public static final long DEFAULT_PAGE_BYTES = 16L << 20;
+    /** A page's byte budget by default ({@code cdc.outbox.page-bytes}): half a connection's default byte budget. */
+    public static final long DEFAULT_PAGE_BYTES = 4L << 20;
 
     private final DataSource dataSource;
     private final long pageBytes;

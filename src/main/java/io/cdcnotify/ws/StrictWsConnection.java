@@ -60,6 +60,8 @@ final class StrictWsConnection implements ServerConnection, WsSession {
     private static final int TEXT = 0x1;
     private static final int BINARY = 0x2;
     private static final int CLOSE = 0x8;
+    /** How long a client may take to answer the server's close frame before its socket is closed. */
+    private static final Duration CLOSE_WAIT = Duration.ofSeconds(2);
     private static final int PING = 0x9;
     private static final int PONG = 0xA;
 
@@ -192,7 +194,32 @@ final class StrictWsConnection implements ServerConnection, WsSession {
         payload[0] = (byte) (code >>> 8);
         payload[1] = (byte) code;
         System.arraycopy(text, 0, payload, 2, length);
-        return writeFrame(true, CLOSE, payload);
+        try {
+            return writeFrame(true, CLOSE, payload);
+        } finally {
+            closeSocketUnlessAnswered();
+        }
+    }
+
+    /**
+     * After our close frame a client has {@link #CLOSE_WAIT} to answer with its own; one that does not (it never
+     * reads, or goes on flooding) would otherwise hold the read side open for as long as it likes.
+     */
+    private void closeSocketUnlessAnswered() {
+        Thread.ofVirtual().name("ws-close-wait").start(() -> {
+            try {
+                Thread.sleep(CLOSE_WAIT);
+            } catch (InterruptedException e) {
+                return;
+            }
+            if (!endNotified.get()) {
+                try {
+                    ctx.serverSocket().close();
+                } catch (RuntimeException e) {
+                    // already gone
+                }
+            }
+        });
     }
 
     @Override

@@ -121,7 +121,18 @@ final class WsEndpoint implements WsListener {
     public void onPing(WsSession session, BufferData data) {
         BufferData copy = BufferData.create(data.readBytes());
         if (client != null) {
-            client.pong(transport -> ((WsTransport) transport).pong(copy));
+            // ping frames are client messages too: past the rate they get no pong, and five seconds of it close
+            // the connection as any other flood does (pongs coalesce, but a flood must still end)
+            switch (limits.message(System.nanoTime())) {
+                case OK -> client.pong(transport -> ((WsTransport) transport).pong(copy));
+                case LIMITED -> {
+                }
+                case CLOSE -> withContext(() -> {
+                    error(Optional.empty(), ErrorCode.LIMIT_EXCEEDED, "ping rate over the limit for 5 s");
+                    client.closeAfterQueued(Disconnect.limit("message rate limit"));
+                    state.set(State.CLOSED);
+                });
+            }
         } else if (state.get() == State.PENDING) {
             session.pong(copy);
         }

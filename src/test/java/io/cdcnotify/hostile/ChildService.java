@@ -3,8 +3,6 @@ package io.cdcnotify.hostile;
 import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.lang.management.ManagementFactory;
-import java.lang.management.MemoryMXBean;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.net.http.HttpClient;
@@ -23,13 +21,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-import javax.management.remote.JMXConnector;
-import javax.management.remote.JMXConnectorFactory;
-import javax.management.remote.JMXServiceURL;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.sun.tools.attach.VirtualMachine;
 import io.cdcnotify.testing.TestDatabase;
 
 /**
@@ -39,13 +33,15 @@ import io.cdcnotify.testing.TestDatabase;
  * the one we measure.
  *
  * <p>The child runs {@code io.cdcnotify.Main} from {@code target/classes} and the test JVM's class path (the
- * jar is built only in {@code package}, after surefire runs). Its heap is read over JMX (the attach API starts
- * the child's local management agent), after a full collection, so what is measured is what the service holds.
+ * jar is built only in {@code package}, after surefire runs). Its heap is read with {@code jcmd}, after a full
+ * collection, so what is measured is what the service holds.
  */
 final class ChildService implements AutoCloseable {
 
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Pattern LISTENING = Pattern.compile("listening on port (\\d+)");
+    private static final Pattern HEAP_USED = Pattern.compile("used (\\d+)K");
+    private static final Pattern MAX_HEAP = Pattern.compile("MaxHeapSize=(\\d+)");
     /** Generous: a child starting beside a full test run on a busy 2-core machine has taken over 60 s. */
     private static final Duration START = Duration.ofSeconds(150);
 
@@ -58,8 +54,6 @@ final class ChildService implements AutoCloseable {
     private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
             .connectTimeout(Duration.ofSeconds(5)).build();
     private int port;
-    private JMXConnector jmx;
-    private MemoryMXBean memory;
 
     /** An API key: its id and its plaintext, which {@link #toString()} hides. */
     record Key(String id, String secret) {
@@ -99,11 +93,6 @@ final class ChildService implements AutoCloseable {
         command.add("-Xmx" + maxHeap);
         command.add("-XX:+ExitOnOutOfMemoryError");
         command.add("-Dlogback.configurationFile=" + productionLogback());
-        /*
-         * Helidon installs a deny-all deserialization filter unless one is configured; the JMX calls that read
-         * the heap pass JDK classes only, so the child allows exactly those.
-         */
-        command.add("-Djdk.serialFilter=java.**;javax.management.**;javax.security.auth.**;!*");
         settings.forEach((k, v) -> command.add("-D" + k + "=" + v));
         command.add("-cp");
         command.add(serviceClassPath(testClasses));
@@ -345,43 +334,50 @@ final class ChildService implements AutoCloseable {
     // ---- heap
 
     /**
-     * The heap the service holds: used heap right after a full collection (JMX {@code MemoryMXBean.gc()}), in
-     * bytes. Garbage does not count; what a hostile client makes the service keep does.
+     * The heap the service holds: used heap right after a full collection ({@code jcmd GC.run}, then
+     * {@code GC.heap_info}), in bytes. Garbage does not count; what a hostile client makes the service keep does.
+     * (jcmd, not JMX: JMX would deserialize in this JVM, where an in-process server of an earlier test class has
+     * installed Helidon's deny-all deserialization filter.)
      */
     long retainedHeap() {
         try {
-            MemoryMXBean mem = memory();
-            mem.gc();
-            return mem.getHeapMemoryUsage().getUsed();
-        } catch (RuntimeException e) {
+            jcmd("GC.run");
+            Matcher used = HEAP_USED.matcher(jcmd("GC.heap_info"));
+            if (!used.find()) {
+                throw new AssertionError("no used heap in jcmd GC.heap_info");
+            }
+            return Long.parseLong(used.group(1)) * 1024;
+        } catch (RuntimeException | AssertionError e) {
             assertAlive();
             throw e;
         }
     }
 
     long maxHeap() {
-        return memory().getHeapMemoryUsage().getMax();
+        Matcher max = MAX_HEAP.matcher(jcmd("VM.flags"));
+        if (!max.find()) {
+            throw new AssertionError("no MaxHeapSize in jcmd VM.flags");
+        }
+        return Long.parseLong(max.group(1));
     }
 
-    private synchronized MemoryMXBean memory() {
-        if (memory == null) {
-            try {
-                VirtualMachine vm = VirtualMachine.attach(Long.toString(process.pid()));
-                String address;
-                try {
-                    address = vm.startLocalManagementAgent();
-                } finally {
-                    vm.detach();
-                }
-                jmx = JMXConnectorFactory.connect(new JMXServiceURL(address));
-                memory = ManagementFactory.newPlatformMXBeanProxy(jmx.getMBeanServerConnection(),
-                                                                  ManagementFactory.MEMORY_MXBEAN_NAME,
-                                                                  MemoryMXBean.class);
-            } catch (Exception e) {
-                throw new AssertionError("cannot read the service's heap over JMX", e);
+    private String jcmd(String command) {
+        try {
+            Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(),
+                                           Long.toString(process.pid()), command)
+                    .redirectErrorStream(true).start();
+            byte[] out = p.getInputStream().readAllBytes();
+            if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
+                p.destroyForcibly();
+                throw new AssertionError("jcmd " + command + " failed: " + new String(out, StandardCharsets.UTF_8));
             }
+            return new String(out, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new AssertionError("cannot run jcmd " + command, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError("interrupted", e);
         }
-        return memory;
     }
 
     // ---- the log
@@ -526,13 +522,6 @@ final class ChildService implements AutoCloseable {
 
     @Override
     public void close() {
-        try {
-            if (jmx != null) {
-                jmx.close();
-            }
-        } catch (IOException e) {
-            // the child is going anyway
-        }
         process.destroy();
         try {
             if (!process.waitFor(15, TimeUnit.SECONDS)) {

@@ -47,7 +47,6 @@ class LargeTransactionTest {
 
     @BeforeAll
     static void start() {
-        System.setProperty("sun.rmi.transport.tcp.responseTimeout", "20000");
         service = ChildService.start(DB, LargeTransactionTest.class, HEAP, Map.of());
     }
 

@@ -42,7 +42,6 @@ class ListenerDeathTest {
 
     @BeforeAll
     static void start() {
-        System.setProperty("sun.rmi.transport.tcp.responseTimeout", "20000");
         service = ChildService.start(DB, ListenerDeathTest.class, "128m",
                                      Map.of("cdc.listener.stall-timeout-ms", "2000"),
                                      FaultInjectingMain.class.getName());
