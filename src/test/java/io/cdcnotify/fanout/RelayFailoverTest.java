@@ -221,7 +221,11 @@ class RelayFailoverTest {
         }
     }
 
-    /** Two instances never read the outbox for the relay within 250 ms of each other. */
+    /**
+     * Two instances never read the outbox for the relay at once: a new reader's first read comes strictly after
+     * the old one's last (by more than the 50 ms the sampler may be off; a take-over itself needs the killed
+     * leader's backend gone and a follower's next lock attempt, typically 0.5-1 s).
+     */
     private static void assertOneReaderAtATime(List<Read> reads) {
         assertThat(reads).isNotEmpty();
         List<Read> sorted = new ArrayList<>(new HashSet<>(reads));
@@ -234,7 +238,7 @@ class RelayFailoverTest {
                 switches++;
                 assertThat(now.at().getTime() - before.at().getTime())
                         .as("%s read at %s, %s at %s", before.instance(), before.at(), now.instance(), now.at())
-                        .isGreaterThanOrEqualTo(250);
+                        .isGreaterThan(50);
             }
         }
         assertThat(switches).as("the reader changed at the two kills and perhaps at the NATS restart").isLessThanOrEqualTo(3);
