@@ -119,12 +119,17 @@ final class WsEndpoint implements WsListener {
      */
     @Override
     public void onPing(WsSession session, BufferData data) {
-        BufferData copy = BufferData.create(data.readBytes());
+        if (state.get() == State.CLOSED) {
+            return; // closing: nothing more is answered, as for text messages
+        }
         if (client != null) {
             // ping frames are client messages too: past the rate they get no pong, and five seconds of it close
             // the connection as any other flood does (pongs coalesce, but a flood must still end)
             switch (limits.message(System.nanoTime())) {
-                case OK -> client.pong(transport -> ((WsTransport) transport).pong(copy));
+                case OK -> {
+                    BufferData copy = BufferData.create(data.readBytes());
+                    client.pong(transport -> ((WsTransport) transport).pong(copy));
+                }
                 case LIMITED -> {
                 }
                 case CLOSE -> withContext(() -> {
@@ -134,7 +139,7 @@ final class WsEndpoint implements WsListener {
                 });
             }
         } else if (state.get() == State.PENDING) {
-            session.pong(copy);
+            session.pong(BufferData.create(data.readBytes()));
         }
     }
 
