@@ -1,0 +1,73 @@
+package io.cdcnotify.supervise;
+
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import org.junit.jupiter.api.Test;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * A periodic job survives a failed run; an {@code Error} (which once ended a scheduled job silently: the executor
+ * just stopped running it) makes it unhealthy until the watchdog restarts it; a run stuck past its limit too.
+ */
+class PeriodicWorkerTest {
+
+    @Test
+    void aFailedRunIsLoggedAndTheJobGoesOn() {
+        AtomicInteger runs = new AtomicInteger();
+        Worker job = Worker.every("test-fails", Duration.ofMillis(10), Duration.ofSeconds(5), () -> {
+            runs.incrementAndGet();
+            throw new IllegalStateException("database gone");
+        });
+        job.start();
+        try {
+            await().atMost(Duration.ofSeconds(5)).until(() -> runs.get() >= 3);
+            assertThat(job.healthy()).isTrue();
+        } finally {
+            job.stop(Duration.ofSeconds(1));
+        }
+    }
+
+    @Test
+    void aJobKilledByAnErrorIsUnhealthyUntilRestarted() {
+        AtomicInteger runs = new AtomicInteger();
+        Worker job = Worker.every("test-oom", Duration.ofMillis(10), Duration.ofSeconds(5), () -> {
+            if (runs.incrementAndGet() == 1) {
+                throw new OutOfMemoryError("injected");
+            }
+        });
+        job.start();
+        try {
+            await().atMost(Duration.ofSeconds(5)).until(() -> !job.healthy());
+            assertThat(runs.get()).isEqualTo(1);
+            job.supervise();
+            await().atMost(Duration.ofSeconds(5)).until(() -> runs.get() >= 3 && job.healthy());
+        } finally {
+            job.stop(Duration.ofSeconds(1));
+        }
+    }
+
+    @Test
+    void aRunStuckPastItsLimitMakesTheJobUnhealthyAndIsReplaced() {
+        AtomicInteger runs = new AtomicInteger();
+        Worker job = Worker.every("test-stuck", Duration.ofMillis(10), Duration.ofMillis(300), () -> {
+            if (runs.incrementAndGet() == 1) {
+                try {
+                    Thread.sleep(Long.MAX_VALUE);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        });
+        job.start();
+        try {
+            await().atMost(Duration.ofSeconds(5)).until(() -> !job.healthy());
+            job.supervise();
+            await().atMost(Duration.ofSeconds(5)).until(() -> runs.get() >= 3 && job.healthy());
+        } finally {
+            job.stop(Duration.ofSeconds(1));
+        }
+    }
+}
