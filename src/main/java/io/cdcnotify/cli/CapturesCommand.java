@@ -1,4 +1,4 @@
-package io.cdcnotify;
+package io.cdcnotify.cli;
 
 import java.io.PrintWriter;
 import java.util.List;
@@ -7,7 +7,6 @@ import java.util.concurrent.Callable;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import io.cdcnotify.api.CapturesService;
-import io.cdcnotify.cli.Factory;
 import io.cdcnotify.db.Captures;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -27,7 +26,7 @@ import picocli.CommandLine.Spec;
                        + "as events named after the table with the payload {new, old, key}. Against the configured "
                        + "database (DB_URL); JSON on stdout."},
         commandListHeading = "%nCommands:%n")
-public final class CapturesCommand implements Callable<Integer> {
+final class CapturesCommand implements Callable<Integer> {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -35,13 +34,13 @@ public final class CapturesCommand implements Callable<Integer> {
     @Spec
     private CommandSpec spec;
 
-    public CapturesCommand(Factory factory) {
+    CapturesCommand(Factory factory) {
         this.factory = factory;
     }
 
     @Override
     public Integer call() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "missing command: one of add, list, remove");
+        throw Cli.missingSubcommand(spec);
     }
 
     @Command(name = "add", mixinStandardHelpOptions = true,
