@@ -114,7 +114,7 @@ public final class Main {
     static Lifecycle setup(WebServerConfig.Builder server, Config config) {
         Parts parts = new Parts(config);
         try {
-            return parts.service(server, parts);
+            return setup(server, parts, parts);
         } catch (RuntimeException e) {
             parts.close();
             throw e;
@@ -183,7 +183,7 @@ public final class Main {
         @Override
         public Service start() {
             WebServerConfig.Builder builder = WebServer.builder().shutdownHook(false);
-            Lifecycle lifecycle = service(builder, () -> {
+            Lifecycle lifecycle = setup(builder, this, () -> {
             });
             WebServer server = builder.build().start();
             // Helidon logs a port it cannot bind and returns a server that is not running: say so plainly.
@@ -225,119 +225,6 @@ public final class Main {
             }
         }
 
-        /**
-         * Builds the service's components on these parts, and adds the routes and the lifecycle that starts and
-         * stops them with the server; {@code closedAfterStop} is closed last.
-         */
-        Lifecycle service(WebServerConfig.Builder server, AutoCloseable closedAfterStop) {
-            LimitsConfig limits = LimitsConfig.from(config);
-            SubscriptionConfig subscriptionConfig = SubscriptionConfig.from(config);
-            AuthConfig authConfig = AuthConfig.from(config);
-            OutboxConfig outboxConfig = OutboxConfig.from(config);
-            Database database = database();
-            ApiKeys keys = keys();
-
-            OutboxReader reader = new OutboxReader(database.dataSource(), outboxConfig.pageBytes());
-            Meters metrics = new Meters();
-            Hub hub = new Hub(new Hub.Limits(limits.clientBufferEvents(), limits.clientBufferBytes(),
-                                             subscriptionConfig.queueMaxEvents(), subscriptionConfig.queueMaxBytes(),
-                                             limits.totalBufferBytes(), limits.closeGrace()), metrics, clock);
-            Retention retention = new Retention(database.client(), outboxConfig.retention(), outboxConfig.purgeBatch());
-            Subscriptions subscriptions = new Subscriptions(hub, reader, database.client(), retention,
-                                                            subscriptionConfig, limits.maxSubscriptionsPerKey(), clock);
-            OutboxListener listener = new OutboxListener(database, reader, page -> hub.publish(page.events()),
-                                                         ListenerConfig.from(config), clock);
-            Relay relay = relay(config, database, reader, hub, clock);
-            java.util.function.BooleanSupplier feeding = relay == null ? listener::connected : relay::healthy;
-            KeySweep keySweep = new KeySweep(keys, authConfig.sweepInterval(), subscriptions::keysHeld,
-                                             subscriptions::release);
-            // each periodic job comes from its owner, on a thread of its own, so that one stuck or dead job neither
-            // holds up the others nor goes unnoticed
-            java.util.List<Worker> jobs = java.util.List.of(keySweep.job(), subscriptions.syncJob(),
-                                                            retention.job(outboxConfig.purgeInterval()),
-                                                            hub.connectionsJob());
-            Scheduler authTimer = new Scheduler("cdc-timer");
-            // no silent death: every thread the service depends on is watched, replaced when it dies or sticks
-            Watchdog watchdog = new Watchdog(Duration.ofMillis(500));
-            watchdog.supervise(listener::supervise);
-            java.util.Map<String, java.util.function.BooleanSupplier> threadChecks = new java.util.LinkedHashMap<>();
-            for (Worker job : jobs) {
-                watchdog.supervise(job::supervise);
-                threadChecks.put(job.name(), job::healthy);
-            }
-            threadChecks.put("timer", authTimer::healthy);
-            threadChecks.put("watchdog", watchdog::alive);
-            metrics.watch(hub, new Meters.ListenerGauges() {
-                @Override
-                public boolean connected() {
-                    return feeding.getAsBoolean();
-                }
-
-                @Override
-                public long reconnects() {
-                    return relay == null ? listener.reconnects() : relay.reconnects();
-                }
-
-                @Override
-                public double lastProgressSeconds() {
-                    return relay == null ? listener.secondsSinceProgress() : relay.secondsSinceProgress();
-                }
-            });
-            metrics.watchFanout(relay == null ? Meters.FanoutGauges.NONE : new Meters.FanoutGauges() {
-                @Override
-                public boolean leader() {
-                    return relay.leader();
-                }
-
-                @Override
-                public long published() {
-                    return relay.published();
-                }
-
-                @Override
-                public long consumerLag() {
-                    return relay.consumerLag();
-                }
-            });
-
-            Lifecycle lifecycle = new Lifecycle(listener, relay, jobs, authTimer, watchdog, hub, closedAfterStop);
-            java.util.function.Supplier<ListenerState> listenerState = relay == null
-                    ? () -> new ListenerState(listener.connected(), listener.lastEventId(), listener.reconnects(),
-                                              listener.lagMillis())
-                    : () -> new ListenerState(relay.healthy(), relay.lastEventId(), relay.reconnects(),
-                                              relay.lagMillis());
-            java.util.function.Supplier<FanoutState> fanoutState = relay == null ? FanoutState::database
-                    : () -> new FanoutState("nats", relay.leader(), relay.stream(), relay.streamLastSequence(),
-                                            relay.consumedSequence());
-
-            server.config(config.get("server"))
-                    .directHandlers(Main::refusedBeforeRouting)
-                    .addFeature(ObserveEndpoints.feature(config, metrics, database::reachable, feeding,
-                                                         headers -> io.cdcnotify.auth.Credentials.bearer(headers)
-                                                                 .flatMap(keys::authenticate)
-                                                                 .map(io.cdcnotify.auth.ApiKey::admin).orElse(false)))
-                    .addProtocol(webSocket(limits, corsOrigins(config)))
-                    .routing(routing -> routing
-                            .error(Throwable.class, Main::unhandled)
-                            .addFilter(metrics.httpResponses())
-                            .addFilter(new CorsFilter(corsOrigins(config)))
-                            .register(lifecycle)
-                            .register("/health", new HealthService(database::reachable, listenerState, threadChecks))
-                            .register("/v1/state", new StateService(keys, hub, listenerState, version(), fanoutState))
-                            .register("/v1/keys", new KeysService(keys, limits.maxRequestBytes(), keySweep::revoked))
-                            .register("/v1/subscriptions", new SubscriptionsService(keys, subscriptions,
-                                                                                    limits.maxRequestBytes(),
-                                                                                    limits.maxTablesPerSubscription()))
-                            .register("/v1/events", new EventsService(keys, hub, subscriptions, limits))
-                            .register("/v1/captures", new CapturesService(captures(), keys, limits.maxRequestBytes()))
-                            .register("/", StaticContentFeature.createService(ClasspathHandlerConfig.builder()
-                                                                                      .location("web")
-                                                                                      .welcome("index.html")
-                                                                                      .build())))
-                    .addRouting(WsService.routing(keys, hub, subscriptions, limits, authTimer.executor(), metrics));
-            return lifecycle;
-        }
-
         @Override
         public synchronized void close() {
             if (database != null) {
@@ -370,6 +257,120 @@ public final class Main {
         };
         boolean tls = config.get("server.tls.private-key").exists();
         return URI.create((tls ? "https://" : "http://") + shown + ":" + port + "/");
+    }
+
+    /**
+     * Builds every component from {@code parts} and their configuration, and adds the routes and the lifecycle
+     * that starts and stops them with the server; {@code closedAfterStop} is closed last.
+     */
+    static Lifecycle setup(WebServerConfig.Builder server, Parts parts, AutoCloseable closedAfterStop) {
+        Config config = parts.config();
+        Clock clock = parts.clock;
+        LimitsConfig limits = LimitsConfig.from(config);
+        SubscriptionConfig subscriptionConfig = SubscriptionConfig.from(config);
+        AuthConfig authConfig = AuthConfig.from(config);
+
+        Database database = parts.database();
+        OutboxConfig outboxConfig = OutboxConfig.from(config);
+        ApiKeys keys = parts.keys();
+        OutboxReader reader = new OutboxReader(database.dataSource(), outboxConfig.pageBytes());
+        Meters metrics = new Meters();
+        Hub hub = new Hub(new Hub.Limits(limits.clientBufferEvents(), limits.clientBufferBytes(),
+                                         subscriptionConfig.queueMaxEvents(), subscriptionConfig.queueMaxBytes(),
+                                         limits.totalBufferBytes(), limits.closeGrace()), metrics, clock);
+        Retention retention = new Retention(database.client(), outboxConfig.retention(), outboxConfig.purgeBatch());
+        Subscriptions subscriptions = new Subscriptions(hub, reader, database.client(), retention, subscriptionConfig,
+                                                        limits.maxSubscriptionsPerKey(), clock);
+        OutboxListener listener = new OutboxListener(database, reader, page -> hub.publish(page.events()),
+                                                     ListenerConfig.from(config), clock);
+        Relay relay = relay(config, database, reader, hub, clock);
+        java.util.function.BooleanSupplier feeding = relay == null ? listener::connected : relay::healthy;
+        KeySweep keySweep = new KeySweep(keys, authConfig.sweepInterval(), subscriptions::keysHeld,
+                                         subscriptions::release);
+        // each periodic job comes from its owner, on a thread of its own, so that one stuck or dead job neither
+        // holds up the others nor goes unnoticed
+        java.util.List<Worker> jobs = java.util.List.of(keySweep.job(), subscriptions.syncJob(),
+                                                        retention.job(outboxConfig.purgeInterval()),
+                                                        hub.connectionsJob());
+        Scheduler authTimer = new Scheduler("cdc-timer");
+        // no silent death: every thread the service depends on is watched, replaced when it dies or sticks
+        Watchdog watchdog = new Watchdog(Duration.ofMillis(500));
+        watchdog.supervise(listener::supervise);
+        java.util.Map<String, java.util.function.BooleanSupplier> threadChecks = new java.util.LinkedHashMap<>();
+        for (Worker job : jobs) {
+            watchdog.supervise(job::supervise);
+            threadChecks.put(job.name(), job::healthy);
+        }
+        threadChecks.put("timer", authTimer::healthy);
+        threadChecks.put("watchdog", watchdog::alive);
+        metrics.watch(hub, new Meters.ListenerGauges() {
+            @Override
+            public boolean connected() {
+                return feeding.getAsBoolean();
+            }
+
+            @Override
+            public long reconnects() {
+                return relay == null ? listener.reconnects() : relay.reconnects();
+            }
+
+            @Override
+            public double lastProgressSeconds() {
+                return relay == null ? listener.secondsSinceProgress() : relay.secondsSinceProgress();
+            }
+        });
+        metrics.watchFanout(relay == null ? Meters.FanoutGauges.NONE : new Meters.FanoutGauges() {
+            @Override
+            public boolean leader() {
+                return relay.leader();
+            }
+
+            @Override
+            public long published() {
+                return relay.published();
+            }
+
+            @Override
+            public long consumerLag() {
+                return relay.consumerLag();
+            }
+        });
+
+        Lifecycle lifecycle = new Lifecycle(listener, relay, jobs, authTimer, watchdog, hub, closedAfterStop);
+        java.util.function.Supplier<ListenerState> listenerState = relay == null
+                ? () -> new ListenerState(listener.connected(), listener.lastEventId(), listener.reconnects(),
+                                          listener.lagMillis())
+                : () -> new ListenerState(relay.healthy(), relay.lastEventId(), relay.reconnects(), relay.lagMillis());
+        java.util.function.Supplier<FanoutState> fanoutState = relay == null ? FanoutState::database
+                : () -> new FanoutState("nats", relay.leader(), relay.stream(), relay.streamLastSequence(),
+                                        relay.consumedSequence());
+
+        server.config(config.get("server"))
+                .directHandlers(Main::refusedBeforeRouting)
+                .addFeature(ObserveEndpoints.feature(config, metrics, database::reachable, feeding,
+                                                     headers -> io.cdcnotify.auth.Credentials.bearer(headers)
+                                                             .flatMap(keys::authenticate)
+                                                             .map(io.cdcnotify.auth.ApiKey::admin).orElse(false)))
+                .addProtocol(webSocket(limits, corsOrigins(config)))
+                .routing(routing -> routing
+                        .error(Throwable.class, Main::unhandled)
+                        .addFilter(metrics.httpResponses())
+                        .addFilter(new CorsFilter(corsOrigins(config)))
+                        .register(lifecycle)
+                        .register("/health", new HealthService(database::reachable, listenerState, threadChecks))
+                        .register("/v1/state", new StateService(keys, hub, listenerState, version(), fanoutState))
+                        .register("/v1/keys", new KeysService(keys, limits.maxRequestBytes(), keySweep::revoked))
+                        .register("/v1/subscriptions", new SubscriptionsService(keys, subscriptions,
+                                                                                limits.maxRequestBytes(),
+                                                                                limits.maxTablesPerSubscription()))
+                        .register("/v1/events", new EventsService(keys, hub, subscriptions, limits))
+                        .register("/v1/captures", new CapturesService(parts.captures(), keys, limits.maxRequestBytes()))
+                        .register("/", StaticContentFeature.createService(ClasspathHandlerConfig.builder()
+                                                                                  .location("web")
+                                                                                  .welcome("index.html")
+                                                                                  .build())))
+                .addRouting(WsService.routing(keys, hub, subscriptions, limits, authTimer.executor(), metrics));
+        return lifecycle;
     }
 
     /**
