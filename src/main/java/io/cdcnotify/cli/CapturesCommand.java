@@ -4,8 +4,8 @@ import java.io.PrintWriter;
 import java.util.List;
 import java.util.concurrent.Callable;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import io.cdcnotify.api.CapturesService;
 import io.cdcnotify.db.Captures;
 import picocli.CommandLine;
@@ -27,8 +27,6 @@ import picocli.CommandLine.Spec;
                        + "database (DB_URL); JSON on stdout."},
         commandListHeading = "%nCommands:%n")
 final class CapturesCommand implements Callable<Integer> {
-
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     private final Factory factory;
     @Spec
@@ -62,7 +60,7 @@ final class CapturesCommand implements Callable<Integer> {
 
     @Command(name = "list", mixinStandardHelpOptions = true, description = "Prints the captured tables as a JSON array.")
     int list() {
-        ArrayNode all = JSON.createArrayNode();
+        ArrayNode all = JsonNodeFactory.instance.arrayNode();
         factory.captures().list().forEach(c -> all.add(CapturesService.toJson(c)));
         out().println(all);
         return 0;
