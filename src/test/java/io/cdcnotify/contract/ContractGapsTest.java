@@ -113,6 +113,19 @@ class ContractGapsTest {
         }
     }
 
+    // --- sections 1 and 4: the default frame limit is 64 KiB ------------------------------------------------
+
+    @Test
+    void withTheDefaultsAFrameOf64KibIsAcceptedAndOneByteMoreClosesWith1009() {
+        String ping = "{\"type\":\"ping\",\"request_id\":\"at-limit\"}";
+        try (WsTestClient ws = WsTestClient.authenticated(server, CdcServer.ADMIN_KEY)) {
+            ws.send(ping + " ".repeat(65_536 - ping.length()));
+            assertThat(ws.expect("pong").get("request_id").asText()).isEqualTo("at-limit");
+            ws.send(ping + " ".repeat(65_536 + 1 - ping.length()));
+            assertThat(ws.closed().code()).isEqualTo(1009);
+        }
+    }
+
     // --- section 1: the schema --------------------------------------------------------------------------------
 
     @Test
