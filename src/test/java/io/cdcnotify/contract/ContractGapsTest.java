@@ -47,6 +47,8 @@ class ContractGapsTest {
 
     private static final Duration FIVE_SECONDS = Duration.ofSeconds(5);
 
+    private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
+
     private static CdcServer server;
 
     @BeforeAll
@@ -77,6 +79,16 @@ class ContractGapsTest {
         for (String op : List.of("INSERT", "UPDATE", "DELETE")) {
             Outbox.insert(DB, table("ops"), op, "{}");
         }
+    }
+
+    @Test
+    void aTableNameNoClientCouldSubscribeToIsRejected() throws SQLException {
+        for (String name : List.of("my orders", "orders;", "", "t".repeat(129))) {
+            assertRejected("INSERT INTO cdc.outbox (table_name, operation, payload) VALUES ('" + name
+                           + "', 'INSERT', '{}')", "23514");
+        }
+        Outbox.insert(DB, "public.Orders_2026", "INSERT", "{}");
+        Outbox.insert(DB, "t".repeat(128), "INSERT", "{}");
     }
 
     @Test
@@ -123,6 +135,73 @@ class ContractGapsTest {
             assertThat(ws.expect("pong").get("request_id").asText()).isEqualTo("at-limit");
             ws.send(ping + " ".repeat(65_536 + 1 - ping.length()));
             assertThat(ws.closed().code()).isEqualTo(1009);
+        }
+    }
+
+    // --- section 3: the event's fields, at their edges --------------------------------------------------------
+
+    @Test
+    void anyJsonValueIsAPayloadAndArrivesAsThatValueOverBothTransports() throws Exception {
+        String t = table("values");
+        List<String> payloads = List.of("null", "42", "-1.5", "12345678901234567890", "\"text \\u2028 and\\nnewline\"", "true",
+                                        "[1, \"two\", null, {\"3\": []}]", "{}", "[]", "\"\"",
+                                        "{\"nested\": {\"deep\": [null, false]}}");
+        try (WsTestClient ws = WsTestClient.authenticated(server, CdcServer.ADMIN_KEY);
+             SseTestClient sse = SseTestClient.subscribed(server, CdcServer.ADMIN_KEY, t)) {
+            ws.subscribe("r1", List.of(t));
+            for (String p : payloads) {
+                Outbox.insert(DB, t, "INSERT", p);
+            }
+            List<JsonNode> viaWs = ws.events(payloads.size(), Contract.WAIT);
+            List<SseTestClient.Event> viaSse = sse.events(payloads.size(), Contract.WAIT);
+            for (int i = 0; i < payloads.size(); i++) {
+                JsonNode expected = JSON.readTree(payloads.get(i));
+                assertThat(viaWs.get(i).has("payload")).as("payload present: %s", viaWs.get(i)).isTrue();
+                assertThat(viaWs.get(i).get("payload")).as(payloads.get(i)).isEqualTo(expected);
+                assertThat(viaSse.get(i).data()).doesNotContain("\n");
+                assertThat(viaSse.get(i).json().get("payload")).as(payloads.get(i)).isEqualTo(expected);
+            }
+        }
+    }
+
+    @Test
+    void createdAtIsWrittenInUtcWithSixDigitsWhateverTheValueAndTheSessionsTimeZone() throws Exception {
+        String t = table("stamps");
+        Map<String, String> written = new java.util.LinkedHashMap<>();
+        written.put("2026-11-24 13:00:00.12+01", "2026-11-24T12:00:00.120000Z");
+        written.put("2026-11-24 12:00:00+00", "2026-11-24T12:00:00.000000Z");
+        written.put("2026-12-31 23:59:59.999999-05", "2027-01-01T04:59:59.999999Z");
+        written.put("2026-06-01 00:00:00.000001+00", "2026-06-01T00:00:00.000001Z");
+        try (WsTestClient ws = WsTestClient.authenticated(server, CdcServer.ADMIN_KEY)) {
+            ws.subscribe("r1", List.of(t));
+            try (Connection c = DB.connect(); Statement tz = c.createStatement()) {
+                tz.execute("SET TIME ZONE 'Asia/Kathmandu'");
+                for (String at : written.keySet()) {
+                    try (PreparedStatement st = c.prepareStatement(
+                            "INSERT INTO cdc.outbox (table_name, operation, payload, created_at) "
+                            + "VALUES (?, 'INSERT', '{}', ?::timestamptz)")) {
+                        st.setString(1, t);
+                        st.setString(2, at);
+                        st.executeUpdate();
+                    }
+                }
+            }
+            assertThat(ws.events(written.size(), Contract.WAIT)).extracting(e -> e.get("created_at").asText())
+                    .containsExactlyElementsOf(written.values());
+        }
+    }
+
+    @Test
+    void tableNamesMatchExactlyCaseIncluded() throws Exception {
+        String t = table("Orders");
+        try (WsTestClient ws = WsTestClient.authenticated(server, CdcServer.ADMIN_KEY)) {
+            ws.subscribe("r1", List.of(t));
+            Outbox.insert(DB, t.toLowerCase(java.util.Locale.ROOT), "INSERT", "{\"other\":true}");
+            Outbox.insert(DB, t.toUpperCase(java.util.Locale.ROOT), "INSERT", "{\"other\":true}");
+            long mine = Outbox.insert(DB, t, "INSERT", "{}");
+            JsonNode e = ws.events(1, Contract.WAIT).getFirst();
+            assertThat(e.get("id").asLong()).isEqualTo(mine);
+            assertThat(e.get("table").asText()).isEqualTo(t);
         }
     }
 
