@@ -11,12 +11,14 @@ import io.cdcnotify.auth.Credentials;
 import io.cdcnotify.config.LimitsConfig;
 import io.cdcnotify.hub.Client;
 import io.cdcnotify.hub.Disconnect;
-import io.cdcnotify.hub.ErrorCode;
 import io.cdcnotify.hub.Hub;
 import io.cdcnotify.hub.HubMetrics;
-import io.cdcnotify.hub.Message;
 import io.cdcnotify.subscription.Opening;
 import io.cdcnotify.subscription.Subscriptions;
+import io.cdcnotify.wire.ClientRequest;
+import io.cdcnotify.wire.ErrorCode;
+import io.cdcnotify.wire.Message;
+import io.cdcnotify.wire.WsMessages;
 import io.helidon.common.buffers.BufferData;
 import io.helidon.http.Headers;
 import io.helidon.http.HttpPrologue;
@@ -257,8 +259,7 @@ final class WsEndpoint implements WsListener {
             return;
         }
         Opening opening = deps.subscriptions().open(key.id(), key::allowsAll, deps.limits().maxTablesPerSubscription(),
-                                                    new Opening.Request(s.tables(), s.subscriptionId(),
-                                                                        s.resumeFrom(), true, s.filter()));
+                                                    Opening.Request.of(s, true));
         switch (opening) {
             case Opening.Refused r when r.code() == ErrorCode.BAD_REQUEST -> badRequest(s.requestId(), r.message());
             case Opening.Refused r -> error(s.requestId(), r.code(), r.message());
