@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import io.cdcnotify.api.CapturesService;
 import io.cdcnotify.cli.Factory;
 import io.cdcnotify.db.Captures;
+import io.cdcnotify.wire.Json;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -29,7 +30,7 @@ import picocli.CommandLine.Spec;
         commandListHeading = "%nCommands:%n")
 public final class CapturesCommand implements Callable<Integer> {
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = Json.MAPPER;
 
     private final Factory factory;
     @Spec

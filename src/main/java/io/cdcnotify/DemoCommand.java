@@ -29,6 +29,7 @@ import io.cdcnotify.config.AuthConfig;
 import io.cdcnotify.config.DbConfig;
 import io.cdcnotify.db.Captures;
 import io.cdcnotify.db.Database;
+import io.cdcnotify.wire.Json;
 import io.helidon.config.Config;
 import io.helidon.webserver.WebServer;
 import io.helidon.webserver.WebServerConfig;
@@ -251,7 +252,7 @@ final class DemoCommand {
      * trigger turns each change into its event, in the same transaction.
      */
     static final class Shop {
-        private static final ObjectMapper JSON = new ObjectMapper();
+        private static final ObjectMapper JSON = Json.MAPPER;
         private static final List<String> CUSTOMERS = List.of(
                 "Ada Lovelace", "Grace Hopper", "Alan Turing", "Edsger Dijkstra", "Barbara Liskov", "Donald Knuth",
                 "Margaret Hamilton", "Ken Thompson", "Frances Allen", "John McCarthy", "Radia Perlman",

@@ -14,6 +14,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.cdcnotify.api.KeysService;
 import io.cdcnotify.auth.ApiKeys;
+import io.cdcnotify.wire.Json;
 import io.cdcnotify.wire.TableNames;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -33,7 +34,7 @@ import picocli.CommandLine.Spec;
         commandListHeading = "%nCommands:%n")
 final class KeysCommand implements Callable<Integer> {
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = Json.MAPPER;
 
     private final Factory factory;
     @Spec
