@@ -70,24 +70,32 @@ final class Rest {
             HttpErrors.send(res, ErrorCode.BAD_REQUEST, "the body is larger than " + maxBodyBytes + " bytes");
             return Optional.empty();
         }
+        try {
+            return Optional.of(object(bytes));
+        } catch (BadField e) {
+            HttpErrors.send(res, ErrorCode.BAD_REQUEST, e.getMessage());
+            return Optional.empty();
+        }
+    }
+
+    /** A body read as client input ({@link Json#readClientInput}): a JSON object, or why it is refused. */
+    static JsonNode object(byte[] body) {
         JsonNode node;
         try {
-            node = Json.readClientInput(bytes);
+            node = Json.readClientInput(body);
         } catch (Json.Malformed e) {
-            HttpErrors.send(res, ErrorCode.BAD_REQUEST, "the body is not valid JSON");
-            return Optional.empty();
+            throw new BadField("the body is not valid JSON");
         }
         if (node == null || !node.isObject()) {
-            HttpErrors.send(res, ErrorCode.BAD_REQUEST, "the body must be a JSON object");
-            return Optional.empty();
+            throw new BadField("the body must be a JSON object");
         }
-        return Optional.of(node);
+        return node;
     }
 
     static void json(ServerResponse res, Status status, JsonNode body) {
         res.status(status);
         res.header(HeaderValues.CONTENT_TYPE_JSON);
-        res.send(body.toString());
+        res.send(Json.write(body));
     }
 
     static void noContent(ServerResponse res) {
