@@ -86,26 +86,13 @@ public sealed interface ClientRequest {
      */
     private static ClientRequest subscribe(Optional<String> requestId, JsonNode root) {
         Optional<List<String>> tables = optionalStrings(root, "tables");
-        Optional<String> resumeText = optionalString(root, "resume_from");
+        Optional<String> resumeFrom = optionalString(root, "resume_from");
         Optional<String> subscriptionId = optionalString(root, "subscription_id");
         if (tables.isEmpty() && subscriptionId.isEmpty()) {
             return new Invalid(requestId, "tables or subscription_id is required");
         }
-        Optional<String> problem = tables.flatMap(TableNames::problem);
-        if (problem.isPresent()) {
-            return new Invalid(requestId, problem.get());
-        }
-        Optional<Cursor> resumeFrom = resumeText.map(Cursor::decode).flatMap(c -> c);
-        if (resumeText.isPresent() && resumeFrom.isEmpty()) {
-            return new Invalid(requestId, "resume_from is not a cursor this service issued");
-        }
-        Optional<Filter> filter;
-        try {
-            filter = Filter.parse(root.get("operations"), root.get("filter"));
-        } catch (Filter.Invalid e) {
-            return new Invalid(requestId, e.getMessage());
-        }
-        return new Subscribe(requestId, tables, resumeFrom, subscriptionId, filter);
+        return checked(requestId, tables, resumeFrom, "resume_from is not a cursor this service issued", subscriptionId,
+                       root.get("operations"), root.get("filter"));
     }
 
     /**
@@ -120,35 +107,43 @@ public sealed interface ClientRequest {
         if (tables.isPresent() == subscriptionId.isPresent()) {
             return new Invalid(none, "exactly one of tables and subscription_id is required");
         }
-        Optional<List<String>> tableList = tables.map(t -> List.of(t.split(",", -1)));
-        Optional<String> problem = tableList.flatMap(TableNames::problem);
-        if (problem.isPresent()) {
-            return new Invalid(none, problem.get());
-        }
-        Optional<Cursor> cursor = lastEventId.map(Cursor::decode).flatMap(c -> c);
-        if (lastEventId.isPresent() && cursor.isEmpty()) {
-            return new Invalid(none, "the cursor is not one this service issued");
-        }
-        Optional<Filter> parsed = Optional.empty();
-        if (operations.isPresent() || filter.isPresent()) {
-            JsonNode ops = operations.map(o -> (JsonNode) Json.MAPPER.valueToTree(o.split(",", -1))).orElse(null);
-            JsonNode conditions = null;
-            if (filter.isPresent()) {
-                try {
-                    // an empty parameter is no JSON value: refused as a filter that is not an object
-                    conditions = Optional.ofNullable(Json.readClientInput(filter.get()))
-                            .orElse(MissingNode.getInstance());
-                } catch (Json.Malformed e) {
-                    return new Invalid(none, "filter must be a JSON object");
-                }
-            }
+        JsonNode conditions = null;
+        if (filter.isPresent()) {
             try {
-                parsed = Filter.parse(ops, conditions);
-            } catch (Filter.Invalid e) {
-                return new Invalid(none, e.getMessage());
+                // an empty parameter is no JSON value: refused as a filter that is not an object
+                conditions = Optional.ofNullable(Json.readClientInput(filter.get())).orElse(MissingNode.getInstance());
+            } catch (Json.Malformed e) {
+                return new Invalid(none, "filter must be a JSON object");
             }
         }
-        return new Subscribe(none, tableList, cursor, subscriptionId, parsed);
+        return checked(none, tables.map(t -> List.of(t.split(",", -1))), lastEventId,
+                       "the cursor is not one this service issued", subscriptionId,
+                       operations.map(o -> (JsonNode) Json.MAPPER.valueToTree(o.split(",", -1))).orElse(null),
+                       conditions);
+    }
+
+    /**
+     * The checks every transport's subscribe request gets, in this order, once: the tables, the cursor (what
+     * {@code notACursor} says if it is none), the operations and filter.
+     */
+    private static ClientRequest checked(Optional<String> requestId, Optional<List<String>> tables,
+                                         Optional<String> cursorText, String notACursor,
+                                         Optional<String> subscriptionId, JsonNode operations, JsonNode filter) {
+        Optional<String> problem = tables.flatMap(TableNames::problem);
+        if (problem.isPresent()) {
+            return new Invalid(requestId, problem.get());
+        }
+        Optional<Cursor> cursor = cursorText.flatMap(Cursor::decode);
+        if (cursorText.isPresent() && cursor.isEmpty()) {
+            return new Invalid(requestId, notACursor);
+        }
+        Optional<Filter> parsed;
+        try {
+            parsed = Filter.parse(operations, filter);
+        } catch (Filter.Invalid e) {
+            return new Invalid(requestId, e.getMessage());
+        }
+        return new Subscribe(requestId, tables, cursor, subscriptionId, parsed);
     }
 
     private static String requiredString(JsonNode root, String field) {

@@ -305,6 +305,55 @@ class ClientRequestTest {
 
     // ---- helpers ----
 
+    // ---- the SSE query: the same request in other words ----
+
+    @Test
+    void aStreamQueryIsASubscribeRequest() {
+        assertThat(stream("orders,public.items", null, CURSOR, "INSERT", "{\"status\":\"paid\"}"))
+                .isInstanceOfSatisfying(ClientRequest.Subscribe.class, s -> {
+                    assertThat(s.requestId()).isEmpty();
+                    assertThat(s.tables()).contains(List.of("orders", "public.items"));
+                    assertThat(s.resumeFrom()).isEqualTo(Cursor.decode(CURSOR));
+                    assertThat(s.subscriptionId()).isEmpty();
+                    assertThat(s.filter().map(Filter::toJson))
+                            .contains("{\"operations\":[\"INSERT\"],\"filter\":{\"status\":\"paid\"}}");
+                });
+        assertThat(stream(null, "s-1", null, null, null)).isEqualTo(new ClientRequest.Subscribe(
+                Optional.empty(), Optional.empty(), Optional.empty(), Optional.of("s-1"), Optional.empty()));
+    }
+
+    @Test
+    void aStreamQueryNeedsExactlyOneOfTablesAndSubscriptionId() {
+        assertInvalid(stream(null, null, null, null, null), "exactly one of tables and subscription_id");
+        assertInvalid(stream("orders", "s-1", null, null, null), "exactly one of tables and subscription_id");
+    }
+
+    @Test
+    void aStreamQueryChecksTablesCursorAndFilterAsAMessageDoes() {
+        for (String tables : List.of("", "orders,", "bad name", "t".repeat(129))) {
+            assertInvalid(stream(tables, null, null, null, null), "table");
+        }
+        for (String notACursor : List.of("CUR", CURSOR + "A", CURSOR.substring(1), "AQID")) {
+            assertInvalid(stream("orders", null, notACursor, null, null), "the cursor is not one this service issued");
+        }
+        assertInvalid(stream("orders", null, null, "INSERT,TRUNCATE", null), "operations");
+        assertInvalid(stream("orders", null, null, null, "{\"status\":"), "filter must be a JSON object");
+        assertInvalid(stream("orders", null, null, null, "[1]"), "filter must be an object");
+        assertInvalid(stream("orders", null, null, null, "{\"a\":{\"gt\":1}}"), "a condition on a");
+    }
+
+    private static ClientRequest stream(String tables, String subscriptionId, String cursor, String operations,
+                                        String filter) {
+        return ClientRequest.parseStream(Optional.ofNullable(tables), Optional.ofNullable(subscriptionId),
+                                         Optional.ofNullable(cursor), Optional.ofNullable(operations),
+                                         Optional.ofNullable(filter));
+    }
+
+    private static void assertInvalid(ClientRequest r, String messagePart) {
+        assertThat(r).isInstanceOfSatisfying(ClientRequest.Invalid.class,
+                                             i -> assertThat(i.message()).contains(messagePart));
+    }
+
     private static void assertInvalid(ClientRequest r) {
         assertThat(r).isInstanceOf(ClientRequest.Invalid.class);
         assertThat(((ClientRequest.Invalid) r).message()).isNotBlank();
