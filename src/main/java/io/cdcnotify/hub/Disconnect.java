@@ -45,10 +45,6 @@ public record Disconnect(int code, String reason, Optional<Message.Error> error)
         return new Disconnect(closeCode(ErrorCode.LIMIT_EXCEEDED), reason, Optional.empty());
     }
 
-    public static Disconnect frameTooLarge() {
-        return new Disconnect(1009, "frame too large", Optional.empty());
-    }
-
     /** The subscription this stream carried was deleted (SSE only; WebSocket clients get {@code unsubscribed}). */
     public static Disconnect subscriptionGone(String subscriptionId) {
         return new Disconnect(1000, "subscription deleted", Optional.of(

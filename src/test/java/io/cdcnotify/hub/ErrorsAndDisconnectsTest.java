@@ -128,7 +128,6 @@ class ErrorsAndDisconnectsTest {
         assertThat(Disconnect.tooManyBadRequests().code()).isEqualTo(4400);
         assertThat(Disconnect.tooManyBadRequests().error()).as("its bad_request went out on its own").isEmpty();
         assertThat(Disconnect.limit("too many").code()).isEqualTo(4429);
-        assertThat(Disconnect.frameTooLarge().code()).isEqualTo(1009);
         assertThat(Disconnect.SHUTDOWN.code()).isEqualTo(1001);
         assertThat(Disconnect.internal().error().orElseThrow().code()).isEqualTo(ErrorCode.INTERNAL);
         assertThat(Disconnect.subscriptionGone("s-1").error().orElseThrow().code()).isEqualTo(ErrorCode.NOT_FOUND);
@@ -138,7 +137,7 @@ class ErrorsAndDisconnectsTest {
     @Test
     void everyFixedReasonFitsInACloseFrame() {
         for (Disconnect d : List.of(Disconnect.GONE, Disconnect.SHUTDOWN, Disconnect.unauthorized("m"),
-                                    Disconnect.revoked("m"), Disconnect.tooManyBadRequests(), Disconnect.frameTooLarge(),
+                                    Disconnect.revoked("m"), Disconnect.tooManyBadRequests(),
                                     Disconnect.subscriptionGone("s-0123456789abcdef"), Disconnect.internal(),
                                     Disconnect.slowConsumer(Optional.empty()))) {
             assertThat(d.reason().getBytes(StandardCharsets.UTF_8).length).as(d.toString()).isLessThanOrEqualTo(123);
