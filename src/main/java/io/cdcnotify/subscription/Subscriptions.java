@@ -3,6 +3,7 @@ package io.cdcnotify.subscription;
 import java.security.SecureRandom;
 import java.sql.SQLException;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.HashMap;
@@ -18,12 +19,15 @@ import java.util.function.Predicate;
 
 import io.cdcnotify.config.SubscriptionConfig;
 import io.cdcnotify.hub.Backlog;
+import io.cdcnotify.hub.Client;
+import io.cdcnotify.hub.Disconnect;
 import io.cdcnotify.hub.Hub;
 import io.cdcnotify.hub.Subscription;
 import io.cdcnotify.outbox.Cursor;
 import io.cdcnotify.outbox.OutboxReader;
 import io.cdcnotify.outbox.ReadPosition;
 import io.cdcnotify.outbox.Retention;
+import io.cdcnotify.supervise.Worker;
 import io.cdcnotify.wire.ErrorCode;
 import io.cdcnotify.wire.Filter;
 import io.helidon.dbclient.DbClient;
@@ -152,6 +156,24 @@ public final class Subscriptions {
         hub.subscriptions().stream().filter(s -> s.keyId().equals(keyId)).toList().forEach(hub::end);
     }
 
+    /** The keys that hold something on this instance: a connection, or a subscription. */
+    public Set<String> keysHeld() {
+        Set<String> held = new HashSet<>();
+        for (Client c : hub.clients()) {
+            held.add(c.keyId());
+        }
+        for (Subscription s : hub.subscriptions()) {
+            held.add(s.keyId());
+        }
+        return held;
+    }
+
+    /** These keys are gone (revoked or expired): their connections close (4403, {@code why}), their subscriptions end. */
+    public void release(Set<String> keyIds, String why) {
+        hub.closeKeys(keyIds, Disconnect.revoked(why));
+        keyIds.forEach(this::deleteAll);
+    }
+
     /**
      * Turns a subscribe request (its tables and cursor already checked by its parser) into a subscription to
      * attach to: checks the cursor against the retention, the table count and the key's scope, finds the key's own
@@ -259,6 +281,11 @@ public final class Subscriptions {
             return Optional.of(ReadPosition.start());
         }
         return Cursor.decode(s.lastCursor().get()).filter(retention::resumable).map(ReadPosition::after);
+    }
+
+    /** The periodic {@link #sync} ({@code subscription-sync}), every second; the watchdog supervises it. */
+    public Worker syncJob() {
+        return Worker.every("subscription-sync", Duration.ofSeconds(1), this::sync);
     }
 
     /**
