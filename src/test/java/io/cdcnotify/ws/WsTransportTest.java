@@ -8,10 +8,10 @@ import java.util.List;
 import java.util.Optional;
 
 import io.cdcnotify.hub.Disconnect;
-import io.cdcnotify.hub.Message;
 import io.cdcnotify.hub.Publication;
 import io.cdcnotify.outbox.Cursor;
 import io.cdcnotify.outbox.OutboxEvent;
+import io.cdcnotify.wire.Message;
 import io.helidon.common.buffers.BufferData;
 import io.helidon.common.buffers.DataWriter;
 import io.helidon.webserver.ConnectionContext;

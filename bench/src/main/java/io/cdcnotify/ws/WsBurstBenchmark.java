@@ -13,6 +13,7 @@ import java.util.concurrent.TimeUnit;
 import io.cdcnotify.hub.Publication;
 import io.cdcnotify.outbox.Cursor;
 import io.cdcnotify.outbox.OutboxEvent;
+import io.cdcnotify.wire.WsMessages;
 import io.helidon.common.buffers.BufferData;
 import io.helidon.common.buffers.DataWriter;
 import io.helidon.webserver.ConnectionContext;
