@@ -25,6 +25,11 @@
 #                      subjects of its own (NATS_SUBJECT_PREFIX, default bench.<stream>), deleted at the end
 #                      (bench/nats-stream.py) unless KEEP_STREAM=1
 #   BENCH_DB           database name (default cdc_bench); PGHOST/PGPORT/PGUSER as for psql (127.0.0.1, 5432, postgres)
+#   NICE               scheduling priority (nice value) of this run's processes: the service, the driver and this
+#                      database's PostgreSQL backends (reniced every second), and with the kernel's autogroups
+#                      this session's and PostgreSQL's groups (restored to 0 / their value at the end); default
+#                      0. As root, NICE=-10 lets a run go first on a machine where others' builds keep running
+#                      (docs/benchmarks.md, "Quiet-machine run")
 #   SERVICE_OPTS       extra JVM options for the service, e.g. "-XX:StartFlightRecording=filename=bench/target/run/w1.jfr"
 #   DRIVER_OPTS        JVM options for the driver (default "-XX:+UseZGC -Xms1g -Xmx4g": a G1 pause in the
 #                      driver stops its writer and delays receipt, and showed up as 100-500 ms latency)
@@ -87,6 +92,9 @@ if [[ $FANOUT == nats ]]; then
 fi
 SERVICE_PIDS=()
 URLS=()
+NICE=${NICE:-0}
+RENICE_PID=
+PG_AUTOGROUP=
 
 # instance i listens on PORT+i; all share the database (and in relay mode the stream)
 start_instance() {
@@ -102,7 +110,7 @@ start_instance() {
         CDC_LISTENER_MODE=${CDC_LISTENER_MODE:-notify} \
         CDC_NOTIFY_JAR=$SERVICE_JAR \
         JAVA_OPTS="${CDC_MAX_SUBSCRIPTIONS_PER_KEY:+-Dcdc.limits.max-subscriptions-per-key=$CDC_MAX_SUBSCRIPTIONS_PER_KEY} $RELAY_OPTS ${SERVICE_OPTS:-}" \
-        exec "$ROOT/bin/cdc-notify"
+        exec nice -n "$NICE" "$ROOT/bin/cdc-notify"
     ) >"$log" 2>&1 &
     local pid=$!
     SERVICE_PIDS+=("$pid")
@@ -118,6 +126,9 @@ start_instance() {
 
 stop_service() {
     local pid
+    if [[ -n $RENICE_PID ]]; then kill "$RENICE_PID" 2>/dev/null || true; RENICE_PID=; fi
+    if [[ -n $PG_AUTOGROUP ]]; then echo "${PG_AUTOGROUP_BEFORE:-0}" >"$PG_AUTOGROUP" 2>/dev/null || true; PG_AUTOGROUP=; fi
+    if [[ $NICE != 0 && -w /proc/$$/autogroup ]]; then echo 0 >"/proc/$$/autogroup" 2>/dev/null || true; fi
     for pid in "${SERVICE_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     for pid in "${SERVICE_PIDS[@]}"; do
         for _ in $(seq 1 60); do
@@ -129,6 +140,9 @@ stop_service() {
     if [[ $FANOUT == nats && -z "${KEEP_STREAM:-}" ]]; then
         python3 "$ROOT/bench/nats-stream.py" delete "$CDC_NATS_STREAM" "$CDC_NATS_URL" >&2 || true
     fi
+    SERVICE_PIDS=()
+    FANOUT=stopped
+    return 0
 }
 trap stop_service EXIT
 
@@ -138,6 +152,29 @@ for i in $(seq 0 $((INSTANCES - 1))); do
 done
 SERVICE_PID=$(IFS=,; echo "${SERVICE_PIDS[*]}")
 SERVICE_URL=$(IFS=,; echo "${URLS[*]}")
+PG_AUTOGROUP=
+PG_AUTOGROUP_BEFORE=
+if [[ $NICE != 0 ]]; then
+    # With the kernel's autogroups (/proc/sys/kernel/sched_autogroup_enabled = 1) a nice value only ranks
+    # processes inside one session: the sessions themselves share the CPU equally. So this session's group (the
+    # service and the driver) and PostgreSQL's (all its processes, started by the postmaster) get NICE as well
+    # (restored at the end), and inside PostgreSQL's group this run's backends get NICE (every second, so the
+    # writer's connections opened later too).
+    if [[ -w /proc/$$/autogroup ]]; then
+        echo "$NICE" >"/proc/$$/autogroup" 2>/dev/null || true
+        # every PostgreSQL process is in the postmaster's group: take the oldest
+        PG_AUTOGROUP=/proc/$(pgrep -o -x postgres)/autogroup
+        PG_AUTOGROUP_BEFORE=$(sed -n 's/.* nice \(-\{0,1\}[0-9]*\)/\1/p' "$PG_AUTOGROUP" 2>/dev/null)
+        echo "$NICE" >"$PG_AUTOGROUP" 2>/dev/null || PG_AUTOGROUP=
+    fi
+    while :; do
+        for pid in $(psql -XAtq -d postgres -c "SELECT pid FROM pg_stat_activity WHERE datname = '$DB'"); do
+            renice -n "$NICE" -p "$pid" >/dev/null 2>&1 || true
+        done
+        sleep 1
+    done &
+    RENICE_PID=$!
+fi
 MODE=${CDC_LISTENER_MODE:-notify}
 export CDC_LISTENER_MODE=$MODE # the driver copies it into its report
 DOORBELL=${DOORBELL:-$([[ $MODE == poll ]] && echo off || echo on)}
@@ -148,7 +185,7 @@ export CDC_FANOUT=$FANOUT INSTANCES
 echo "$INSTANCES instance(s), pids $SERVICE_PID (listener $MODE, doorbell trigger $DOORBELL, fan-out $FANOUT${CDC_NATS_STREAM:+, stream $CDC_NATS_STREAM})" >&2
 
 status=0
-"$JAVA" ${DRIVER_OPTS:--XX:+UseZGC -Xms1g -Xmx4g} -jar "$BENCH_JAR" "$MODE_ARG" \
+nice -n "$NICE" "$JAVA" ${DRIVER_OPTS:--XX:+UseZGC -Xms1g -Xmx4g} -jar "$BENCH_JAR" "$MODE_ARG" \
     --url "$SERVICE_URL" \
     --db "jdbc:postgresql://$PGHOST:$PGPORT/$DB" \
     --admin-key "$ADMIN_KEY" \
