@@ -56,8 +56,10 @@ JAVA="$JAVA_HOME/bin/java"
 export PATH="$JAVA_HOME/bin:$PATH"
 
 # 10,000 connections: one descriptor each in the driver and in the service, plus their files and pools
-hard=$(ulimit -Hn)
 want=65536
+# root may raise the hard limit too (20,000 here by default: too few for 20,000 connections plus the JVM's files)
+ulimit -Hn "$want" 2>/dev/null || true
+hard=$(ulimit -Hn)
 if [[ "$hard" != unlimited && "$hard" -lt "$want" ]]; then want=$hard; fi
 ulimit -n "$want" || true
 
@@ -181,7 +183,7 @@ DOORBELL=${DOORBELL:-$([[ $MODE == poll ]] && echo off || echo on)}
 if [[ $DOORBELL == off ]]; then
     psql -q -d "$DB" -c "ALTER TABLE cdc.outbox DISABLE TRIGGER outbox_doorbell"
 fi
-export CDC_FANOUT=$FANOUT INSTANCES
+export CDC_FANOUT=$FANOUT INSTANCES NICE # the driver copies them into its report
 echo "$INSTANCES instance(s), pids $SERVICE_PID (listener $MODE, doorbell trigger $DOORBELL, fan-out $FANOUT${CDC_NATS_STREAM:+, stream $CDC_NATS_STREAM})" >&2
 
 status=0

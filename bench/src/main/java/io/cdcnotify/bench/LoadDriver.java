@@ -383,6 +383,7 @@ public final class LoadDriver {
         Map<String, Object> setup = new LinkedHashMap<>();
         setup.put("listener_mode", System.getenv("CDC_LISTENER_MODE"));
         setup.put("fanout", System.getenv("CDC_FANOUT"));           // run.sh: database or nats (relay mode)
+        setup.put("nice", System.getenv("NICE"));                   // run.sh: the run's scheduling priority
         setup.put("instances", serverPids.length > 0 ? serverPids.length : o.str("url").split(",").length);
         try (Statement st = monitor.createStatement();
              ResultSet rs = st.executeQuery("SELECT tgenabled FROM pg_trigger WHERE tgname = 'outbox_doorbell' "
