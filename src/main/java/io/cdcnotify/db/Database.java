@@ -88,7 +88,13 @@ public final class Database implements AutoCloseable {
      * shows in {@code pg_stat_activity}.
      */
     public Connection openListenerConnection() throws SQLException {
+        return openListenerConnection(new Properties());
+    }
+
+    /** The LISTEN connection with {@code extra} driver properties (the listener's ringing socket factory). */
+    public Connection openListenerConnection(Properties extra) throws SQLException {
         Properties props = new Properties();
+        props.putAll(extra);
         props.setProperty("user", config.user());
         props.setProperty("password", config.password());
         props.setProperty("ApplicationName", LISTENER_APPLICATION_NAME);

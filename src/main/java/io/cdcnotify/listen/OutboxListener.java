@@ -5,6 +5,7 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -30,7 +31,9 @@ import org.slf4j.LoggerFactory;
  * pool and touched by this thread alone, LISTENs; a finite {@code getNotifications} wait and a periodic query
  * notice a dead connection. The thread only drains notifications and rings: it never reads the outbox, so a
  * reader never waits behind pgjdbc's notification loop (which keeps reading while notifications arrive less than a
- * millisecond apart). When the connection drops, the thread reconnects at once, then with capped backoff.
+ * millisecond apart). Under such a flood {@code getNotifications} itself does not return, so the connection's socket
+ * ({@link RingingSocketFactory}) also rings as soon as any bytes arrive, from inside pgjdbc's read. When the
+ * connection drops, the thread reconnects at once, then with capped backoff.
  *
  * <p>The reader ({@code outbox-reader}): reads the outbox from its position until it is drained, then waits for a
  * ring or the poll tick (the safety net, or in {@code POLL} mode the only trigger). A ring after a quiet spell is
@@ -48,6 +51,8 @@ public final class OutboxListener {
     public static final String OUTBOX_CHANNEL = "cdc_outbox";
 
     private static final Logger LOG = LoggerFactory.getLogger(OutboxListener.class);
+    /** Numbers LISTEN connections, so each finds its own ring in {@link RingingSocketFactory}. */
+    private static final AtomicLong SOCKET_IDS = new AtomicLong();
 
     /** Test-only: runs at the top of each loop of a listener thread (named as the argument), may throw or block. */
     @FunctionalInterface
@@ -202,6 +207,11 @@ public final class OutboxListener {
     public double secondsSinceProgress() {
         long oldest = doorbellWorker == null ? lastRead : Math.min(lastRead, lastListen);
         return Math.max(0, System.nanoTime() - oldest) / 1e9;
+    }
+
+    /** Test seam: reads started so far. */
+    long readsStarted() {
+        return readsStarted.get();
     }
 
     /** Test seam: {@code fault} runs at the top of every loop of both threads until replaced by {@link Fault#NONE}. */
@@ -409,7 +419,13 @@ public final class OutboxListener {
     }
 
     private void listen(Worker.Life life) throws SQLException, InterruptedException {
-        try (Connection connection = database.openListenerConnection();
+        // rings from inside pgjdbc's read as soon as bytes arrive, not only when getNotifications returns
+        String socketId = "outbox-listener-" + SOCKET_IDS.incrementAndGet();
+        Properties props = new Properties();
+        props.setProperty("socketFactory", RingingSocketFactory.class.getName());
+        props.setProperty("socketFactoryArg", socketId);
+        RingingSocketFactory.register(socketId, this::ring);
+        try (Connection connection = database.openListenerConnection(props);
              Statement statement = connection.createStatement()) {
             statement.execute("LISTEN " + OUTBOX_CHANNEL);
             PGConnection pg = connection.unwrap(PGConnection.class);
@@ -447,6 +463,8 @@ public final class OutboxListener {
                     throw new InterruptedException();
                 }
             }
+        } finally {
+            RingingSocketFactory.unregister(socketId);
         }
     }
 }
