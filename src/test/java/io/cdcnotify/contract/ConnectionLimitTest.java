@@ -111,7 +111,7 @@ class ConnectionLimitTest {
     void aClosedConnectionFreesItsPlace() {
         String key = Contract.key(server, List.of("orders"));
         try (WsTestClient a = WsTestClient.authenticated(server, key)) {
-            CleanWsClient b = CleanWsClient.authenticated(server, key);
+            WsTestClient b = WsTestClient.authenticated(server, key);
             b.closeCleanly();
             await().atMost(Contract.WAIT).untilAsserted(() -> {
                 try (WsTestClient c = WsTestClient.connect(server.ws("/v1/ws"),
