@@ -13,7 +13,8 @@ import java.util.regex.Pattern;
 import io.cdcnotify.testing.Api;
 import io.cdcnotify.testing.CdcServer;
 import io.cdcnotify.testing.Outbox;
-import io.cdcnotify.testing.StuckClient;
+import io.cdcnotify.testing.RawWsClient;
+import io.cdcnotify.testing.SseTestClient;
 import io.cdcnotify.testing.TestDatabase;
 import io.cdcnotify.testing.WsTestClient;
 import org.junit.jupiter.api.AfterAll;
@@ -55,9 +56,9 @@ class NonReadingClientsTest {
     void aWebSocketThatNeverReadsWhile100KbEventsPourInIsCutAndGivesBackWhatItHeld() throws Exception {
         String key = Api.createKey(server, List.of("big_ws"));
         int before = connections("websocket");
-        try (StuckClient stuck = StuckClient.webSocket(server, key, 4096);
+        try (RawWsClient stuck = RawWsClient.stuck(server, key, 4096);
              WsTestClient reader = WsTestClient.authenticated(server, key)) {
-            stuck.text(Map.of("type", "subscribe", "request_id", "r", "tables", List.of("big_ws")));
+            stuck.send(Map.of("type", "subscribe", "request_id", "r", "tables", List.of("big_ws")));
             reader.subscribe("f", List.of("big_ws"));
             await().atMost(CUT_WITHIN).untilAsserted(() -> assertThat(connections("websocket")).isEqualTo(before + 2));
 
@@ -79,7 +80,7 @@ class NonReadingClientsTest {
     void anSseStreamThatNeverReadsWhile100KbEventsPourInIsCutAndGivesBackWhatItHeld() throws Exception {
         String key = Api.createKey(server, List.of("big_sse"));
         int before = connections("sse");
-        try (StuckClient stuck = StuckClient.sse(server, "/v1/events?tables=big_sse", key, 4096);
+        try (SseTestClient stuck = SseTestClient.stuck(server, "/v1/events?tables=big_sse", key, 4096);
              WsTestClient reader = WsTestClient.authenticated(server, key)) {
             reader.subscribe("f", List.of("big_sse"));
             await().atMost(CUT_WITHIN).untilAsserted(() -> assertThat(connections("sse")).isEqualTo(before + 1));
@@ -97,7 +98,7 @@ class NonReadingClientsTest {
     void aFloodOfPingFramesFromAPeerThatNeverReadsHoldsOnePong() throws Exception {
         String key = Api.createKey(server, List.of("quiet"));
         int before = connections("websocket");
-        try (StuckClient stuck = StuckClient.webSocket(server, key, 4096)) {
+        try (RawWsClient stuck = RawWsClient.stuck(server, key, 4096)) {
             await().atMost(CUT_WITHIN).untilAsserted(() -> assertThat(connections("websocket")).isEqualTo(before + 1));
             byte[] payload = new byte[125];
             long maxBuffered = 0;
@@ -119,13 +120,13 @@ class NonReadingClientsTest {
     void aFloodOfJsonPingsFromAPeerThatNeverReadsIsCut() throws Exception {
         String key = Api.createKey(server, List.of("quiet"));
         int before = connections("websocket");
-        try (StuckClient stuck = StuckClient.webSocket(server, key, 4096)) {
+        try (RawWsClient stuck = RawWsClient.stuck(server, key, 4096)) {
             await().atMost(CUT_WITHIN).untilAsserted(() -> assertThat(connections("websocket")).isEqualTo(before + 1));
             AtomicBoolean refused = new AtomicBoolean();
             Thread flood = Thread.ofVirtual().start(() -> {
                 try {
                     for (int i = 0; i < 1_000_000 && !refused.get(); i++) {
-                        stuck.text(Map.of("type", "ping", "request_id", "p" + i));
+                        stuck.send(Map.of("type", "ping", "request_id", "p" + i));
                     }
                 } catch (IOException e) {
                     refused.set(true); // the server closed the connection under us
