@@ -3,6 +3,7 @@ package io.cdcnotify.subscription;
 import java.security.SecureRandom;
 import java.sql.SQLException;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.HashMap;
@@ -18,6 +19,8 @@ import java.util.function.Predicate;
 
 import io.cdcnotify.config.SubscriptionConfig;
 import io.cdcnotify.hub.Backlog;
+import io.cdcnotify.hub.Client;
+import io.cdcnotify.hub.Disconnect;
 import io.cdcnotify.hub.ErrorCode;
 import io.cdcnotify.hub.Filter;
 import io.cdcnotify.hub.Hub;
@@ -26,6 +29,7 @@ import io.cdcnotify.outbox.Cursor;
 import io.cdcnotify.outbox.OutboxReader;
 import io.cdcnotify.outbox.ReadPosition;
 import io.cdcnotify.outbox.Retention;
+import io.cdcnotify.supervise.Worker;
 import io.helidon.dbclient.DbClient;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -152,6 +156,24 @@ public final class Subscriptions {
         hub.subscriptions().stream().filter(s -> s.keyId().equals(keyId)).toList().forEach(hub::end);
     }
 
+    /** The keys that hold something on this instance: a connection, or a subscription. */
+    public Set<String> keysHeld() {
+        Set<String> held = new HashSet<>();
+        for (Client c : hub.clients()) {
+            held.add(c.keyId());
+        }
+        for (Subscription s : hub.subscriptions()) {
+            held.add(s.keyId());
+        }
+        return held;
+    }
+
+    /** These keys are gone (revoked or expired): their connections close (4403, {@code why}), their subscriptions end. */
+    public void release(Set<String> keyIds, String why) {
+        hub.closeKeys(keyIds, Disconnect.revoked(why));
+        keyIds.forEach(this::deleteAll);
+    }
+
     /**
      * Turns a subscribe request into a subscription to attach to: validates tables and cursor, checks the key's
      * scope, finds the key's own subscription (here, or in the database) or makes one.
@@ -270,6 +292,11 @@ public final class Subscriptions {
             return Optional.of(ReadPosition.start());
         }
         return Cursor.decode(s.lastCursor().get()).filter(retention::resumable).map(ReadPosition::after);
+    }
+
+    /** The periodic {@link #sync} ({@code subscription-sync}), every second; the watchdog supervises it. */
+    public Worker syncJob() {
+        return Worker.every("subscription-sync", Duration.ofSeconds(1), this::sync);
     }
 
     /**
