@@ -416,19 +416,14 @@ public final class Main {
         if (res.isSent()) {
             return;
         }
-        io.cdcnotify.hub.ErrorCode code = io.cdcnotify.hub.ErrorCode.INTERNAL;
-        String message = "internal error";
-        int status = 500;
         if (t instanceof io.helidon.http.HttpException http && http.status().code() < 500) {
-            status = http.status().code();
-            code = status == 404 ? io.cdcnotify.hub.ErrorCode.NOT_FOUND : io.cdcnotify.hub.ErrorCode.BAD_REQUEST;
-            message = status == 404 ? "no such resource" : http.status().reasonPhrase().toLowerCase(java.util.Locale.ROOT);
-        } else {
-            LOG.error("request {} {} failed", req.prologue().method().text(), req.path().path(), t);
+            int status = http.status().code();
+            io.cdcnotify.wire.HttpErrors.send(res, status, io.cdcnotify.wire.ErrorCode.forHttpStatus(status),
+                    status == 404 ? "no such resource" : http.status().reasonPhrase().toLowerCase(java.util.Locale.ROOT));
+            return;
         }
-        res.status(io.helidon.http.Status.create(status));
-        res.header(io.helidon.http.HeaderValues.CONTENT_TYPE_JSON);
-        res.send(code.body(message));
+        LOG.error("request {} {} failed", req.prologue().method().text(), req.path().path(), t);
+        io.cdcnotify.wire.HttpErrors.send(res, io.cdcnotify.wire.ErrorCode.INTERNAL, "internal error");
     }
 
     /**
@@ -438,20 +433,8 @@ public final class Main {
      */
     private static void refusedBeforeRouting(io.helidon.webserver.http.DirectHandlers.Builder handlers) {
         for (io.helidon.http.DirectHandler.EventType type : io.helidon.http.DirectHandler.EventType.values()) {
-            handlers.addHandler(type, (req, event, status, headers, message) -> {
-                int http = status.code();
-                io.cdcnotify.hub.ErrorCode code = http >= 500 ? io.cdcnotify.hub.ErrorCode.INTERNAL
-                        : http == 403 ? io.cdcnotify.hub.ErrorCode.FORBIDDEN
-                        : http == 404 ? io.cdcnotify.hub.ErrorCode.NOT_FOUND
-                        : io.cdcnotify.hub.ErrorCode.BAD_REQUEST;
-                headers.set(io.helidon.http.HeaderValues.CONTENT_TYPE_JSON);
-                return io.helidon.http.DirectHandler.TransportResponse.builder()
-                        .status(status)
-                        .headers(headers)
-                        .keepAlive(event.keepAlive())
-                        .entity(code.body(status.reasonPhrase().toLowerCase(java.util.Locale.ROOT)))
-                        .build();
-            });
+            handlers.addHandler(type, (req, event, status, headers, message) ->
+                    io.cdcnotify.wire.HttpErrors.beforeRouting(status, headers, event.keepAlive()));
         }
     }
 

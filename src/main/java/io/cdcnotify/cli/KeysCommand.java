@@ -14,7 +14,7 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.cdcnotify.api.KeysService;
 import io.cdcnotify.auth.ApiKeys;
-import io.cdcnotify.subscription.TableNames;
+import io.cdcnotify.wire.TableNames;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;

@@ -13,6 +13,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 import io.cdcnotify.outbox.OutboxEvent;
 import io.cdcnotify.supervise.Worker;
+import io.cdcnotify.wire.Filter;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

@@ -21,8 +21,6 @@ import io.cdcnotify.config.SubscriptionConfig;
 import io.cdcnotify.hub.Backlog;
 import io.cdcnotify.hub.Client;
 import io.cdcnotify.hub.Disconnect;
-import io.cdcnotify.hub.ErrorCode;
-import io.cdcnotify.hub.Filter;
 import io.cdcnotify.hub.Hub;
 import io.cdcnotify.hub.Subscription;
 import io.cdcnotify.outbox.Cursor;
@@ -30,6 +28,8 @@ import io.cdcnotify.outbox.OutboxReader;
 import io.cdcnotify.outbox.ReadPosition;
 import io.cdcnotify.outbox.Retention;
 import io.cdcnotify.supervise.Worker;
+import io.cdcnotify.wire.ErrorCode;
+import io.cdcnotify.wire.Filter;
 import io.helidon.dbclient.DbClient;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -175,8 +175,9 @@ public final class Subscriptions {
     }
 
     /**
-     * Turns a subscribe request into a subscription to attach to: validates tables and cursor, checks the key's
-     * scope, finds the key's own subscription (here, or in the database) or makes one.
+     * Turns a subscribe request (its tables and cursor already checked by its parser) into a subscription to
+     * attach to: checks the cursor against the retention, the table count and the key's scope, finds the key's own
+     * subscription (here, or in the database) or makes one.
      *
      * @param keyId   the requesting key
      * @param mayRead whether the key may read all of a list of tables
@@ -185,26 +186,14 @@ public final class Subscriptions {
         if (request.subscriptionId().isPresent() && !wellFormedId(request.subscriptionId().get())) {
             return new Opening.Refused(ErrorCode.NOT_FOUND, "no such subscription");
         }
-        Optional<Cursor> cursor = Optional.empty();
-        if (request.cursor().isPresent()) {
-            cursor = Cursor.decode(request.cursor().get());
-            if (cursor.isEmpty()) {
-                return new Opening.Refused(ErrorCode.BAD_REQUEST, "the cursor is not one this service issued");
-            }
-            if (!retention.resumable(cursor.get())) {
-                return new Opening.Refused(ErrorCode.RESUME_UNAVAILABLE,
-                                           "the cursor is older than the outbox retention; resubscribe without it");
-            }
+        Optional<Cursor> cursor = request.cursor();
+        if (cursor.isPresent() && !retention.resumable(cursor.get())) {
+            return new Opening.Refused(ErrorCode.RESUME_UNAVAILABLE,
+                                       "the cursor is older than the outbox retention; resubscribe without it");
         }
-        if (request.tables().isPresent()) {
-            Optional<String> problem = TableNames.problem(request.tables().get());
-            if (problem.isPresent()) {
-                return new Opening.Refused(ErrorCode.BAD_REQUEST, problem.get());
-            }
-            if (request.tables().get().size() > maxTables) {
-                return new Opening.Refused(ErrorCode.LIMIT_EXCEEDED,
-                                           "a subscription may name at most " + maxTables + " tables");
-            }
+        if (request.tables().isPresent() && request.tables().get().size() > maxTables) {
+            return new Opening.Refused(ErrorCode.LIMIT_EXCEEDED,
+                                       "a subscription may name at most " + maxTables + " tables");
         }
         if (request.subscriptionId().isPresent()) {
             return attach(keyId, mayRead, request, cursor);
