@@ -106,11 +106,11 @@ class WsProtocolTest {
     @Test
     void aTextMessageOverTheLimitAcrossFragmentsCloses1009() throws IOException {
         byte[] half = "é".repeat(MAX_MESSAGE / 4).getBytes(StandardCharsets.UTF_8); // half the limit, in bytes
-        try (RawWs ws = authenticated()) {
-            ws.frame(false, RawWs.TEXT, "{\"type\":\"ping\",\"x\":\"".getBytes(StandardCharsets.UTF_8));
-            ws.frame(false, RawWs.CONTINUATION, half);
-            ws.frame(false, RawWs.CONTINUATION, half);
-            ws.frame(true, RawWs.CONTINUATION, "\"}".getBytes(StandardCharsets.UTF_8));
+        try (RawWsClient ws = authenticated()) {
+            ws.frame(false, RawWsClient.TEXT, "{\"type\":\"ping\",\"x\":\"".getBytes(StandardCharsets.UTF_8));
+            ws.frame(false, RawWsClient.CONTINUATION, half);
+            ws.frame(false, RawWsClient.CONTINUATION, half);
+            ws.frame(true, RawWsClient.CONTINUATION, "\"}".getBytes(StandardCharsets.UTF_8));
             assertClosedWith(ws, 1009);
         }
     }
@@ -121,11 +121,11 @@ class WsProtocolTest {
         byte[] tail = "\"}".getBytes(StandardCharsets.UTF_8);
         int fill = MAX_MESSAGE - head.length - tail.length;
         byte[] body = ("é".repeat(fill / 2) + "e".repeat(fill % 2)).getBytes(StandardCharsets.UTF_8);
-        try (RawWs ws = authenticated()) {
-            ws.frame(false, RawWs.TEXT, head);
-            ws.frame(false, RawWs.CONTINUATION, Arrays.copyOfRange(body, 0, body.length / 2));
-            ws.frame(false, RawWs.CONTINUATION, Arrays.copyOfRange(body, body.length / 2, body.length));
-            ws.frame(true, RawWs.CONTINUATION, tail);
+        try (RawWsClient ws = authenticated()) {
+            ws.frame(false, RawWsClient.TEXT, head);
+            ws.frame(false, RawWsClient.CONTINUATION, Arrays.copyOfRange(body, 0, body.length / 2));
+            ws.frame(false, RawWsClient.CONTINUATION, Arrays.copyOfRange(body, body.length / 2, body.length));
+            ws.frame(true, RawWsClient.CONTINUATION, tail);
             JsonNode pong = JSON.readTree(ws.next().text());
             assertThat(pong.get("type").asText()).isEqualTo("pong");
             assertThat(pong.get("request_id").asText()).isEqualTo("whole");
