@@ -77,7 +77,7 @@ class ConnectionLimitTest {
             assertThat(c.status()).isEqualTo(429);
             assertThat(Contract.fields(c.bodyJson())).containsExactlyInAnyOrder("code", "message");
             assertThat(c.bodyJson().get("code").asText()).isEqualTo("limit_exceeded");
-            assertThat(c.response().headers().firstValue("Content-Type").orElse("")).startsWith("application/json");
+            assertThat(c.header("Content-Type")).startsWith("application/json");
         }
     }
 
@@ -111,7 +111,7 @@ class ConnectionLimitTest {
     void aClosedConnectionFreesItsPlace() {
         String key = Contract.key(server, List.of("orders"));
         try (WsTestClient a = WsTestClient.authenticated(server, key)) {
-            CleanWsClient b = CleanWsClient.authenticated(server, key);
+            WsTestClient b = WsTestClient.authenticated(server, key);
             b.closeCleanly();
             await().atMost(Contract.WAIT).untilAsserted(() -> {
                 try (WsTestClient c = WsTestClient.connect(server.ws("/v1/ws"),

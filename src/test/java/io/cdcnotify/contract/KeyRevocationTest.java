@@ -7,12 +7,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.cdcnotify.testing.Api;
 import io.cdcnotify.testing.CdcServer;
+import io.cdcnotify.testing.RawWsClient;
 import io.cdcnotify.testing.SseTestClient;
-import io.cdcnotify.testing.StuckClient;
 import io.cdcnotify.testing.TestDatabase;
 import io.cdcnotify.testing.WsTestClient;
 import org.junit.jupiter.api.AfterAll;
@@ -180,12 +181,12 @@ class KeyRevocationTest {
         try (CdcServer own = stuckServer()) {
             String t = Contract.table("stuck");
             JsonNode created = Contract.createKey(own, Map.of("name", "doomed", "tables", List.of(t)));
-            try (StuckClient stuck = StuckClient.webSocket(own, created.get("key").asText(), 4096);
+            try (RawWsClient stuck = RawWsClient.stuck(own, created.get("key").asText(), 4096);
                  WsTestClient witness = WsTestClient.authenticated(own, Contract.key(own, List.of(t)))) {
-                stuck.text(Map.of("type", "subscribe", "request_id", "r", "tables", List.of(t)));
+                stuck.send(Map.of("type", "subscribe", "request_id", "r", "tables", List.of(t)));
                 witness.subscribe("w", List.of(t));
                 fillTheSocketOf(own, witness, t);
-                assertRevocationCuts(own, created, "websocket", stuck);
+                assertRevocationCuts(own, created, "websocket", stuck::closedByServer);
             }
         }
     }
@@ -195,11 +196,11 @@ class KeyRevocationTest {
         try (CdcServer own = stuckServer()) {
             String t = Contract.table("stuck");
             JsonNode created = Contract.createKey(own, Map.of("name", "doomed", "tables", List.of(t)));
-            try (StuckClient stuck = StuckClient.sse(own, "/v1/events?tables=" + t, created.get("key").asText(), 4096);
+            try (SseTestClient stuck = SseTestClient.stuck(own, "/v1/events?tables=" + t, created.get("key").asText(), 4096);
                  WsTestClient witness = WsTestClient.authenticated(own, Contract.key(own, List.of(t)))) {
                 witness.subscribe("w", List.of(t));
                 fillTheSocketOf(own, witness, t);
-                assertRevocationCuts(own, created, "sse", stuck);
+                assertRevocationCuts(own, created, "sse", stuck::closedByServer);
             }
         }
     }
@@ -226,7 +227,8 @@ class KeyRevocationTest {
         assertThat(witness.events(events, Duration.ofSeconds(60))).hasSize(events);
     }
 
-    private static void assertRevocationCuts(CdcServer s, JsonNode created, String transport, StuckClient stuck) {
+    private static void assertRevocationCuts(CdcServer s, JsonNode created, String transport,
+                                             Predicate<Duration> closedByServer) {
         int before = connections(s, transport);
         long start = System.nanoTime();
         assertThat(Api.delete(s.http("/v1/keys/" + created.get("id").asText()), CdcServer.ADMIN_KEY).status())
@@ -235,7 +237,7 @@ class KeyRevocationTest {
                 .until(() -> connections(s, transport) == before - 1);
         long took = (System.nanoTime() - start) / 1_000_000;
         assertThat(took).as("ms from the revocation to the cut").isLessThanOrEqualTo(5_000);
-        assertThat(stuck.closedByServer(Duration.ofSeconds(30))).as("the socket was closed by the server").isTrue();
+        assertThat(closedByServer.test(Duration.ofSeconds(30))).as("the socket was closed by the server").isTrue();
     }
 
     private static int connections(CdcServer s, String transport) {

@@ -1,34 +1,49 @@
 package io.cdcnotify.contract;
 
+import java.sql.SQLException;
 import java.util.List;
 import java.util.Map;
 
 import io.cdcnotify.testing.Api;
 import io.cdcnotify.testing.CdcServer;
 import io.cdcnotify.testing.TestDatabase;
+import io.helidon.webserver.WebServer;
+import io.helidon.webserver.WebServerConfig;
+import io.helidon.webserver.testing.junit5.ServerTest;
+import io.helidon.webserver.testing.junit5.SetUpServer;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.RegisterExtension;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** REST input the service does not take: oversize bodies, wrong methods, unknown paths — always a contract error body. */
+/**
+ * REST input the service does not take: oversize bodies, wrong methods, unknown paths — always a contract error body.
+ * On Helidon's {@code @ServerTest}: the extension starts the server that {@code Main.setup} wired, injects it, checks
+ * that no virtual thread was pinned, and stops it.
+ */
+@ServerTest(pinningDetection = true)
 class RestBadInputTest {
 
-    @RegisterExtension
-    static final TestDatabase DB = new TestDatabase();
+    /** Created in {@link #server}, which Helidon's extension runs before any other extension's beforeAll. */
+    private static final TestDatabase DB = new TestDatabase();
 
-    private static CdcServer server;
+    private final CdcServer server;
 
-    @BeforeAll
-    static void start() {
-        server = CdcServer.start(DB, Map.of("cdc.limits.max-request-bytes", "200"));
+    RestBadInputTest(WebServer server) {
+        this.server = CdcServer.of(server);
     }
 
+    @SetUpServer
+    static void server(WebServerConfig.Builder builder) throws SQLException {
+        DB.create(RestBadInputTest.class);
+        CdcServer.setUp(builder, DB, Map.of("cdc.limits.max-request-bytes", "200"));
+    }
+
+    /** Stops the server before its database goes (Helidon's own stop, after this, finds it stopped). */
     @AfterAll
-    static void stop() {
-        server.close();
+    static void dropDatabase(WebServer server) throws SQLException {
+        server.stop();
+        DB.drop();
     }
 
     @Test
@@ -77,7 +92,7 @@ class RestBadInputTest {
         }
     }
 
-    private static String raw(String request) throws java.io.IOException {
+    private String raw(String request) throws java.io.IOException {
         try (java.net.Socket s = new java.net.Socket("127.0.0.1", server.port())) {
             s.setSoTimeout(10_000);
             s.getOutputStream().write(request.getBytes(java.nio.charset.StandardCharsets.US_ASCII));

@@ -13,6 +13,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.cdcnotify.testing.CdcServer;
 import io.cdcnotify.testing.Outbox;
+import io.cdcnotify.testing.SseTestClient;
 import io.cdcnotify.testing.TestDatabase;
 import io.cdcnotify.testing.WsTestClient;
 import org.junit.jupiter.api.AfterAll;
@@ -97,7 +98,7 @@ class SlowConsumerTest {
     @Test
     void anSseStreamThatStopsReadingGetsErrorSlowConsumerWithTheLastCursorWrittenThenEnds() throws Exception {
         String t = table("flood");
-        try (RawSse sse = RawSse.connect(server, "/v1/events?tables=" + t,
+        try (SseTestClient sse = SseTestClient.connect(server, "/v1/events?tables=" + t,
                                          Map.of("Authorization", "Bearer " + key), 4096)) {
             assertThat(sse.status()).isEqualTo(200);
             sse.startReading();

@@ -14,7 +14,6 @@ import io.cdcnotify.testing.Api;
 import io.cdcnotify.testing.CdcServer;
 import io.cdcnotify.testing.Outbox;
 import io.cdcnotify.testing.SseTestClient;
-import io.cdcnotify.testing.StuckClient;
 import io.cdcnotify.testing.TestDatabase;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -58,7 +57,7 @@ class SseTest {
 
     @Test
     void aStreamIsHttp200WithContentTypeTextEventStream() {
-        try (RawSse sse = RawSse.open(server, "/v1/events?tables=" + table("orders"), bearer(all))) {
+        try (SseTestClient sse = SseTestClient.open(server, "/v1/events?tables=" + table("orders"), bearer(all))) {
             assertThat(sse.status()).isEqualTo(200);
             assertThat(sse.header("Content-Type")).startsWith("text/event-stream");
         }
@@ -68,7 +67,7 @@ class SseTest {
     void theFirstMessageIsExactlyRetryThenSubscribedWithTheSubscriptionOnOneDataLine() throws Exception {
         String a = table("orders");
         String b = table("customers");
-        try (RawSse sse = RawSse.open(server, "/v1/events?tables=" + a + "," + b, bearer(all))) {
+        try (SseTestClient sse = SseTestClient.open(server, "/v1/events?tables=" + a + "," + b, bearer(all))) {
             String text = sse.await(t -> SUBSCRIBED.matcher(t).find(), Contract.WAIT, "the subscribed message");
             Matcher m = SUBSCRIBED.matcher(text);
             assertThat(m.find()).isTrue();
@@ -82,7 +81,7 @@ class SseTest {
     @Test
     void eachEventIsIdCursorEventCdcEventAndTheEventJsonOnOneDataLine() throws Exception {
         String t = table("orders");
-        try (RawSse sse = RawSse.open(server, "/v1/events?tables=" + t, bearer(all))) {
+        try (SseTestClient sse = SseTestClient.open(server, "/v1/events?tables=" + t, bearer(all))) {
             String head = sse.await(x -> SUBSCRIBED.matcher(x).find(), Contract.WAIT, "the subscribed message");
             int from = head.length();
             long id = Outbox.insert(DB, t, "INSERT", "{\"note\": \"two\\nlines\", \"n\": 1}");
@@ -258,7 +257,7 @@ class SseTest {
         String t = table("orders");
         String sid = Contract.createSubscription(server, all, List.of(t));
         int before = sseConnections();
-        StuckClient sse = StuckClient.sse(server, "/v1/events?subscription_id=" + sid, all, 0);
+        SseTestClient sse = SseTestClient.stuck(server, "/v1/events?subscription_id=" + sid, all, 0);
         org.awaitility.Awaitility.await().atMost(Contract.WAIT).until(() -> sseConnections() == before + 1);
 
         sse.close();
@@ -327,7 +326,7 @@ class SseTest {
 
     @Test
     void anIdleStreamGetsAKeepaliveCommentAfter15Seconds() {
-        try (RawSse sse = RawSse.open(server, "/v1/events?tables=" + table("idle"), bearer(all))) {
+        try (SseTestClient sse = SseTestClient.open(server, "/v1/events?tables=" + table("idle"), bearer(all))) {
             String head = sse.await(x -> SUBSCRIBED.matcher(x).find(), Contract.WAIT, "the subscribed message");
             long subscribedAt = System.nanoTime();
             int from = head.length();
@@ -378,7 +377,7 @@ class SseTest {
     /** Refused before the stream opened: the status, and the JSON body {@code {"code","message"}}. */
     private static void assertRefused(SseTestClient sse, int status, String code) {
         assertThat(sse.status()).as("status, body %s", sse.body()).isEqualTo(status);
-        assertThat(sse.response().headers().firstValue("Content-Type").orElse("")).startsWith("application/json");
+        assertThat(sse.header("Content-Type")).startsWith("application/json");
         JsonNode body = sse.bodyJson();
         assertThat(fields(body)).isEqualTo(Set.of("code", "message"));
         assertThat(body.get("code").asText()).isEqualTo(code);

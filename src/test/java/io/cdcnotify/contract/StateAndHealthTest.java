@@ -10,6 +10,7 @@ import io.cdcnotify.testing.CdcServer;
 import io.cdcnotify.testing.Outbox;
 import io.cdcnotify.testing.SseTestClient;
 import io.cdcnotify.testing.TestDatabase;
+import io.cdcnotify.testing.WsTestClient;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -146,7 +147,7 @@ class StateAndHealthTest {
         int ws0 = before.get("connections").get("websocket").asInt();
         int sse0 = before.get("connections").get("sse").asInt();
         int subs0 = before.get("subscriptions").asInt();
-        try (CleanWsClient ws = CleanWsClient.authenticated(server, key)) {
+        try (WsTestClient ws = WsTestClient.authenticated(server, key).closingCleanly()) {
             assertThat(state().get("connections").get("websocket").asInt()).isEqualTo(ws0 + 1);
             ws.send(Map.of("type", "subscribe", "request_id", "r1", "tables", List.of("state_counts")));
             String sid = ws.expect("subscribed").get("subscription_id").asText();

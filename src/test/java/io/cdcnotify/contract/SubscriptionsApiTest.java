@@ -132,7 +132,7 @@ class SubscriptionsApiTest {
         String t = table("orders");
         String id = Contract.createSubscription(server, key, List.of(t));
         Instant left;
-        try (CleanWsClient ws = CleanWsClient.authenticated(server, key)) {
+        try (WsTestClient ws = WsTestClient.authenticated(server, key).closingCleanly()) {
             ws.send(Map.of("type", "subscribe", "request_id", "r1", "subscription_id", id));
             ws.expect("subscribed");
             JsonNode s = Api.get(server.http("/v1/subscriptions/" + id), key).json();

@@ -190,7 +190,7 @@ class WsAuthenticationTest {
     void theConnectionIdOfAuthOkTagsTheConnectionsOpenAndCloseLogLinesAndNoLogLineHasTheKey() {
         try (LogCapture log = new LogCapture()) {
             String connectionId;
-            try (CleanWsClient ws = CleanWsClient.authenticated(server, key)) {
+            try (WsTestClient ws = WsTestClient.authenticated(server, key).closingCleanly()) {
                 connectionId = ws.authOk().get("connection_id").asText();
                 ws.send(Map.of("type", "ping", "request_id", "p"));
                 ws.expect("pong");

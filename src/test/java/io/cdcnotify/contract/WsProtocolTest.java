@@ -9,6 +9,7 @@ import ch.qos.logback.classic.Level;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.cdcnotify.testing.CdcServer;
+import io.cdcnotify.testing.RawWsClient;
 import io.cdcnotify.testing.TestDatabase;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -64,25 +65,25 @@ class WsProtocolTest {
 
     @Test
     void invalidUtf8InATextFrameCloses1007() throws IOException {
-        try (RawWs ws = authenticated()) {
-            ws.frame(true, RawWs.TEXT, new byte[] {'{', '"', (byte) 0xC3, (byte) 0x28, '"', '}'});
+        try (RawWsClient ws = authenticated()) {
+            ws.frame(true, RawWsClient.TEXT, new byte[] {'{', '"', (byte) 0xC3, (byte) 0x28, '"', '}'});
             assertClosedWith(ws, 1007);
         }
     }
 
     @Test
     void aSurrogateEncodedInUtf8Closes1007() throws IOException {
-        try (RawWs ws = authenticated()) {
-            ws.frame(true, RawWs.TEXT, new byte[] {'"', (byte) 0xED, (byte) 0xA0, (byte) 0x80, '"'});
+        try (RawWsClient ws = authenticated()) {
+            ws.frame(true, RawWsClient.TEXT, new byte[] {'"', (byte) 0xED, (byte) 0xA0, (byte) 0x80, '"'});
             assertClosedWith(ws, 1007);
         }
     }
 
     @Test
     void aMessageEndingInsideACharacterCloses1007() throws IOException {
-        try (RawWs ws = authenticated()) {
-            ws.frame(false, RawWs.TEXT, "{\"type\":\"ping\"}".getBytes(StandardCharsets.UTF_8));
-            ws.frame(true, RawWs.CONTINUATION, new byte[] {(byte) 0xE2, (byte) 0x82});
+        try (RawWsClient ws = authenticated()) {
+            ws.frame(false, RawWsClient.TEXT, "{\"type\":\"ping\"}".getBytes(StandardCharsets.UTF_8));
+            ws.frame(true, RawWsClient.CONTINUATION, new byte[] {(byte) 0xE2, (byte) 0x82});
             assertClosedWith(ws, 1007);
         }
     }
@@ -91,10 +92,10 @@ class WsProtocolTest {
     void aCharacterSplitBetweenTwoFragmentsArrivesWhole() throws IOException {
         byte[] whole = "{\"type\":\"ping\",\"request_id\":\"€x\"}".getBytes(StandardCharsets.UTF_8);
         int euro = indexOf(whole, (byte) 0xE2);
-        try (RawWs ws = authenticated()) {
-            ws.frame(false, RawWs.TEXT, Arrays.copyOfRange(whole, 0, euro + 1));
-            ws.frame(false, RawWs.CONTINUATION, Arrays.copyOfRange(whole, euro + 1, euro + 2));
-            ws.frame(true, RawWs.CONTINUATION, Arrays.copyOfRange(whole, euro + 2, whole.length));
+        try (RawWsClient ws = authenticated()) {
+            ws.frame(false, RawWsClient.TEXT, Arrays.copyOfRange(whole, 0, euro + 1));
+            ws.frame(false, RawWsClient.CONTINUATION, Arrays.copyOfRange(whole, euro + 1, euro + 2));
+            ws.frame(true, RawWsClient.CONTINUATION, Arrays.copyOfRange(whole, euro + 2, whole.length));
             JsonNode pong = JSON.readTree(ws.next().text());
             assertThat(pong.get("type").asText()).isEqualTo("pong");
             assertThat(pong.get("request_id").asText()).isEqualTo("€x");
@@ -105,11 +106,11 @@ class WsProtocolTest {
     @Test
     void aTextMessageOverTheLimitAcrossFragmentsCloses1009() throws IOException {
         byte[] half = "é".repeat(MAX_MESSAGE / 4).getBytes(StandardCharsets.UTF_8); // half the limit, in bytes
-        try (RawWs ws = authenticated()) {
-            ws.frame(false, RawWs.TEXT, "{\"type\":\"ping\",\"x\":\"".getBytes(StandardCharsets.UTF_8));
-            ws.frame(false, RawWs.CONTINUATION, half);
-            ws.frame(false, RawWs.CONTINUATION, half);
-            ws.frame(true, RawWs.CONTINUATION, "\"}".getBytes(StandardCharsets.UTF_8));
+        try (RawWsClient ws = authenticated()) {
+            ws.frame(false, RawWsClient.TEXT, "{\"type\":\"ping\",\"x\":\"".getBytes(StandardCharsets.UTF_8));
+            ws.frame(false, RawWsClient.CONTINUATION, half);
+            ws.frame(false, RawWsClient.CONTINUATION, half);
+            ws.frame(true, RawWsClient.CONTINUATION, "\"}".getBytes(StandardCharsets.UTF_8));
             assertClosedWith(ws, 1009);
         }
     }
@@ -120,11 +121,11 @@ class WsProtocolTest {
         byte[] tail = "\"}".getBytes(StandardCharsets.UTF_8);
         int fill = MAX_MESSAGE - head.length - tail.length;
         byte[] body = ("é".repeat(fill / 2) + "e".repeat(fill % 2)).getBytes(StandardCharsets.UTF_8);
-        try (RawWs ws = authenticated()) {
-            ws.frame(false, RawWs.TEXT, head);
-            ws.frame(false, RawWs.CONTINUATION, Arrays.copyOfRange(body, 0, body.length / 2));
-            ws.frame(false, RawWs.CONTINUATION, Arrays.copyOfRange(body, body.length / 2, body.length));
-            ws.frame(true, RawWs.CONTINUATION, tail);
+        try (RawWsClient ws = authenticated()) {
+            ws.frame(false, RawWsClient.TEXT, head);
+            ws.frame(false, RawWsClient.CONTINUATION, Arrays.copyOfRange(body, 0, body.length / 2));
+            ws.frame(false, RawWsClient.CONTINUATION, Arrays.copyOfRange(body, body.length / 2, body.length));
+            ws.frame(true, RawWsClient.CONTINUATION, tail);
             JsonNode pong = JSON.readTree(ws.next().text());
             assertThat(pong.get("type").asText()).isEqualTo("pong");
             assertThat(pong.get("request_id").asText()).isEqualTo("whole");
@@ -133,16 +134,16 @@ class WsProtocolTest {
 
     @Test
     void aPingOver125BytesCloses1002() throws IOException {
-        try (RawWs ws = authenticated()) {
-            ws.frame(true, RawWs.PING, new byte[126]);
+        try (RawWsClient ws = authenticated()) {
+            ws.frame(true, RawWsClient.PING, new byte[126]);
             assertClosedWith(ws, 1002);
         }
     }
 
     @Test
     void aFragmentedPingCloses1002() throws IOException {
-        try (RawWs ws = authenticated()) {
-            ws.frame(false, RawWs.PING, new byte[] {1, 2});
+        try (RawWsClient ws = authenticated()) {
+            ws.frame(false, RawWsClient.PING, new byte[] {1, 2});
             assertClosedWith(ws, 1002);
         }
     }
@@ -151,10 +152,10 @@ class WsProtocolTest {
     void aPingOf125BytesIsAnsweredWithItsPayload() throws IOException {
         byte[] payload = new byte[125];
         Arrays.fill(payload, (byte) 7);
-        try (RawWs ws = authenticated()) {
-            ws.frame(true, RawWs.PING, payload);
-            RawWs.Frame pong = ws.nextControl();
-            assertThat(pong.opcode()).isEqualTo(RawWs.PONG);
+        try (RawWsClient ws = authenticated()) {
+            ws.frame(true, RawWsClient.PING, payload);
+            RawWsClient.Frame pong = ws.nextControl();
+            assertThat(pong.opcode()).isEqualTo(RawWsClient.PONG);
             assertThat(pong.payload()).isEqualTo(payload);
         }
     }
@@ -162,7 +163,7 @@ class WsProtocolTest {
     @Test
     void reservedOpcodesClose1002WithoutAnyHttpResponseInTheStream() throws IOException {
         for (int opcode : new int[] {0x3, 0x4, 0x5, 0x6, 0x7, 0xB, 0xC, 0xD, 0xE, 0xF}) {
-            try (RawWs ws = authenticated()) {
+            try (RawWsClient ws = authenticated()) {
                 ws.frame(true, opcode, new byte[] {1});
                 assertClosedWith(ws, 1002);
                 assertThat(ws.receivedText()).as("opcode %d", opcode).doesNotContain("HTTP/1.1");
@@ -172,36 +173,36 @@ class WsProtocolTest {
 
     @Test
     void reservedBitsClose1002() throws IOException {
-        try (RawWs ws = authenticated()) {
-            ws.frame(true, 4, RawWs.TEXT, "{\"type\":\"ping\"}".getBytes(StandardCharsets.UTF_8));
+        try (RawWsClient ws = authenticated()) {
+            ws.frame(true, 4, RawWsClient.TEXT, "{\"type\":\"ping\"}".getBytes(StandardCharsets.UTF_8));
             assertClosedWith(ws, 1002);
         }
     }
 
     @Test
     void aNewTextFrameInsideAFragmentedMessageCloses1002() throws IOException {
-        try (RawWs ws = authenticated()) {
-            ws.frame(false, RawWs.TEXT, "{\"type\":".getBytes(StandardCharsets.UTF_8));
-            ws.frame(true, RawWs.TEXT, "{\"type\":\"ping\"}".getBytes(StandardCharsets.UTF_8));
+        try (RawWsClient ws = authenticated()) {
+            ws.frame(false, RawWsClient.TEXT, "{\"type\":".getBytes(StandardCharsets.UTF_8));
+            ws.frame(true, RawWsClient.TEXT, "{\"type\":\"ping\"}".getBytes(StandardCharsets.UTF_8));
             assertClosedWith(ws, 1002);
         }
     }
 
     @Test
     void aContinuationWithoutAMessageCloses1002() throws IOException {
-        try (RawWs ws = authenticated()) {
-            ws.frame(true, RawWs.CONTINUATION, "{}".getBytes(StandardCharsets.UTF_8));
+        try (RawWsClient ws = authenticated()) {
+            ws.frame(true, RawWsClient.CONTINUATION, "{}".getBytes(StandardCharsets.UTF_8));
             assertClosedWith(ws, 1002);
         }
     }
 
     @Test
     void aPingBetweenFragmentsIsAllowed() throws IOException {
-        try (RawWs ws = authenticated()) {
-            ws.frame(false, RawWs.TEXT, "{\"type\":\"ping\",".getBytes(StandardCharsets.UTF_8));
-            ws.frame(true, RawWs.PING, new byte[] {9});
-            ws.frame(true, RawWs.CONTINUATION, "\"request_id\":\"f\"}".getBytes(StandardCharsets.UTF_8));
-            assertThat(ws.nextControl().opcode()).isEqualTo(RawWs.PONG);
+        try (RawWsClient ws = authenticated()) {
+            ws.frame(false, RawWsClient.TEXT, "{\"type\":\"ping\",".getBytes(StandardCharsets.UTF_8));
+            ws.frame(true, RawWsClient.PING, new byte[] {9});
+            ws.frame(true, RawWsClient.CONTINUATION, "\"request_id\":\"f\"}".getBytes(StandardCharsets.UTF_8));
+            assertThat(ws.nextControl().opcode()).isEqualTo(RawWsClient.PONG);
             JsonNode pong = JSON.readTree(ws.next().text());
             assertThat(pong.get("request_id").asText()).isEqualTo("f");
         }
@@ -209,8 +210,8 @@ class WsProtocolTest {
 
     @Test
     void theClientsCloseIsAnsweredAndTheSocketClosed() throws IOException {
-        try (RawWs ws = authenticated()) {
-            ws.frame(true, RawWs.CLOSE, new byte[] {0x03, (byte) 0xE8, 'b', 'y', 'e'});
+        try (RawWsClient ws = authenticated()) {
+            ws.frame(true, RawWsClient.CLOSE, new byte[] {0x03, (byte) 0xE8, 'b', 'y', 'e'});
             assertThat(ws.closeFrame().closeCode()).isEqualTo(1000);
             assertThat(ws.socketClosedByServer()).isTrue();
         }
@@ -218,15 +219,15 @@ class WsProtocolTest {
 
     @Test
     void aCloseWithACodeNoPeerMaySendCloses1002() throws IOException {
-        try (RawWs ws = authenticated()) {
-            ws.frame(true, RawWs.CLOSE, new byte[] {0x03, (byte) 0xED}); // 1005
+        try (RawWsClient ws = authenticated()) {
+            ws.frame(true, RawWsClient.CLOSE, new byte[] {0x03, (byte) 0xED}); // 1005
             assertClosedWith(ws, 1002);
         }
     }
 
     @Test
     void violationsBeforeAuthenticationAreClosedTheSameWay() throws IOException {
-        try (RawWs ws = RawWs.open(server.port(), "/v1/ws", null)) {
+        try (RawWsClient ws = RawWsClient.open(server.port(), "/v1/ws", null)) {
             ws.frame(true, 0x3, new byte[0]);
             assertClosedWith(ws, 1002);
         }
@@ -235,13 +236,13 @@ class WsProtocolTest {
     @Test
     void theEndIsLoggedOnceWithTheConnectionIdWhetherAViolationOrAVanishedClient() throws IOException {
         String violating;
-        try (RawWs ws = RawWs.open(server.port(), "/v1/ws", CdcServer.ADMIN_KEY)) {
+        try (RawWsClient ws = RawWsClient.open(server.port(), "/v1/ws", CdcServer.ADMIN_KEY)) {
             violating = JSON.readTree(ws.next().text()).get("connection_id").asText();
             ws.frame(true, 0x3, new byte[0]);
             assertClosedWith(ws, 1002);
         }
         String vanished;
-        try (RawWs ws = RawWs.open(server.port(), "/v1/ws", CdcServer.ADMIN_KEY)) {
+        try (RawWsClient ws = RawWsClient.open(server.port(), "/v1/ws", CdcServer.ADMIN_KEY)) {
             vanished = JSON.readTree(ws.next().text()).get("connection_id").asText();
         } // the socket closes without a close frame
         await().atMost(Contract.WAIT).untilAsserted(() -> {
@@ -259,15 +260,15 @@ class WsProtocolTest {
                 .toList();
     }
 
-    private static RawWs authenticated() throws IOException {
-        RawWs ws = RawWs.open(server.port(), "/v1/ws", CdcServer.ADMIN_KEY);
+    private static RawWsClient authenticated() throws IOException {
+        RawWsClient ws = RawWsClient.open(server.port(), "/v1/ws", CdcServer.ADMIN_KEY);
         JsonNode ok = JSON.readTree(ws.next().text());
         assertThat(ok.get("type").asText()).isEqualTo("auth_ok");
         return ws;
     }
 
-    private static void assertClosedWith(RawWs ws, int code) throws IOException {
-        RawWs.Frame close = ws.closeFrame();
+    private static void assertClosedWith(RawWsClient ws, int code) throws IOException {
+        RawWsClient.Frame close = ws.closeFrame();
         assertThat(close.closeCode()).isEqualTo(code);
         assertThat(ws.socketClosedByServer()).as("the server closes the socket after the close frame").isTrue();
     }

@@ -172,7 +172,7 @@ class WsSubscriptionTest {
     void closingTheConnectionOnlyDetachesItsSubscription() {
         String t = table("orders");
         String sid;
-        try (CleanWsClient ws = CleanWsClient.authenticated(server, all)) {
+        try (WsTestClient ws = WsTestClient.authenticated(server, all).closingCleanly()) {
             ws.send(Map.of("type", "subscribe", "request_id", "r1", "tables", List.of(t)));
             sid = ws.expect("subscribed").get("subscription_id").asText();
         }

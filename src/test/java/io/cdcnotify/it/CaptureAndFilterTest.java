@@ -10,12 +10,11 @@ import java.util.Map;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.cdcnotify.testing.Api;
+import io.cdcnotify.testing.CdcFixture;
 import io.cdcnotify.testing.CdcServer;
-import io.cdcnotify.testing.Outbox;
 import io.cdcnotify.testing.SseTestClient;
 import io.cdcnotify.testing.TestDatabase;
 import io.cdcnotify.testing.WsTestClient;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -26,15 +25,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 class CaptureAndFilterTest {
 
     @RegisterExtension
-    static final TestDatabase DB = new TestDatabase();
-
-    private static CdcServer server;
+    static final CdcFixture CDC = CdcFixture.sharedServer();
+    private static final TestDatabase DB = CDC.db();
 
     @BeforeAll
-    static void start() throws Exception {
-        server = CdcServer.start(DB);
-        try (Connection c = DB.connect(); Statement st = c.createStatement()) {
-            st.execute("""
+    static void tables() throws Exception {
+        CDC.sql("""
                     CREATE TABLE public.accounts (
                         id        integer PRIMARY KEY,
                         name      text,
@@ -45,27 +41,20 @@ class CaptureAndFilterTest {
                         profile   jsonb,
                         avatar    bytea,
                         ref       uuid,
-                        password  text)""");
-            st.execute("CREATE TABLE public.plain (n integer)");
-        }
-    }
-
-    @AfterAll
-    static void stop() {
-        server.close();
+                        password  text)""", "CREATE TABLE public.plain (n integer)");
     }
 
     @Test
     void aCapturedTableDeliversOldAndNewImagesWithoutExcludedColumns() throws Exception {
-        Api.Response made = Api.postJson(server.http("/v1/captures"), CdcServer.ADMIN_KEY,
+        Api.Response made = Api.postJson(CDC.server().http("/v1/captures"), CdcServer.ADMIN_KEY,
                                          Map.of("table", "public.accounts", "exclude_columns", List.of("password")));
         assertThat(made.status()).as(made.body()).isEqualTo(201);
         assertThat(made.json().get("table").asText()).isEqualTo("public.accounts");
         assertThat(made.json().get("current_table").asText()).isEqualTo("public.accounts");
-        assertThat(Api.get(server.http("/v1/captures"), CdcServer.ADMIN_KEY).json().get(0).get("exclude_columns").get(0).asText())
+        assertThat(Api.get(CDC.server().http("/v1/captures"), CdcServer.ADMIN_KEY).json().get(0).get("exclude_columns").get(0).asText())
                 .isEqualTo("password");
 
-        try (WsTestClient ws = WsTestClient.authenticated(server, CdcServer.ADMIN_KEY);
+        try (WsTestClient ws = WsTestClient.authenticated(CDC.server(), CdcServer.ADMIN_KEY);
              Connection c = DB.connect(); Statement st = c.createStatement()) {
             ws.subscribe("r", List.of("public.accounts"));
             st.execute("""
@@ -112,29 +101,29 @@ class CaptureAndFilterTest {
             assertThat(renamed.get("table").asText()).isEqualTo("public.accounts");
             assertThat(renamed.at("/payload/new/name").isNull()).isTrue();
             assertThat(renamed.at("/payload/new/profile/a").isNull()).isTrue();
-            JsonNode listed = Api.get(server.http("/v1/captures"), CdcServer.ADMIN_KEY).json().get(0);
+            JsonNode listed = Api.get(CDC.server().http("/v1/captures"), CdcServer.ADMIN_KEY).json().get(0);
             assertThat(listed.get("table").asText()).isEqualTo("public.accounts");
             assertThat(listed.get("current_table").asText()).isEqualTo("public.\"accounts (2026)\"");
 
             // released by the captured name: no more events
-            assertThat(Api.delete(server.http("/v1/captures/public.accounts"), CdcServer.ADMIN_KEY).status()).isEqualTo(204);
-            assertThat(Api.delete(server.http("/v1/captures/public.accounts"), CdcServer.ADMIN_KEY).status()).isEqualTo(404);
+            assertThat(Api.delete(CDC.server().http("/v1/captures/public.accounts"), CdcServer.ADMIN_KEY).status()).isEqualTo(204);
+            assertThat(Api.delete(CDC.server().http("/v1/captures/public.accounts"), CdcServer.ADMIN_KEY).status()).isEqualTo(404);
             st.execute("INSERT INTO \"accounts (2026)\" (id, name) VALUES (8, 'after release')");
-            long marker = Outbox.insert(DB, "public.accounts", "INSERT", "{\"marker\":true}");
+            long marker = CDC.insert("public.accounts", "INSERT", "{\"marker\":true}");
             assertThat(ws.events(1, Duration.ofSeconds(10)).getFirst().get("id").asLong()).isEqualTo(marker);
         }
     }
 
     @Test
     void capturingSomethingThatIsNotACapturableTableIsRefused() {
-        assertThat(Api.postJson(server.http("/v1/captures"), CdcServer.ADMIN_KEY, Map.of("table", "public.nope"))
+        assertThat(Api.postJson(CDC.server().http("/v1/captures"), CdcServer.ADMIN_KEY, Map.of("table", "public.nope"))
                            .status()).isEqualTo(404);
-        assertThat(Api.postJson(server.http("/v1/captures"), CdcServer.ADMIN_KEY, Map.of("table", "bad name"))
+        assertThat(Api.postJson(CDC.server().http("/v1/captures"), CdcServer.ADMIN_KEY, Map.of("table", "bad name"))
                            .json().get("code").asText()).isEqualTo("bad_request");
-        assertThat(Api.postJson(server.http("/v1/captures"), CdcServer.ADMIN_KEY, Map.of("table", "cdc.outbox"))
+        assertThat(Api.postJson(CDC.server().http("/v1/captures"), CdcServer.ADMIN_KEY, Map.of("table", "cdc.outbox"))
                            .status()).isEqualTo(400);
-        String reader = Api.createKey(server, List.of("public.plain"));
-        assertThat(Api.postJson(server.http("/v1/captures"), reader, Map.of("table", "public.plain")).status())
+        String reader = Api.createKey(CDC.server(), List.of("public.plain"));
+        assertThat(Api.postJson(CDC.server().http("/v1/captures"), reader, Map.of("table", "public.plain")).status())
                 .isEqualTo(403);
     }
 
@@ -145,19 +134,19 @@ class CaptureAndFilterTest {
                                                "filter", Map.of("status", Map.of("in", List.of("paid", "shipped")),
                                                                 "amount", Map.of("eq", 10)));
         String sseFilter = URLEncoder.encode("{\"status\":{\"in\":[\"paid\",\"shipped\"]},\"amount\":10}", StandardCharsets.UTF_8);
-        try (WsTestClient ws = WsTestClient.authenticated(server, CdcServer.ADMIN_KEY);
-             SseTestClient sse = SseTestClient.open(server.http("/v1/events?tables=orders_f&operations=INSERT,UPDATE&filter=" + sseFilter),
+        try (WsTestClient ws = WsTestClient.authenticated(CDC.server(), CdcServer.ADMIN_KEY);
+             SseTestClient sse = SseTestClient.open(CDC.server().http("/v1/events?tables=orders_f&operations=INSERT,UPDATE&filter=" + sseFilter),
                                                     Map.of("Authorization", "Bearer " + CdcServer.ADMIN_KEY))) {
             ws.send(subscribe);
             ws.expect("subscribed");
             sse.expect("subscribed");
-            Outbox.insert(DB, "orders_f", "INSERT", "{\"status\":\"new\",\"amount\":10}");
-            long a = Outbox.insert(DB, "orders_f", "INSERT", "{\"status\":\"paid\",\"amount\":10}");
-            Outbox.insert(DB, "orders_f", "DELETE", "{\"status\":\"paid\",\"amount\":10}");
-            Outbox.insert(DB, "orders_f", "UPDATE", "{\"status\":\"shipped\",\"amount\":11}");
-            long b = Outbox.insert(DB, "orders_f", "UPDATE", "{\"status\":\"shipped\",\"amount\":10.0}");
-            Outbox.insert(DB, "orders_f", "INSERT", "{\"amount\":10}");
-            long c = Outbox.insert(DB, "orders_f", "INSERT", "{\"status\":\"paid\",\"amount\":10,\"last\":true}");
+            CDC.insert("orders_f", "INSERT", "{\"status\":\"new\",\"amount\":10}");
+            long a = CDC.insert("orders_f", "INSERT", "{\"status\":\"paid\",\"amount\":10}");
+            CDC.insert("orders_f", "DELETE", "{\"status\":\"paid\",\"amount\":10}");
+            CDC.insert("orders_f", "UPDATE", "{\"status\":\"shipped\",\"amount\":11}");
+            long b = CDC.insert("orders_f", "UPDATE", "{\"status\":\"shipped\",\"amount\":10.0}");
+            CDC.insert("orders_f", "INSERT", "{\"amount\":10}");
+            long c = CDC.insert("orders_f", "INSERT", "{\"status\":\"paid\",\"amount\":10,\"last\":true}");
             assertThat(ws.events(3, Duration.ofSeconds(10))).extracting(e -> e.get("id").asLong()).containsExactly(a, b, c);
             assertThat(sse.events(3, Duration.ofSeconds(10))).extracting(e -> e.json().get("id").asLong())
                     .containsExactly(a, b, c);
@@ -166,22 +155,22 @@ class CaptureAndFilterTest {
 
     @Test
     void aDurableFilteredSubscriptionKeepsItsFilterAcrossAResume() throws Exception {
-        Api.Response made = Api.postJson(server.http("/v1/subscriptions"), CdcServer.ADMIN_KEY,
+        Api.Response made = Api.postJson(CDC.server().http("/v1/subscriptions"), CdcServer.ADMIN_KEY,
                                          Map.of("tables", List.of("orders_d"), "filter", Map.of("new.region", "eu")));
         assertThat(made.status()).as(made.body()).isEqualTo(201);
         String id = made.json().get("id").asText();
-        Outbox.insert(DB, "orders_d", "INSERT", "{\"new\":{\"region\":\"us\"}}");
-        long eu = Outbox.insert(DB, "orders_d", "INSERT", "{\"new\":{\"region\":\"eu\"}}");
-        try (WsTestClient ws = WsTestClient.authenticated(server, CdcServer.ADMIN_KEY)) {
+        CDC.insert("orders_d", "INSERT", "{\"new\":{\"region\":\"us\"}}");
+        long eu = CDC.insert("orders_d", "INSERT", "{\"new\":{\"region\":\"eu\"}}");
+        try (WsTestClient ws = WsTestClient.authenticated(CDC.server(), CdcServer.ADMIN_KEY)) {
             ws.send(Map.of("type", "subscribe", "request_id", "d", "subscription_id", id));
             ws.expect("subscribed");
             JsonNode first = ws.events(1, Duration.ofSeconds(10)).getFirst();
             assertThat(first.get("id").asLong()).isEqualTo(eu);
-            Outbox.insert(DB, "orders_d", "INSERT", "{\"new\":{\"region\":\"us\"}}");
-            long eu2 = Outbox.insert(DB, "orders_d", "INSERT", "{\"new\":{\"region\":\"eu\"}}");
+            CDC.insert("orders_d", "INSERT", "{\"new\":{\"region\":\"us\"}}");
+            long eu2 = CDC.insert("orders_d", "INSERT", "{\"new\":{\"region\":\"eu\"}}");
             assertThat(ws.events(1, Duration.ofSeconds(10)).getFirst().get("id").asLong()).isEqualTo(eu2);
             // a resume from the outbox applies the filter too
-            try (WsTestClient again = WsTestClient.authenticated(server, CdcServer.ADMIN_KEY)) {
+            try (WsTestClient again = WsTestClient.authenticated(CDC.server(), CdcServer.ADMIN_KEY)) {
                 again.send(Map.of("type", "subscribe", "request_id", "r", "subscription_id", id,
                                   "resume_from", first.get("cursor").asText()));
                 again.expect("subscribed");
@@ -192,7 +181,7 @@ class CaptureAndFilterTest {
 
     @Test
     void invalidFiltersAreRefusedWithAMessageThatSaysWhy() {
-        try (WsTestClient ws = WsTestClient.authenticated(server, CdcServer.ADMIN_KEY)) {
+        try (WsTestClient ws = WsTestClient.authenticated(CDC.server(), CdcServer.ADMIN_KEY)) {
             ws.send(Map.of("type", "subscribe", "request_id", "x", "tables", List.of("t"), "operations", List.of("UPSERT")));
             JsonNode e1 = ws.expect("error");
             assertThat(e1.get("code").asText()).isEqualTo("bad_request");
@@ -204,10 +193,10 @@ class CaptureAndFilterTest {
             ws.send(Map.of("type", "subscribe", "request_id", "z", "tables", List.of("t"), "filter", List.of(1)));
             assertThat(ws.expect("error").get("message").asText()).contains("filter must be an object");
         }
-        SseTestClient sse = SseTestClient.open(server.http("/v1/events?tables=t&filter=%7Bnope"),
+        SseTestClient sse = SseTestClient.open(CDC.server().http("/v1/events?tables=t&filter=%7Bnope"),
                                                Map.of("Authorization", "Bearer " + CdcServer.ADMIN_KEY));
         assertThat(sse.status()).isEqualTo(400);
-        assertThat(Api.postJson(server.http("/v1/subscriptions"), CdcServer.ADMIN_KEY,
+        assertThat(Api.postJson(CDC.server().http("/v1/subscriptions"), CdcServer.ADMIN_KEY,
                                 Map.of("tables", List.of("t"), "filter", Map.of("a", Map.of("in", List.of()))))
                            .status()).isEqualTo(400);
     }

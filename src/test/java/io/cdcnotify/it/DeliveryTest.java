@@ -12,14 +12,12 @@ import java.util.concurrent.atomic.AtomicBoolean;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.cdcnotify.testing.Api;
-import io.cdcnotify.testing.CdcServer;
+import io.cdcnotify.testing.CdcFixture;
 import io.cdcnotify.testing.Listener;
 import io.cdcnotify.testing.Outbox;
 import io.cdcnotify.testing.SseTestClient;
 import io.cdcnotify.testing.TestDatabase;
 import io.cdcnotify.testing.WsTestClient;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -33,32 +31,19 @@ import static org.awaitility.Awaitility.await;
 class DeliveryTest {
 
     @RegisterExtension
-    static final TestDatabase DB = new TestDatabase();
-
-    private static CdcServer server;
-    private static String key;
-
-    @BeforeAll
-    static void start() {
-        server = CdcServer.start(DB);
-        key = Api.createKey(server, List.of("orders", "big"));
-    }
-
-    @AfterAll
-    static void stop() {
-        server.close();
-    }
+    static final CdcFixture CDC = CdcFixture.sharedServer().withKey("orders", "big");
+    private static final TestDatabase DB = CDC.db();
 
     @Test
     void payloadsFarBeyondNotifyLimitArriveIntact() throws Exception {
-        try (WsTestClient ws = WsTestClient.authenticated(server, key);
-             SseTestClient sse = SseTestClient.subscribed(server, key, "big")) {
+        try (WsTestClient ws = CDC.ws();
+             SseTestClient sse = CDC.sse("big")) {
             ws.subscribe("r1", List.of("big"));
             // jsonb renders {"data": "…"} with 12 characters around the string: the second fills the 1 MiB limit
             String small = "x".repeat(20 * 1024);
             String large = "é".repeat(10) + "y".repeat(1_048_576 - 12 - 20);
-            Outbox.insert(DB, "big", "INSERT", "{\"data\":\"" + small + "\"}");
-            Outbox.insert(DB, "big", "INSERT", "{\"data\":\"" + large + "\"}");
+            CDC.insert("big", "INSERT", "{\"data\":\"" + small + "\"}");
+            CDC.insert("big", "INSERT", "{\"data\":\"" + large + "\"}");
 
             List<JsonNode> wsEvents = ws.events(2, Duration.ofSeconds(20));
             List<SseTestClient.Event> sseEvents = sse.events(2, Duration.ofSeconds(20));
@@ -72,7 +57,7 @@ class DeliveryTest {
     @Test
     void killingTheListenerTwiceLosesAndRepeatsNothing() throws Exception {
         int total = 2_000;
-        try (WsTestClient ws = WsTestClient.authenticated(server, key)) {
+        try (WsTestClient ws = CDC.ws()) {
             ws.subscribe("r1", List.of("orders"));
             List<Long> written = Collections.synchronizedList(new ArrayList<>());
             AtomicBoolean failed = new AtomicBoolean();
@@ -104,15 +89,15 @@ class DeliveryTest {
             assertThat(received).containsExactlyElementsOf(List.copyOf(written));
             assertThat(ws.drain()).isEmpty();
         }
-        JsonNode state = Api.get(server.http("/v1/state"), key).json();
+        JsonNode state = Api.get(CDC.server().http("/v1/state"), CDC.key()).json();
         assertThat(state.at("/listener/reconnects").asLong()).isGreaterThanOrEqualTo(2);
         assertThat(state.at("/listener/connected").asBoolean()).isTrue();
     }
 
     @Test
     void aLiveClientGetsARowThatCommitsAfterAHigherIdWasDelivered() throws Exception {
-        try (WsTestClient ws = WsTestClient.authenticated(server, key);
-             Connection t1 = Outbox.begin(DB); Connection t2 = Outbox.begin(DB)) {
+        try (WsTestClient ws = CDC.ws();
+             Connection t1 = CDC.begin(); Connection t2 = CDC.begin()) {
             ws.subscribe("r1", List.of("orders"));
             long low = Outbox.insert(t1, "orders", "INSERT", "{\"t\":1}");
             long high = Outbox.insert(t2, "orders", "INSERT", "{\"t\":2}");
@@ -127,28 +112,28 @@ class DeliveryTest {
     @Test
     void transactionsCommittingInReverseIdOrderWhileAwayAreBothDeliveredOnResume() throws Exception {
         String cursor;
-        try (WsTestClient ws = WsTestClient.authenticated(server, key)) {
+        try (WsTestClient ws = CDC.ws()) {
             ws.subscribe("r1", List.of("orders"));
-            Outbox.insert(DB, "orders", "INSERT", "{\"before\":true}");
+            CDC.insert("orders", "INSERT", "{\"before\":true}");
             cursor = ws.events(1, Duration.ofSeconds(10)).getFirst().get("cursor").asText();
         }
         long low;
         long high;
-        try (Connection t1 = Outbox.begin(DB); Connection t2 = Outbox.begin(DB)) {
+        try (Connection t1 = CDC.begin(); Connection t2 = CDC.begin()) {
             low = Outbox.insert(t1, "orders", "INSERT", "{\"t\":1}");
             high = Outbox.insert(t2, "orders", "INSERT", "{\"t\":2}");
             t2.commit();
             t1.commit();
         }
-        try (WsTestClient ws = WsTestClient.authenticated(server, key)) {
+        try (WsTestClient ws = CDC.ws()) {
             ws.send(Map.of("type", "subscribe", "request_id", "r2", "tables", List.of("orders"), "resume_from", cursor));
             ws.expect("subscribed");
             // concurrent transactions: either order is right, both must come
             assertThat(ws.events(2, Duration.ofSeconds(10))).extracting(e -> e.get("id").asLong())
                     .containsExactlyInAnyOrder(high, low);
         }
-        try (SseTestClient sse = SseTestClient.open(server.http("/v1/events?tables=orders"),
-                                                    Map.of("Authorization", "Bearer " + key, "Last-Event-ID", cursor))) {
+        try (SseTestClient sse = SseTestClient.open(CDC.server().http("/v1/events?tables=orders"),
+                                                    Map.of("Authorization", "Bearer " + CDC.key(), "Last-Event-ID", cursor))) {
             sse.expect("subscribed");
             assertThat(sse.events(2, Duration.ofSeconds(10))).extracting(e -> e.json().get("id").asLong())
                     .containsExactlyInAnyOrder(high, low);
@@ -159,18 +144,18 @@ class DeliveryTest {
     void aCursorDeliveredBeforeALowerIdCommitsStillResumesIt() throws Exception {
         String cursorOfHigh;
         long low;
-        try (Connection t1 = Outbox.begin(DB)) {
+        try (Connection t1 = CDC.begin()) {
             low = Outbox.insert(t1, "orders", "INSERT", "{\"late\":true}");
-            try (WsTestClient ws = WsTestClient.authenticated(server, key)) {
+            try (WsTestClient ws = CDC.ws()) {
                 ws.subscribe("r1", List.of("orders"));
-                long high = Outbox.insert(DB, "orders", "INSERT", "{\"early\":true}");
+                long high = CDC.insert("orders", "INSERT", "{\"early\":true}");
                 JsonNode e = ws.events(1, Duration.ofSeconds(10)).getFirst();
                 assertThat(e.get("id").asLong()).isEqualTo(high);
                 cursorOfHigh = e.get("cursor").asText();
             }
             t1.commit();
         }
-        try (WsTestClient ws = WsTestClient.authenticated(server, key)) {
+        try (WsTestClient ws = CDC.ws()) {
             ws.send(Map.of("type", "subscribe", "request_id", "r2", "tables", List.of("orders"),
                            "resume_from", cursorOfHigh));
             ws.expect("subscribed");
@@ -180,11 +165,11 @@ class DeliveryTest {
 
     @Test
     void anOpenTransactionElsewhereDoesNotHoldBackOthers() throws Exception {
-        try (WsTestClient ws = WsTestClient.authenticated(server, key);
-             Connection open = Outbox.begin(DB)) {
+        try (WsTestClient ws = CDC.ws();
+             Connection open = CDC.begin()) {
             ws.subscribe("r1", List.of("orders"));
             long pending = Outbox.insert(open, "orders", "INSERT", "{\"open\":true}");
-            long later = Outbox.insert(DB, "orders", "INSERT", "{\"committed\":true}");
+            long later = CDC.insert("orders", "INSERT", "{\"committed\":true}");
             // the contract's bound is 500 ms; allow slack for a loaded CI machine, but far below "until it commits"
             assertThat(ws.events(1, Duration.ofSeconds(2)).getFirst().get("id").asLong()).isEqualTo(later);
             open.commit();
@@ -195,13 +180,13 @@ class DeliveryTest {
     @Test
     void anEventCommittedRightAfterSubscribedReachesTheClient() throws Exception {
         for (int round = 0; round < 30; round++) {
-            try (WsTestClient ws = WsTestClient.authenticated(server, key)) {
+            try (WsTestClient ws = CDC.ws()) {
                 ws.subscribe("r" + round, List.of("orders"));
-                long id = Outbox.insert(DB, "orders", "INSERT", "{\"round\":" + round + "}");
+                long id = CDC.insert("orders", "INSERT", "{\"round\":" + round + "}");
                 assertThat(ws.events(1, Duration.ofSeconds(10)).getFirst().get("id").asLong()).isEqualTo(id);
             }
-            try (SseTestClient sse = SseTestClient.subscribed(server, key, "orders")) {
-                long id = Outbox.insert(DB, "orders", "INSERT", "{\"round\":" + round + "}");
+            try (SseTestClient sse = CDC.sse("orders")) {
+                long id = CDC.insert("orders", "INSERT", "{\"round\":" + round + "}");
                 assertThat(sse.events(1, Duration.ofSeconds(10)).getFirst().json().get("id").asLong()).isEqualTo(id);
             }
         }
@@ -210,15 +195,15 @@ class DeliveryTest {
     @Test
     void aResumeFromEveryCursorOfAStreamLosesNothing() throws Exception {
         List<JsonNode> all;
-        try (WsTestClient ws = WsTestClient.authenticated(server, key)) {
+        try (WsTestClient ws = CDC.ws()) {
             ws.subscribe("r1", List.of("orders"));
             for (int i = 0; i < 20; i++) {
-                Outbox.insert(DB, "orders", "INSERT", "{\"i\":" + i + "}");
+                CDC.insert("orders", "INSERT", "{\"i\":" + i + "}");
             }
             all = ws.events(20, Duration.ofSeconds(10));
         }
         for (int i = 0; i < all.size(); i += 4) {
-            try (WsTestClient ws = WsTestClient.authenticated(server, key)) {
+            try (WsTestClient ws = CDC.ws()) {
                 ws.send(Map.of("type", "subscribe", "request_id", "r", "tables", List.of("orders"),
                                "resume_from", all.get(i).get("cursor").asText()));
                 ws.expect("subscribed");

@@ -8,13 +8,10 @@ import java.util.Map;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.cdcnotify.testing.Api;
-import io.cdcnotify.testing.CdcServer;
-import io.cdcnotify.testing.Outbox;
+import io.cdcnotify.testing.CdcFixture;
 import io.cdcnotify.testing.SseTestClient;
 import io.cdcnotify.testing.TestDatabase;
 import io.cdcnotify.testing.WsTestClient;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -25,30 +22,17 @@ import static org.awaitility.Awaitility.await;
 class DurableSubscriptionsTest {
 
     @RegisterExtension
-    static final TestDatabase DB = new TestDatabase();
-
-    private static CdcServer server;
-    private static String key;
-
-    @BeforeAll
-    static void start() {
-        server = CdcServer.start(DB);
-        key = Api.createKey(server, List.of("queued", "bulk"));
-    }
-
-    @AfterAll
-    static void stop() {
-        server.close();
-    }
+    static final CdcFixture CDC = CdcFixture.sharedServer().withKey("queued", "bulk");
+    private static final TestDatabase DB = CDC.db();
 
     @Test
     void eventsQueuedWhileDetachedArriveInOrderOnReattachOverEitherTransport() throws Exception {
-        String id = Api.postJson(server.http("/v1/subscriptions"), key, Map.of("tables", List.of("queued")))
+        String id = Api.postJson(CDC.server().http("/v1/subscriptions"), CDC.key(), Map.of("tables", List.of("queued")))
                 .json().get("id").asText();
-        long a = Outbox.insert(DB, "queued", "INSERT", "{\"n\":1}");
-        long b = Outbox.insert(DB, "queued", "INSERT", "{\"n\":2}");
+        long a = CDC.insert("queued", "INSERT", "{\"n\":1}");
+        long b = CDC.insert("queued", "INSERT", "{\"n\":2}");
         await().atMost(Duration.ofSeconds(10)).until(() -> status(id).get("queued").asInt() == 2);
-        try (WsTestClient ws = WsTestClient.authenticated(server, key)) {
+        try (WsTestClient ws = CDC.ws()) {
             ws.send(Map.of("type", "subscribe", "request_id", "r", "subscription_id", id));
             assertThat(ws.expect("subscribed").get("tables").get(0).asText()).isEqualTo("queued");
             assertThat(ws.events(2, Duration.ofSeconds(10))).extracting(e -> e.get("id").asLong()).containsExactly(a, b);
@@ -56,12 +40,12 @@ class DurableSubscriptionsTest {
             assertThat(status(id).get("expires_at").isNull()).isTrue();
         }
         await().atMost(Duration.ofSeconds(10)).until(() -> !status(id).get("attached").asBoolean());
-        long c = Outbox.insert(DB, "queued", "UPDATE", "{\"n\":3}");
-        long d = Outbox.insert(DB, "queued", "DELETE", "{\"n\":4}");
+        long c = CDC.insert("queued", "UPDATE", "{\"n\":3}");
+        long d = CDC.insert("queued", "DELETE", "{\"n\":4}");
         await().atMost(Duration.ofSeconds(10)).until(() -> status(id).get("queued").asInt() == 2);
         assertThat(status(id).get("expires_at").isTextual()).isTrue();
-        try (SseTestClient sse = SseTestClient.open(server.http("/v1/events?subscription_id=" + id),
-                                                    Map.of("Authorization", "Bearer " + key))) {
+        try (SseTestClient sse = SseTestClient.open(CDC.server().http("/v1/events?subscription_id=" + id),
+                                                    Map.of("Authorization", "Bearer " + CDC.key()))) {
             assertThat(sse.expect("subscribed").json().get("subscription_id").asText()).isEqualTo(id);
             assertThat(sse.events(2, Duration.ofSeconds(10))).extracting(e -> e.json().get("id").asLong())
                     .containsExactly(c, d);
@@ -72,9 +56,9 @@ class DurableSubscriptionsTest {
     void aFullQueueDropsTheOldestAndACursorStillRecoversEverything() throws Exception {
         String id;
         String cursor;
-        try (WsTestClient ws = WsTestClient.authenticated(server, key)) {
+        try (WsTestClient ws = CDC.ws()) {
             id = ws.subscribe("r", List.of("bulk")).get("subscription_id").asText();
-            Outbox.insert(DB, "bulk", "INSERT", "{\"before\":true}");
+            CDC.insert("bulk", "INSERT", "{\"before\":true}");
             cursor = ws.events(1, Duration.ofSeconds(10)).getFirst().get("cursor").asText();
         }
         await().atMost(Duration.ofSeconds(10)).until(() -> !status(id).get("attached").asBoolean());
@@ -87,7 +71,7 @@ class DurableSubscriptionsTest {
         assertThat(status.get("queued").asInt()).isEqualTo(10_000);
 
         // re-attaching without a cursor delivers what waited: the newest 10,000, in order
-        try (WsTestClient ws = WsTestClient.authenticated(server, key)) {
+        try (WsTestClient ws = CDC.ws()) {
             ws.send(Map.of("type", "subscribe", "request_id", "q", "subscription_id", id));
             ws.expect("subscribed");
             List<JsonNode> queued = ws.events(10_000, Duration.ofSeconds(60));
@@ -95,7 +79,7 @@ class DurableSubscriptionsTest {
             assertThat(queued.getLast().get("payload").get("n").asInt()).isEqualTo(10_050);
         }
         // a cursor recovers all 10,050 from the outbox
-        try (WsTestClient ws = WsTestClient.authenticated(server, key)) {
+        try (WsTestClient ws = CDC.ws()) {
             ws.send(Map.of("type", "subscribe", "request_id", "c", "subscription_id", id, "resume_from", cursor));
             ws.expect("subscribed");
             List<JsonNode> all = ws.events(10_050, Duration.ofSeconds(60));
@@ -106,7 +90,7 @@ class DurableSubscriptionsTest {
     }
 
     private static JsonNode status(String id) {
-        Api.Response r = Api.get(server.http("/v1/subscriptions/" + id), key);
+        Api.Response r = Api.get(CDC.server().http("/v1/subscriptions/" + id), CDC.key());
         assertThat(r.status()).as(r.body()).isEqualTo(200);
         return r.json();
     }

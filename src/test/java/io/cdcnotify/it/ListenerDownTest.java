@@ -5,8 +5,10 @@ import java.sql.DriverManager;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 
 import io.cdcnotify.testing.Api;
+import io.cdcnotify.testing.CdcFixture;
 import io.cdcnotify.testing.CdcServer;
 import io.cdcnotify.testing.Listener;
 import io.cdcnotify.testing.Outbox;
@@ -22,16 +24,16 @@ import static org.awaitility.Awaitility.await;
 class ListenerDownTest {
 
     @RegisterExtension
-    static final TestDatabase DB = new TestDatabase();
+    static final CdcFixture CDC = CdcFixture.ownServers();
+    private static final TestDatabase DB = CDC.db();
 
     @Test
     void healthIs503WhileTheListenerIsDownAndEventsCommittedMeanwhileArriveAfter() throws Exception {
-        try (CdcServer server = CdcServer.start(DB);
+        try (CdcServer server = CDC.start(Map.of());
              WsTestClient ws = WsTestClient.authenticated(server, CdcServer.ADMIN_KEY);
              Connection writer = DB.connect()) {
             ws.subscribe("r", List.of("downtime"));
-            // ready once the listener has LISTENed and caught up, which may take a moment on a busy machine
-            await().atMost(Duration.ofSeconds(10)).until(() -> Api.get(server.http("/health"), null).status() == 200);
+            // CDC.start returned once /health said 200: the listener has LISTENed and caught up
             long missed;
             int pid = Listener.pid(DB);
             allowConnections(false);

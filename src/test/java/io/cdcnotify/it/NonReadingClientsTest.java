@@ -11,13 +11,13 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import io.cdcnotify.testing.Api;
+import io.cdcnotify.testing.CdcFixture;
 import io.cdcnotify.testing.CdcServer;
 import io.cdcnotify.testing.Outbox;
-import io.cdcnotify.testing.StuckClient;
+import io.cdcnotify.testing.RawWsClient;
+import io.cdcnotify.testing.SseTestClient;
 import io.cdcnotify.testing.TestDatabase;
 import io.cdcnotify.testing.WsTestClient;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -33,31 +33,20 @@ import static org.awaitility.Awaitility.await;
 class NonReadingClientsTest {
 
     @RegisterExtension
-    static final TestDatabase DB = new TestDatabase();
+    static final CdcFixture CDC = CdcFixture.sharedServer(Map.of("cdc.limits.client-buffer-events", "1000000"));
+    private static final TestDatabase DB = CDC.db();
 
     /** A slow consumer stuck in a write is cut 5 close graces (10 s) after it became slow; then a tick. */
     private static final Duration CUT_WITHIN = Duration.ofSeconds(30);
     private static final Pattern BUFFERED = Pattern.compile("(?m)^cdc_buffered_bytes(?:\\{[^}]*})? (\\S+)$");
 
-    private static CdcServer server;
-
-    @BeforeAll
-    static void start() {
-        server = CdcServer.start(DB, Map.of("cdc.limits.client-buffer-events", "1000000"));
-    }
-
-    @AfterAll
-    static void stop() {
-        server.close();
-    }
-
     @Test
     void aWebSocketThatNeverReadsWhile100KbEventsPourInIsCutAndGivesBackWhatItHeld() throws Exception {
-        String key = Api.createKey(server, List.of("big_ws"));
+        String key = Api.createKey(CDC.server(), List.of("big_ws"));
         int before = connections("websocket");
-        try (StuckClient stuck = StuckClient.webSocket(server, key, 4096);
-             WsTestClient reader = WsTestClient.authenticated(server, key)) {
-            stuck.text(Map.of("type", "subscribe", "request_id", "r", "tables", List.of("big_ws")));
+        try (RawWsClient stuck = RawWsClient.stuck(CDC.server(), key, 4096);
+             WsTestClient reader = WsTestClient.authenticated(CDC.server(), key)) {
+            stuck.send(Map.of("type", "subscribe", "request_id", "r", "tables", List.of("big_ws")));
             reader.subscribe("f", List.of("big_ws"));
             await().atMost(CUT_WITHIN).untilAsserted(() -> assertThat(connections("websocket")).isEqualTo(before + 2));
 
@@ -69,18 +58,18 @@ class NonReadingClientsTest {
         }
         // a WebSocket subscribe is durable: what came after its clients left (if anything did) waits for them,
         // counted, until the subscriptions are deleted
-        for (var s : Api.get(server.http("/v1/subscriptions"), key).json()) {
-            assertThat(Api.delete(server.http("/v1/subscriptions/" + s.get("id").asText()), key).status()).isEqualTo(204);
+        for (var s : Api.get(CDC.server().http("/v1/subscriptions"), key).json()) {
+            assertThat(Api.delete(CDC.server().http("/v1/subscriptions/" + s.get("id").asText()), key).status()).isEqualTo(204);
         }
         await().atMost(CUT_WITHIN).untilAsserted(() -> assertThat(buffered()).isZero());
     }
 
     @Test
     void anSseStreamThatNeverReadsWhile100KbEventsPourInIsCutAndGivesBackWhatItHeld() throws Exception {
-        String key = Api.createKey(server, List.of("big_sse"));
+        String key = Api.createKey(CDC.server(), List.of("big_sse"));
         int before = connections("sse");
-        try (StuckClient stuck = StuckClient.sse(server, "/v1/events?tables=big_sse", key, 4096);
-             WsTestClient reader = WsTestClient.authenticated(server, key)) {
+        try (SseTestClient stuck = SseTestClient.stuck(CDC.server(), "/v1/events?tables=big_sse", key, 4096);
+             WsTestClient reader = WsTestClient.authenticated(CDC.server(), key)) {
             reader.subscribe("f", List.of("big_sse"));
             await().atMost(CUT_WITHIN).untilAsserted(() -> assertThat(connections("sse")).isEqualTo(before + 1));
 
@@ -95,9 +84,9 @@ class NonReadingClientsTest {
 
     @Test
     void aFloodOfPingFramesFromAPeerThatNeverReadsHoldsOnePong() throws Exception {
-        String key = Api.createKey(server, List.of("quiet"));
+        String key = Api.createKey(CDC.server(), List.of("quiet"));
         int before = connections("websocket");
-        try (StuckClient stuck = StuckClient.webSocket(server, key, 4096)) {
+        try (RawWsClient stuck = RawWsClient.stuck(CDC.server(), key, 4096)) {
             await().atMost(CUT_WITHIN).untilAsserted(() -> assertThat(connections("websocket")).isEqualTo(before + 1));
             byte[] payload = new byte[125];
             long maxBuffered = 0;
@@ -117,15 +106,15 @@ class NonReadingClientsTest {
 
     @Test
     void aFloodOfJsonPingsFromAPeerThatNeverReadsIsCut() throws Exception {
-        String key = Api.createKey(server, List.of("quiet"));
+        String key = Api.createKey(CDC.server(), List.of("quiet"));
         int before = connections("websocket");
-        try (StuckClient stuck = StuckClient.webSocket(server, key, 4096)) {
+        try (RawWsClient stuck = RawWsClient.stuck(CDC.server(), key, 4096)) {
             await().atMost(CUT_WITHIN).untilAsserted(() -> assertThat(connections("websocket")).isEqualTo(before + 1));
             AtomicBoolean refused = new AtomicBoolean();
             Thread flood = Thread.ofVirtual().start(() -> {
                 try {
                     for (int i = 0; i < 1_000_000 && !refused.get(); i++) {
-                        stuck.text(Map.of("type", "ping", "request_id", "p" + i));
+                        stuck.send(Map.of("type", "ping", "request_id", "p" + i));
                     }
                 } catch (IOException e) {
                     refused.set(true); // the server closed the connection under us
@@ -152,11 +141,11 @@ class NonReadingClientsTest {
     }
 
     private static int connections(String transport) {
-        return Api.get(server.http("/v1/state"), CdcServer.ADMIN_KEY).json().get("connections").get(transport).asInt();
+        return Api.get(CDC.server().http("/v1/state"), CdcServer.ADMIN_KEY).json().get("connections").get(transport).asInt();
     }
 
     private static long buffered() {
-        Matcher m = BUFFERED.matcher(Api.get(server.http("/metrics"), CdcServer.ADMIN_KEY).body());
+        Matcher m = BUFFERED.matcher(Api.get(CDC.server().http("/metrics"), CdcServer.ADMIN_KEY).body());
         assertThat(m.find()).as("cdc_buffered_bytes in /metrics").isTrue();
         return (long) Double.parseDouble(m.group(1));
     }

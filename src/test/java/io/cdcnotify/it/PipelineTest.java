@@ -6,14 +6,10 @@ import java.util.ArrayList;
 import java.util.List;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.cdcnotify.testing.Api;
-import io.cdcnotify.testing.CdcServer;
+import io.cdcnotify.testing.CdcFixture;
 import io.cdcnotify.testing.Outbox;
 import io.cdcnotify.testing.SseTestClient;
-import io.cdcnotify.testing.TestDatabase;
 import io.cdcnotify.testing.WsTestClient;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -23,33 +19,19 @@ import static org.assertj.core.api.Assertions.assertThat;
 class PipelineTest {
 
     @RegisterExtension
-    static final TestDatabase DB = new TestDatabase();
-
-    private static CdcServer server;
-    private static String key;
-
-    @BeforeAll
-    static void start() {
-        server = CdcServer.start(DB);
-        key = Api.createKey(server, List.of("orders", "customers"));
-    }
-
-    @AfterAll
-    static void stop() {
-        server.close();
-    }
+    static final CdcFixture CDC = CdcFixture.sharedServer().withKey("orders", "customers");
 
     @Test
     void bothTransportsReceiveEveryEventOfTheirTablesInOrder() throws Exception {
-        try (WsTestClient ws = WsTestClient.authenticated(server, key);
-             SseTestClient sse = SseTestClient.subscribed(server, key, "orders")) {
+        try (WsTestClient ws = CDC.ws();
+             SseTestClient sse = CDC.sse("orders")) {
             String sid = ws.subscribe("r1", List.of("orders")).get("subscription_id").asText();
             List<Long> expected = new ArrayList<>();
             for (int i = 0; i < 50; i++) {
-                expected.add(Outbox.insert(DB, "orders", "INSERT", "{\"n\":" + i + "}"));
-                Outbox.insert(DB, "other_table", "INSERT", "{\"n\":" + i + "}");
+                expected.add(CDC.insert("orders", "INSERT", "{\"n\":" + i + "}"));
+                CDC.insert("other_table", "INSERT", "{\"n\":" + i + "}");
                 if (i % 10 == 0) {
-                    Outbox.insert(DB, "customers", "UPDATE", "{\"n\":" + i + "}");
+                    CDC.insert("customers", "UPDATE", "{\"n\":" + i + "}");
                 }
             }
             List<JsonNode> wsEvents = ws.events(50, Duration.ofSeconds(10));
@@ -61,7 +43,7 @@ class PipelineTest {
             assertThat(sseEvents).allSatisfy(e -> assertThat(e.id()).isEqualTo(e.json().get("cursor").asText()));
 
             // nothing else arrives: a marker on the subscribed table comes next
-            long marker = Outbox.insert(DB, "orders", "DELETE", "{}");
+            long marker = CDC.insert("orders", "DELETE", "{}");
             assertThat(ws.events(1, Duration.ofSeconds(10)).getFirst().get("id").asLong()).isEqualTo(marker);
             assertThat(sse.events(1, Duration.ofSeconds(10)).getFirst().json().get("id").asLong()).isEqualTo(marker);
             assertThat(sid).startsWith("s-");
@@ -70,13 +52,13 @@ class PipelineTest {
 
     @Test
     void aRolledBackTransactionProducesNothing() throws Exception {
-        try (WsTestClient ws = WsTestClient.authenticated(server, key)) {
+        try (WsTestClient ws = CDC.ws()) {
             ws.subscribe("r1", List.of("orders"));
-            try (Connection c = Outbox.begin(DB)) {
+            try (Connection c = CDC.begin()) {
                 Outbox.insert(c, "orders", "INSERT", "{\"rolled\":\"back\"}");
                 c.rollback();
             }
-            long after = Outbox.insert(DB, "orders", "INSERT", "{\"committed\":true}");
+            long after = CDC.insert("orders", "INSERT", "{\"committed\":true}");
             JsonNode first = ws.events(1, Duration.ofSeconds(10)).getFirst();
             assertThat(first.get("id").asLong()).isEqualTo(after);
             assertThat(first.get("payload").get("committed").asBoolean()).isTrue();

@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 
 import io.cdcnotify.testing.Api;
+import io.cdcnotify.testing.CdcFixture;
 import io.cdcnotify.testing.CdcServer;
 import io.cdcnotify.testing.Outbox;
 import io.cdcnotify.testing.SseTestClient;
@@ -23,18 +24,19 @@ import static org.awaitility.Awaitility.await;
 class RetentionTest {
 
     @RegisterExtension
-    static final TestDatabase DB = new TestDatabase();
+    static final CdcFixture CDC = CdcFixture.ownServers();
+    private static final TestDatabase DB = CDC.db();
 
     @Test
     void oldRowsAreDeletedAndAnOldCursorGetsResumeUnavailable() throws Exception {
-        try (CdcServer server = CdcServer.start(DB, Map.of("cdc.outbox.retention-seconds", "1",
+        try (CdcServer server = CDC.start(Map.of("cdc.outbox.retention-seconds", "1",
                                                            "cdc.outbox.purge-batch", "7"))) {
             String key = Api.createKey(server, List.of("aging"));
             String oldCursor;
             try (WsTestClient ws = WsTestClient.authenticated(server, key)) {
                 ws.subscribe("r", List.of("aging"));
                 for (int i = 0; i < 20; i++) {
-                    Outbox.insert(DB, "aging", "INSERT", "{\"i\":" + i + "}");
+                    CDC.insert("aging", "INSERT", "{\"i\":" + i + "}");
                 }
                 oldCursor = ws.events(20, Duration.ofSeconds(10)).getFirst().get("cursor").asText();
             }
@@ -55,7 +57,7 @@ class RetentionTest {
             // new events still flow, and their cursors resume
             try (WsTestClient ws = WsTestClient.authenticated(server, key)) {
                 ws.subscribe("r", List.of("aging"));
-                long fresh = Outbox.insert(DB, "aging", "INSERT", "{\"fresh\":true}");
+                long fresh = CDC.insert("aging", "INSERT", "{\"fresh\":true}");
                 assertThat(ws.events(1, Duration.ofSeconds(10)).getFirst().get("id").asLong()).isEqualTo(fresh);
             }
         }
@@ -63,13 +65,13 @@ class RetentionTest {
 
     @Test
     void nothingFromAnOpenTransactionOnIsDeletedUnderIt() throws Exception {
-        try (CdcServer server = CdcServer.start(DB, Map.of("cdc.outbox.retention-seconds", "1"))) {
+        try (CdcServer server = CDC.start(Map.of("cdc.outbox.retention-seconds", "1"))) {
             String key = Api.createKey(server, List.of("aging"));
-            long before = Outbox.insert(DB, "aging", "INSERT", "{\"before\":true}");
-            try (WsTestClient ws = WsTestClient.authenticated(server, key); Connection open = Outbox.begin(DB)) {
+            long before = CDC.insert("aging", "INSERT", "{\"before\":true}");
+            try (WsTestClient ws = WsTestClient.authenticated(server, key); Connection open = CDC.begin()) {
                 ws.subscribe("r", List.of("aging"));
                 long pending = Outbox.insert(open, "aging", "INSERT", "{\"open\":true}");
-                long after = Outbox.insert(DB, "aging", "INSERT", "{\"after\":true}");
+                long after = CDC.insert("aging", "INSERT", "{\"after\":true}");
                 assertThat(ws.events(1, Duration.ofSeconds(10)).getFirst().get("id").asLong()).isEqualTo(after);
                 // a purge round has run once the row before the open transaction is gone
                 await().atMost(Duration.ofSeconds(12)).until(() -> rows("id = " + before) == 0);

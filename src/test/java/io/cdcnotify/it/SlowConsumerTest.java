@@ -7,14 +7,11 @@ import java.util.List;
 import java.util.Map;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.cdcnotify.testing.Api;
-import io.cdcnotify.testing.CdcServer;
+import io.cdcnotify.testing.CdcFixture;
 import io.cdcnotify.testing.Outbox;
 import io.cdcnotify.testing.SseTestClient;
 import io.cdcnotify.testing.TestDatabase;
 import io.cdcnotify.testing.WsTestClient;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -23,33 +20,22 @@ import static org.assertj.core.api.Assertions.assertThat;
 /** A client that stops reading is cut off with its cursor; nobody else waits for it, and nothing is lost. */
 class SlowConsumerTest {
 
-    @RegisterExtension
-    static final TestDatabase DB = new TestDatabase();
-
+    // these clients pause, then read again: a long close grace keeps them from being cut as stuck meanwhile
+    // (NonReadingClientsTest covers clients that never read again)
     private static final int BUFFER = 150;
     private static final int EVENTS = 400;
-    private static CdcServer server;
-    private static String key;
 
-    @BeforeAll
-    static void start() {
-        // these clients pause, then read again: a long close grace keeps them from being cut as stuck meanwhile
-        // (NonReadingClientsTest covers clients that never read again)
-        server = CdcServer.start(DB, Map.of("cdc.limits.client-buffer-events", Integer.toString(BUFFER),
-                                            "cdc.limits.close-grace-ms", "120000"));
-        key = Api.createKey(server, List.of("feed"));
-    }
+    @RegisterExtension
+    static final CdcFixture CDC = CdcFixture.sharedServer(Map.of("cdc.limits.client-buffer-events", Integer.toString(BUFFER),
+                                                                    "cdc.limits.close-grace-ms", "120000")).withKey("feed");
+    private static final TestDatabase DB = CDC.db();
 
-    @AfterAll
-    static void stop() {
-        server.close();
-    }
 
     @Test
     void aSlowWebSocketGets4408WithItsCursorWhileOthersKeepReceiving() throws Exception {
-        try (WsTestClient slow = WsTestClient.authenticated(server, key);
-             WsTestClient fast = WsTestClient.authenticated(server, key);
-             SseTestClient fastSse = SseTestClient.subscribed(server, key, "feed")) {
+        try (WsTestClient slow = CDC.ws();
+             WsTestClient fast = CDC.ws();
+             SseTestClient fastSse = CDC.sse("feed")) {
             slow.subscribe("s", List.of("feed"));
             fast.subscribe("f", List.of("feed"));
             slow.pause();
@@ -78,7 +64,7 @@ class SlowConsumerTest {
             assertThat(close.reason()).isEqualTo(cursor);
 
             // the cursor resumes the rest, nothing lost
-            try (WsTestClient again = WsTestClient.authenticated(server, key)) {
+            try (WsTestClient again = CDC.ws()) {
                 again.send(Map.of("type", "subscribe", "request_id", "r", "tables", List.of("feed"),
                                   "resume_from", cursor));
                 again.expect("subscribed");
@@ -93,8 +79,8 @@ class SlowConsumerTest {
 
     @Test
     void aSlowSseStreamGetsSlowConsumerWithItsCursorAndEnds() throws Exception {
-        try (SseTestClient slow = SseTestClient.subscribed(server, key, "feed");
-             WsTestClient fast = WsTestClient.authenticated(server, key)) {
+        try (SseTestClient slow = CDC.sse("feed");
+             WsTestClient fast = CDC.ws()) {
             fast.subscribe("f", List.of("feed"));
             slow.pause();
             List<Long> written = writeBigEvents();

@@ -7,12 +7,11 @@ import java.util.Map;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.cdcnotify.testing.Api;
+import io.cdcnotify.testing.CdcFixture;
 import io.cdcnotify.testing.CdcServer;
-import io.cdcnotify.testing.Outbox;
 import io.cdcnotify.testing.SseTestClient;
 import io.cdcnotify.testing.TestDatabase;
 import io.cdcnotify.testing.WsTestClient;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -24,7 +23,8 @@ import static org.awaitility.Awaitility.await;
 class TwoInstancesTest {
 
     @RegisterExtension
-    static final TestDatabase DB = new TestDatabase();
+    static final CdcFixture CDC = CdcFixture.ownServers();
+    private static final TestDatabase DB = CDC.db();
 
     private static CdcServer a;
     private static CdcServer b;
@@ -32,15 +32,9 @@ class TwoInstancesTest {
 
     @BeforeAll
     static void start() {
-        a = CdcServer.start(DB, Map.of("cdc.subscriptions.detached-ttl-seconds", "3"));
-        b = CdcServer.start(DB, Map.of("cdc.subscriptions.detached-ttl-seconds", "3"));
+        a = CDC.start(Map.of("cdc.subscriptions.detached-ttl-seconds", "3"));
+        b = CDC.start(Map.of("cdc.subscriptions.detached-ttl-seconds", "3"));
         key = Api.createKey(a, List.of("moves", "shared", "brief", "held"));
-    }
-
-    @AfterAll
-    static void stop() {
-        a.close();
-        b.close();
     }
 
     @Test
@@ -49,16 +43,16 @@ class TwoInstancesTest {
         String cursor;
         try (WsTestClient onA = WsTestClient.authenticated(a, key)) {
             onA.subscribe("r", List.of("moves"));
-            written.add(Outbox.insert(DB, "moves", "INSERT", "{\"n\":0}"));
+            written.add(CDC.insert("moves", "INSERT", "{\"n\":0}"));
             cursor = onA.events(1, Duration.ofSeconds(10)).getFirst().get("cursor").asText();
         }
         for (int i = 1; i <= 20; i++) {
-            written.add(Outbox.insert(DB, "moves", "INSERT", "{\"n\":" + i + "}"));
+            written.add(CDC.insert("moves", "INSERT", "{\"n\":" + i + "}"));
         }
         try (WsTestClient onB = WsTestClient.authenticated(b, key)) {
             onB.send(Map.of("type", "subscribe", "request_id", "r", "tables", List.of("moves"), "resume_from", cursor));
             onB.expect("subscribed");
-            written.add(Outbox.insert(DB, "moves", "INSERT", "{\"n\":21}"));
+            written.add(CDC.insert("moves", "INSERT", "{\"n\":21}"));
             assertThat(onB.events(21, Duration.ofSeconds(10))).extracting(e -> e.get("id").asLong())
                     .containsExactlyElementsOf(written.subList(1, written.size()));
         }
@@ -68,10 +62,10 @@ class TwoInstancesTest {
     void anSseClientLeavesAAndResumesOnBWithLastEventId() throws Exception {
         String lastId;
         try (SseTestClient onA = SseTestClient.subscribed(a, key, "moves")) {
-            Outbox.insert(DB, "moves", "INSERT", "{\"sse\":0}");
+            CDC.insert("moves", "INSERT", "{\"sse\":0}");
             lastId = onA.events(1, Duration.ofSeconds(10)).getFirst().id();
         }
-        long missed = Outbox.insert(DB, "moves", "INSERT", "{\"sse\":1}");
+        long missed = CDC.insert("moves", "INSERT", "{\"sse\":1}");
         try (SseTestClient onB = SseTestClient.open(b.http("/v1/events?tables=moves"),
                                                     Map.of("Authorization", "Bearer " + key, "Last-Event-ID", lastId))) {
             onB.expect("subscribed");
@@ -84,16 +78,17 @@ class TwoInstancesTest {
         String id;
         try (WsTestClient onA = WsTestClient.authenticated(a, key)) {
             id = onA.subscribe("r", List.of("shared")).get("subscription_id").asText();
-            Outbox.insert(DB, "shared", "INSERT", "{\"seen\":true}");
-            onA.events(1, Duration.ofSeconds(10));
+            CDC.insert("shared", "INSERT", "{\"seen\":true}");
+            String delivered = onA.events(1, Duration.ofSeconds(10)).getFirst().get("cursor").asText();
             // B learns within about a second that a client is attached on A
             await().atMost(Duration.ofSeconds(5))
                     .until(() -> Api.get(b.http("/v1/subscriptions/" + id), key).json().get("attached").asBoolean());
-            Thread.sleep(1500); // let A write the last delivered cursor (once a second)
+            // A writes the last delivered cursor about once a second
+            await().atMost(Duration.ofSeconds(5)).until(() -> delivered.equals(lastCursor(id)));
         }
         await().atMost(Duration.ofSeconds(5))
                 .until(() -> !Api.get(b.http("/v1/subscriptions/" + id), key).json().get("attached").asBoolean());
-        long missed = Outbox.insert(DB, "shared", "INSERT", "{\"seen\":false}");
+        long missed = CDC.insert("shared", "INSERT", "{\"seen\":false}");
         try (WsTestClient onB = WsTestClient.authenticated(b, key)) {
             onB.send(Map.of("type", "subscribe", "request_id", "r", "subscription_id", id));
             onB.expect("subscribed");
@@ -124,12 +119,10 @@ class TwoInstancesTest {
             try (java.sql.Connection c = DB.connect(); java.sql.Statement st = c.createStatement()) {
                 st.execute("UPDATE cdc.subscriptions SET detached_at = now() WHERE id = '" + id + "'");
             }
-            long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos(); // past the 3 s TTL
-            while (System.nanoTime() < deadline) {
-                assertThat(Api.get(a.http("/v1/subscriptions/" + id), key).status()).isEqualTo(200);
-                Thread.sleep(250);
-            }
-            long id2 = Outbox.insert(DB, "brief", "INSERT", "{\"still\":\"here\"}");
+            await().during(Duration.ofSeconds(5)).atMost(Duration.ofSeconds(7)) // past the 3 s TTL
+                    .pollInterval(Duration.ofMillis(250))
+                    .untilAsserted(() -> assertThat(Api.get(a.http("/v1/subscriptions/" + id), key).status()).isEqualTo(200));
+            long id2 = CDC.insert("brief", "INSERT", "{\"still\":\"here\"}");
             assertThat(onA.events(1, Duration.ofSeconds(10)).getFirst().get("id").asLong()).isEqualTo(id2);
         }
     }
@@ -161,7 +154,7 @@ class TwoInstancesTest {
             a2.close();
             List<Long> written = new ArrayList<>();
             for (int i = 0; i < 20; i++) {
-                written.add(Outbox.insert(DB, "held", "INSERT", "{\"n\":" + i + "}"));
+                written.add(CDC.insert("held", "INSERT", "{\"n\":" + i + "}"));
             }
             for (WsTestClient c : List.of(b1, b2)) {
                 assertThat(c.events(20, Duration.ofSeconds(10))).extracting(e -> e.get("id").asLong())
@@ -177,7 +170,7 @@ class TwoInstancesTest {
             try (WsTestClient a3 = WsTestClient.authenticated(a, key)) {
                 a3.send(Map.of("type", "subscribe", "request_id", "r", "subscription_id", id));
                 a3.expect("subscribed");
-                long live = Outbox.insert(DB, "held", "INSERT", "{\"live\":true}");
+                long live = CDC.insert("held", "INSERT", "{\"live\":true}");
                 assertThat(a3.events(1, Duration.ofSeconds(10)).getFirst().get("id").asLong())
                         .as("a plain attach on A starts live, no replay").isEqualTo(live);
             }
@@ -220,6 +213,16 @@ class TwoInstancesTest {
         try (java.sql.Connection c = DB.connect(); java.sql.Statement st = c.createStatement()) {
             st.execute("DELETE FROM cdc.instances WHERE id = 'i-alive'");
             st.execute("DELETE FROM cdc.subscription_attachments WHERE instance_id = 'i-alive'");
+        }
+    }
+
+    private static String lastCursor(String subscriptionId) throws java.sql.SQLException {
+        try (java.sql.Connection c = DB.connect();
+             java.sql.PreparedStatement st = c.prepareStatement("SELECT last_cursor FROM cdc.subscriptions WHERE id = ?")) {
+            st.setString(1, subscriptionId);
+            try (java.sql.ResultSet rs = st.executeQuery()) {
+                return rs.next() ? rs.getString(1) : null;
+            }
         }
     }
 }

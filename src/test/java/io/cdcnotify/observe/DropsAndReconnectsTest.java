@@ -11,6 +11,7 @@ import io.cdcnotify.testing.Listener;
 import io.cdcnotify.testing.Outbox;
 import io.cdcnotify.testing.SseTestClient;
 import io.cdcnotify.testing.TestDatabase;
+import io.cdcnotify.testing.WsTestClient;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -82,7 +83,7 @@ class DropsAndReconnectsTest {
     void aDetachedDurableSubscriptionThatOverflowsCountsQueueFull() throws Exception {
         Scrape before = Scrape.of(server);
         String subscription;
-        try (PoliteWs ws = PoliteWs.authenticated(server, key)) {
+        try (WsTestClient ws = WsTestClient.authenticated(server, key).closingCleanly()) {
             subscription = ws.subscribe("r", List.of("parked")).get("subscription_id").asText();
         }
         // closed: the subscription is detached once the connection is gone

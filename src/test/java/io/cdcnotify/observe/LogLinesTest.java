@@ -86,7 +86,7 @@ class LogLinesTest {
         String key = Api.createKey(server, List.of("orders"));
         String id;
         // the key in the query: it must not reach the logs either
-        try (PoliteWs ws = PoliteWs.authenticated(server, "/v1/ws?api_key=" + key, Map.of())) {
+        try (WsTestClient ws = WsTestClient.authenticated(server, "/v1/ws?api_key=" + key, Map.of()).closingCleanly()) {
             id = ws.connectionId(); // from auth_ok: what the log lines must carry
             ws.send("{\"type\":\"ping\",\"request_id\":\"p\"}");
             ws.expect("pong");
@@ -114,7 +114,7 @@ class LogLinesTest {
     @Test
     void everyLineFromTheConnectionsOwnClassesCarriesItsConnectionId() {
         String key = Api.createKey(server, List.of("orders"));
-        try (PoliteWs ws = PoliteWs.authenticated(server, key)) {
+        try (WsTestClient ws = WsTestClient.authenticated(server, key).closingCleanly()) {
             ws.subscribe("r", List.of("orders"));
         }
         try (SseTestClient sse = SseTestClient.subscribed(server, key, "orders")) {

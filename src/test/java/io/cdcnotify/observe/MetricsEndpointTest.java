@@ -129,7 +129,7 @@ class MetricsEndpointTest {
     @Test
     void eventsCountAsReceivedAndDeliveredPerTransportAndFeedTheLagHistogram() throws Exception {
         int n = 25;
-        try (PoliteWs ws = PoliteWs.authenticated(server, key);
+        try (WsTestClient ws = WsTestClient.authenticated(server, key).closingCleanly();
              SseTestClient sse = SseTestClient.subscribed(server, key, "orders")) {
             ws.subscribe("r1", List.of("orders"));
             // once a marker has reached both clients and shows in the delivered counters (deliveries reach the
@@ -181,8 +181,8 @@ class MetricsEndpointTest {
         Scrape before = Scrape.of(server);
         double ws0 = before.value("cdc_connections", "transport", "websocket");
         double sse0 = 0;
-        PoliteWs ws1 = PoliteWs.authenticated(server, key);
-        PoliteWs ws2 = PoliteWs.authenticated(server, key);
+        WsTestClient ws1 = WsTestClient.authenticated(server, key).closingCleanly();
+        WsTestClient ws2 = WsTestClient.authenticated(server, key).closingCleanly();
         SseTestClient sse = SseTestClient.subscribed(server, key, "orders");
         try {
             await().atMost(WAIT).untilAsserted(() -> {
@@ -217,7 +217,7 @@ class MetricsEndpointTest {
     @Test
     void clientErrorsAreCountedByCode() {
         Scrape before = Scrape.of(server);
-        try (PoliteWs ws = PoliteWs.authenticated(server, key)) {
+        try (WsTestClient ws = WsTestClient.authenticated(server, key).closingCleanly()) {
             ws.send("{not json");
             assertThat(ws.expect("error").get("code").asText()).isEqualTo("bad_request");
             ws.send("{\"type\":\"subscribe\",\"request_id\":\"r\",\"tables\":[\"secret\"]}");

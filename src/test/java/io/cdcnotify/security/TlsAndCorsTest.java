@@ -5,14 +5,11 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.net.http.WebSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyStore;
 import java.time.Duration;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
 
 import javax.net.ssl.SSLContext;
@@ -20,6 +17,7 @@ import javax.net.ssl.TrustManagerFactory;
 
 import io.cdcnotify.testing.CdcServer;
 import io.cdcnotify.testing.TestDatabase;
+import io.cdcnotify.testing.WsTestClient;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -96,20 +94,9 @@ class TlsAndCorsTest {
 
     @Test
     void aWebSocketAuthenticatesOverWss() {
-        CompletableFuture<String> first = new CompletableFuture<>();
-        WebSocket ws = https.newWebSocketBuilder()
-                .header("Authorization", "Bearer " + CdcServer.ADMIN_KEY)
-                .buildAsync(URI.create("wss://127.0.0.1:" + server.port() + "/v1/ws"), new WebSocket.Listener() {
-                    @Override
-                    public CompletionStage<?> onText(WebSocket webSocket, CharSequence data, boolean last) {
-                        first.complete(data.toString());
-                        return null;
-                    }
-                }).orTimeout(10, TimeUnit.SECONDS).join();
-        try {
-            assertThat(first.orTimeout(10, TimeUnit.SECONDS).join()).contains("\"type\":\"auth_ok\"");
-        } finally {
-            ws.abort();
+        try (WsTestClient ws = WsTestClient.connect(https, URI.create("wss://127.0.0.1:" + server.port() + "/v1/ws"),
+                                                    Map.of("Authorization", "Bearer " + CdcServer.ADMIN_KEY))) {
+            assertThat(ws.next().path("type").asText()).isEqualTo("auth_ok");
         }
     }
 

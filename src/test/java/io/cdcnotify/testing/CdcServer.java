@@ -1,18 +1,27 @@
 package io.cdcnotify.testing;
 
 import java.net.URI;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 import io.cdcnotify.TestAccess;
 import io.cdcnotify.config.Settings;
 import io.cdcnotify.listen.OutboxListener;
+import io.helidon.common.testing.virtualthreads.PinningRecorder;
 import io.helidon.config.Config;
 import io.helidon.webserver.WebServer;
 import io.helidon.webserver.WebServerConfig;
 
 /**
  * The real service, wired by {@code Main.setup}, on a random port against a {@link TestDatabase}.
+ *
+ * <p>A server started here records virtual-thread pinning while it runs, with Helidon's {@link PinningRecorder}
+ * (JFR's {@code jdk.VirtualThreadPinned} over {@link PinningRecorder#DEFAULT_THRESHOLD} ms, the check that
+ * {@code @ServerTest(pinningDetection = true)} makes): {@link #close()} fails with the pinned stack when a thread
+ * was pinned. Tests on {@code @ServerTest} set the server up with {@link #setUp} and wrap the injected server
+ * with {@link #of}; Helidon's extension then checks pinning and stops the server.
  */
 public final class CdcServer implements AutoCloseable {
 
@@ -20,11 +29,14 @@ public final class CdcServer implements AutoCloseable {
 
     private final WebServer server;
     private final OutboxListener listener;
+    private final PinningRecorder pinning;
     private Runnable onClose = () -> { };
+    private final AtomicBoolean closed = new AtomicBoolean();
 
-    private CdcServer(WebServer server, OutboxListener listener) {
+    private CdcServer(WebServer server, OutboxListener listener, PinningRecorder pinning) {
         this.server = server;
         this.listener = listener;
+        this.pinning = pinning;
     }
 
     public static CdcServer start(TestDatabase db) {
@@ -35,7 +47,32 @@ public final class CdcServer implements AutoCloseable {
      * @param given configuration keys to set, e.g. {@code cdc.limits.client-buffer-events}
      */
     public static CdcServer start(TestDatabase db, Map<String, String> given) {
+        PinningRecorder pinning = PinningRecorder.create();
+        pinning.record(Duration.ofMillis(PinningRecorder.DEFAULT_THRESHOLD));
         Map<String, String> keys = RelayMode.apply(db, given); // CDC_TEST_FANOUT=nats: every server in relay mode
+        WebServerConfig.Builder builder = WebServer.builder().shutdownHook(false);
+        OutboxListener listener = TestAccess.setupReturningListener(builder, config(db, keys));
+        CdcServer started = new CdcServer(builder.build().start(), listener, pinning);
+        started.onClose = () -> RelayMode.closed(db, keys);
+        return started;
+    }
+
+    /**
+     * For {@code @SetUpServer}: wires the service into Helidon's server builder, as {@link #start} does, for a
+     * test on {@code @ServerTest}.
+     */
+    public static void setUp(WebServerConfig.Builder builder, TestDatabase db, Map<String, String> given) {
+        TestAccess.setup(builder, config(db, given));
+    }
+
+    /** A server that Helidon's {@code @ServerTest} started (and will stop), for this class's helpers. */
+    public static CdcServer of(WebServer server) {
+        CdcServer wrapped = new CdcServer(server, null, null);
+        wrapped.closed.set(true); // not ours to stop
+        return wrapped;
+    }
+
+    private static Config config(TestDatabase db, Map<String, String> keys) {
         Map<String, String> env = new HashMap<>();
         env.put("DB_URL", db.url());
         env.put("DB_USER", db.user());
@@ -43,16 +80,14 @@ public final class CdcServer implements AutoCloseable {
         env.put("CDC_ADMIN_KEY", ADMIN_KEY);
         env.put("SERVER_PORT", "0");
         env.put("SERVER_HOST", "127.0.0.1");
-        Config config = Settings.load(env, keys);
-        WebServerConfig.Builder builder = WebServer.builder().shutdownHook(false);
-        OutboxListener listener = TestAccess.setupReturningListener(builder, config);
-        CdcServer started = new CdcServer(builder.build().start(), listener);
-        started.onClose = () -> RelayMode.closed(db, keys);
-        return started;
+        return Settings.load(env, keys);
     }
 
     /** The service's outbox listener (its fault-injection seam is package-private to {@code io.cdcnotify.listen}). */
     public OutboxListener listener() {
+        if (listener == null) {
+            throw new IllegalStateException("a server set up by @ServerTest: its listener is not at hand");
+        }
         return listener;
     }
 
@@ -68,9 +103,20 @@ public final class CdcServer implements AutoCloseable {
         return URI.create("ws://127.0.0.1:" + port() + pathAndQuery);
     }
 
+    /**
+     * Stops the server, once (a {@link CdcFixture} may close what a test closed already); then fails if a virtual
+     * thread was pinned while it ran.
+     */
     @Override
     public void close() {
-        server.stop();
-        onClose.run();
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        try {
+            server.stop();
+            onClose.run();
+        } finally {
+            pinning.close(); // throws PinningAssertionError with the pinned stack
+        }
     }
 }

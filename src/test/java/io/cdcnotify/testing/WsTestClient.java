@@ -7,6 +7,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -18,9 +19,12 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 /**
- * A WebSocket client for tests, on the JDK's {@link WebSocket}: every text message lands in a queue as JSON, and
- * the close code and reason are kept. {@link #pause()} stops reading from the socket (the JDK only reads while
- * there is demand), which is how a test makes a slow consumer.
+ * The well-behaved WebSocket client of the tests, on the JDK's {@link WebSocket}: every text message lands in a
+ * queue as JSON, and the close code and reason are kept. {@link #pause()} stops reading from the socket (the JDK
+ * only reads while there is demand), which is how a test makes a slow consumer. {@link #close()} aborts the TCP
+ * connection, as a client that vanishes does; {@link #closingCleanly()} makes it end with a close frame instead,
+ * for tests that watch the server count a connection gone at once. For frames no library would send, or a reader
+ * that never reads, see {@link RawWsClient}.
  */
 public final class WsTestClient implements WebSocket.Listener, AutoCloseable {
 
@@ -33,6 +37,8 @@ public final class WsTestClient implements WebSocket.Listener, AutoCloseable {
     private final StringBuilder partial = new StringBuilder();
     private volatile boolean paused;
     private volatile WebSocket socket;
+    private volatile boolean cleanClose;
+    private JsonNode authOk;
 
     /** A closing handshake or a dropped connection ({@code code} 1006 then). */
     public record Close(int code, String reason) {
@@ -46,8 +52,13 @@ public final class WsTestClient implements WebSocket.Listener, AutoCloseable {
     }
 
     public static WsTestClient connect(URI uri, Map<String, String> headers) {
+        return connect(HTTP, uri, headers);
+    }
+
+    /** Connects through {@code http} (one with its own TLS context, say). */
+    public static WsTestClient connect(HttpClient http, URI uri, Map<String, String> headers) {
         WsTestClient client = new WsTestClient();
-        WebSocket.Builder builder = HTTP.newWebSocketBuilder().connectTimeout(WAIT);
+        WebSocket.Builder builder = http.newWebSocketBuilder().connectTimeout(WAIT);
         headers.forEach(builder::header);
         client.socket = builder.buildAsync(uri, client).orTimeout(10, TimeUnit.SECONDS).join();
         return client;
@@ -55,9 +66,30 @@ public final class WsTestClient implements WebSocket.Listener, AutoCloseable {
 
     /** Connects with the key in the Authorization header and waits for {@code auth_ok}. */
     public static WsTestClient authenticated(CdcServer server, String key) {
-        WsTestClient client = connect(server.ws("/v1/ws"), Map.of("Authorization", "Bearer " + key));
-        client.expect("auth_ok");
+        return authenticated(server, "/v1/ws", Map.of("Authorization", "Bearer " + key));
+    }
+
+    /** Connects (the key in the query, say) and waits for {@code auth_ok}. */
+    public static WsTestClient authenticated(CdcServer server, String pathAndQuery, Map<String, String> headers) {
+        WsTestClient client = connect(server.ws(pathAndQuery), headers);
+        client.authOk = client.expect("auth_ok");
         return client;
+    }
+
+    /** The {@code auth_ok} message of a client made by {@code authenticated}. */
+    public JsonNode authOk() {
+        return authOk;
+    }
+
+    /** The connection id the server gave in {@code auth_ok}. */
+    public String connectionId() {
+        return authOk.get("connection_id").asText();
+    }
+
+    /** Makes {@link #close()} end the connection with a close frame, as {@link #closeCleanly()} does. */
+    public WsTestClient closingCleanly() {
+        cleanClose = true;
+        return this;
     }
 
     public void send(String text) {
@@ -84,12 +116,13 @@ public final class WsTestClient implements WebSocket.Listener, AutoCloseable {
     }
 
     public JsonNode next(Duration wait) {
+        return poll(wait).orElseThrow(() -> new AssertionError("no message within " + wait));
+    }
+
+    /** The next message if one comes within {@code wait}: for loops that go on when nothing came. */
+    public Optional<JsonNode> poll(Duration wait) {
         try {
-            JsonNode m = messages.poll(wait.toMillis(), TimeUnit.MILLISECONDS);
-            if (m == null) {
-                throw new AssertionError("no message within " + wait);
-            }
-            return m;
+            return Optional.ofNullable(messages.poll(wait.toMillis(), TimeUnit.MILLISECONDS));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new AssertionError(e);
@@ -147,7 +180,7 @@ public final class WsTestClient implements WebSocket.Listener, AutoCloseable {
 
     /** Waits for the connection to close. */
     public Close closed() {
-        return closed.orTimeout(WAIT.toSeconds(), TimeUnit.SECONDS).join();
+        return closed.copy().orTimeout(WAIT.toSeconds(), TimeUnit.SECONDS).join();
     }
 
     public CompletableFuture<Close> closeFuture() {
@@ -199,9 +232,28 @@ public final class WsTestClient implements WebSocket.Listener, AutoCloseable {
         closed.complete(new Close(1006, String.valueOf(error)));
     }
 
+    /**
+     * Sends a close frame (1000) and waits up to {@link #WAIT} for the server's; a server that does not answer is
+     * left to the caller's assertions.
+     */
+    public void closeCleanly() {
+        if (!closed.isDone()) {
+            if (!socket.isOutputClosed()) {
+                socket.sendClose(WebSocket.NORMAL_CLOSURE, "bye").orTimeout(WAIT.toSeconds(), TimeUnit.SECONDS).join();
+            }
+            if (paused) {
+                resume(); // the server's close frame is read only on demand
+            }
+            closed.copy().orTimeout(WAIT.toSeconds(), TimeUnit.SECONDS).exceptionally(t -> null).join();
+        }
+    }
+
+    /** Aborts the TCP connection, or closes with a frame if {@link #closingCleanly()} was asked. */
     @Override
     public void close() {
-        if (!closed.isDone()) {
+        if (cleanClose) {
+            closeCleanly();
+        } else if (!closed.isDone()) {
             socket.abort();
         }
     }
