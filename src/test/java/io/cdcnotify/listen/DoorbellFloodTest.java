@@ -29,7 +29,7 @@ import static org.awaitility.Awaitility.await;
  * Issue 15 point 1: while notifying commits arrive back to back (less than a millisecond apart), pgjdbc's
  * {@code getNotifications} does not return, so a doorbell that rang only after it returned left the reader waiting
  * tens of milliseconds per read. The LISTEN socket now rings on any bytes: reads keep starting every few
- * milliseconds through the flood.
+ * milliseconds through the flood, and the live LISTEN connection has its ring registered.
  */
 class DoorbellFloodTest {
 
@@ -91,8 +91,10 @@ class DoorbellFloodTest {
                 System.out.println("DoorbellFloodTest: " + seenSummary);
                 // a flood worth the name: notifications a few milliseconds apart or closer, on average
                 assertThat(flooded).as(seenSummary).isGreaterThan(FLOOD.toMillis() / 3);
-                // the old doorbell, rung only when getNotifications returned: median gap 46 ms on this 2-core
-                // machine (p90 147 ms); ringing from the socket: coalesce (2 ms) plus a read, median 4 ms
+                // the old doorbell, rung only when getNotifications returned: median gap 46 ms in one run on this
+                // 2-core machine, 6 ms in another (it depends on how often the writers leave a 1 ms gap);
+                // ringing from the socket: coalesce (2 ms) plus a read, median 2-4 ms in five runs.
+                // RingingSocketFactoryTest is the deterministic check that the ring comes from inside the read
                 assertThat(p50).as(seenSummary).isLessThan(15);
             } finally {
                 flooding.set(false);
@@ -101,7 +103,7 @@ class DoorbellFloodTest {
                 }
                 writers.shutdown();
             }
-            assertThat(RingingSocketFactory.registered()).isLessThanOrEqualTo(1); // the live LISTEN connection's only
+            assertThat(RingingSocketFactory.registered()).isEqualTo(1); // the live LISTEN connection's only
         }
         await().atMost(Duration.ofSeconds(5)).until(() -> RingingSocketFactory.registered() == 0);
     }
