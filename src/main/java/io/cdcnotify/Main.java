@@ -3,10 +3,13 @@ package io.cdcnotify;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintStream;
+import java.net.URI;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
+
+import javax.sql.DataSource;
 
 import io.cdcnotify.api.CapturesService;
 import io.cdcnotify.api.CorsFilter;
@@ -17,6 +20,7 @@ import io.cdcnotify.api.ListenerState;
 import io.cdcnotify.api.StateService;
 import io.cdcnotify.api.SubscriptionsService;
 import io.cdcnotify.auth.ApiKeys;
+import io.cdcnotify.auth.KeySweep;
 import io.cdcnotify.cli.Cli;
 import io.cdcnotify.cli.Factory;
 import io.cdcnotify.config.AuthConfig;
@@ -39,7 +43,9 @@ import io.cdcnotify.outbox.OutboxReader;
 import io.cdcnotify.outbox.Retention;
 import io.cdcnotify.sse.EventsService;
 import io.cdcnotify.subscription.Subscriptions;
+import io.cdcnotify.supervise.Scheduler;
 import io.cdcnotify.supervise.Watchdog;
+import io.cdcnotify.supervise.Worker;
 import io.cdcnotify.ws.WsService;
 import io.helidon.config.Config;
 import io.helidon.webserver.WebServer;
@@ -67,7 +73,7 @@ public final class Main {
 
     public static void main(String[] args) {
         Slf4jLogging.install();
-        // The tools print their own output; serve and demo raise the level again (Tools.serve, DemoCommand).
+        // The commands print their own output; serve and demo raise the level again (Parts.serve, cli.DemoCommand).
         logLevel(ch.qos.logback.classic.Level.WARN);
         int exit;
         try {
@@ -82,8 +88,8 @@ public final class Main {
 
     /** Runs the command {@code args} names (none: the service); the process exit code. */
     static int run(String[] args, Config config, PrintStream out, PrintStream err) {
-        try (Tools tools = new Tools(config, out, err)) {
-            return Cli.run(tools, args, out, err);
+        try (Parts parts = new Parts(config)) {
+            return Cli.run(parts, args, out, err);
         }
     }
 
@@ -102,19 +108,33 @@ public final class Main {
     }
 
     /**
-     * The one factory the commands are built from: the configuration, and a database (with its keys and
-     * captures) opened on first use and closed with the command.
+     * The service on parts of its own, which close after the server stops: what tests run (and what
+     * {@code serve} runs, on the parts of its command).
      */
-    static final class Tools implements Factory {
-        private final Config config;
-        private final PrintStream out;
-        private final PrintStream err;
-        private Database database;
+    static Lifecycle setup(WebServerConfig.Builder server, Config config) {
+        Parts parts = new Parts(config);
+        try {
+            return setup(server, parts, parts);
+        } catch (RuntimeException e) {
+            parts.close();
+            throw e;
+        }
+    }
 
-        Tools(Config config, PrintStream out, PrintStream err) {
+    /**
+     * The one factory: the configuration, then the database (opened on first use, so that {@code --help} and
+     * {@code health} need none) with its keys and captures, each built once and shared by the command and the
+     * service it may start; closed with the command.
+     */
+    static final class Parts implements Factory {
+        private final Config config;
+        private final Clock clock = Clock.systemUTC();
+        private Database database;
+        private ApiKeys keys;
+        private Captures captures;
+
+        Parts(Config config) {
             this.config = config;
-            this.out = out;
-            this.err = err;
         }
 
         @Override
@@ -127,7 +147,7 @@ public final class Main {
             return Main.version();
         }
 
-        private Database database() {
+        private synchronized Database database() {
             if (database == null) {
                 database = Database.open(DbConfig.from(config));
             }
@@ -135,38 +155,61 @@ public final class Main {
         }
 
         @Override
-        public ApiKeys keys() {
-            return new ApiKeys(database().client(), AuthConfig.from(config), Clock.systemUTC());
+        public synchronized ApiKeys keys() {
+            if (keys == null) {
+                keys = new ApiKeys(database().client(), AuthConfig.from(config), clock);
+            }
+            return keys;
         }
 
         @Override
-        public Captures captures() {
-            return new Captures(database().client());
+        public synchronized Captures captures() {
+            if (captures == null) {
+                captures = new Captures(database().client());
+            }
+            return captures;
+        }
+
+        @Override
+        public DataSource dataSource() {
+            return database().dataSource();
+        }
+
+        @Override
+        public void logAtConfiguredLevel() {
+            logLevel(null);
+        }
+
+        @Override
+        public Service start() {
+            WebServerConfig.Builder builder = WebServer.builder().shutdownHook(false);
+            Lifecycle lifecycle = setup(builder, this, () -> {
+            });
+            WebServer server = builder.build().start();
+            // Helidon logs a port it cannot bind and returns a server that is not running: say so plainly.
+            if (!server.isRunning()) {
+                lifecycle.afterStop(); // its beforeStart ran all the same: the listener is up
+                throw new IllegalStateException("the server did not start: is port "
+                                                + config.get("server.port").asInt().orElse(8080)
+                                                + " in use? (SERVER_PORT chooses another)");
+            }
+            return new Running(server, lifecycle, consoleUrl(config, server.port()));
         }
 
         @Override
         public int serve() {
             logLevel(null);
-            WebServer server;
-            Lifecycle lifecycle;
+            Service service;
             try {
-                WebServerConfig.Builder builder = WebServer.builder().shutdownHook(false);
-                lifecycle = setup(builder, config);
-                server = builder.build().start();
-                if (!server.isRunning()) {
-                    throw new IllegalStateException("the server did not start: is port "
-                                                    + config.get("server.port").asInt().orElse(8080) + " in use?");
-                }
+                service = start();
             } catch (RuntimeException e) {
                 LOG.error("cdc-notify could not start: {}", e.getMessage());
                 return 1;
             }
-            LOG.info("cdc-notify {} listening on port {}; web console {}", version(), server.port(),
-                     consoleUrl(config, server.port()));
+            LOG.info("cdc-notify {} listening on port {}; web console {}", version(), service.port(), service.url());
             CountDownLatch stopped = new CountDownLatch(1);
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-                lifecycle.drain(SHUTDOWN_GRACE);
-                server.stop();
+                service.stop(SHUTDOWN_GRACE);
                 LOG.info("cdc-notify stopped");
                 flushLogs();
                 stopped.countDown();
@@ -183,47 +226,58 @@ public final class Main {
         }
 
         @Override
-        public int demo(Duration interval) {
-            return DemoCommand.run(interval, config, out, err);
-        }
-
-        @Override
-        public void close() {
+        public synchronized void close() {
             if (database != null) {
                 database.close();
+                database = null;
             }
         }
     }
 
+    /** A started service: {@link #stop} drains its clients, then stops the server and what it started. */
+    private record Running(WebServer server, Lifecycle lifecycle, URI url) implements Factory.Service {
+        @Override
+        public int port() {
+            return server.port();
+        }
+
+        @Override
+        public void stop(Duration grace) {
+            lifecycle.drain(grace);
+            server.stop();
+        }
+    }
+
     /** Where a browser on this machine finds the console ({@code 0.0.0.0} is not an address to browse to). */
-    static String consoleUrl(Config config, int port) {
+    static URI consoleUrl(Config config, int port) {
         String host = config.get("server.host").asString().orElse("0.0.0.0");
         String shown = switch (host) {
             case "0.0.0.0", "::", "[::]", "" -> "localhost";
             default -> host.contains(":") && !host.startsWith("[") ? "[" + host + "]" : host;
         };
         boolean tls = config.get("server.tls.private-key").exists();
-        return (tls ? "https://" : "http://") + shown + ":" + port + "/";
+        return URI.create((tls ? "https://" : "http://") + shown + ":" + port + "/");
     }
 
     /**
-     * Builds every component from {@code config}, and adds the routes and the lifecycle that starts and stops
-     * them with the server.
+     * Builds every component from {@code parts} and their configuration, and adds the routes and the lifecycle
+     * that starts and stops them with the server; {@code closedAfterStop} is closed last.
      */
-    static Lifecycle setup(WebServerConfig.Builder server, Config config) {
-        Clock clock = Clock.systemUTC();
+    static Lifecycle setup(WebServerConfig.Builder server, Parts parts, AutoCloseable closedAfterStop) {
+        Config config = parts.config();
+        Clock clock = parts.clock;
         LimitsConfig limits = LimitsConfig.from(config);
         SubscriptionConfig subscriptionConfig = SubscriptionConfig.from(config);
         AuthConfig authConfig = AuthConfig.from(config);
 
-        Database database = Database.open(DbConfig.from(config));
+        Database database = parts.database();
         OutboxConfig outboxConfig = OutboxConfig.from(config);
+        ApiKeys keys = parts.keys();
         OutboxReader reader = new OutboxReader(database.dataSource(), outboxConfig.pageBytes());
         Meters metrics = new Meters();
         Hub hub = new Hub(new Hub.Limits(limits.clientBufferEvents(), limits.clientBufferBytes(),
                                          subscriptionConfig.queueMaxEvents(), subscriptionConfig.queueMaxBytes(),
                                          limits.totalBufferBytes(), limits.closeGrace()), metrics, clock);
-        ApiKeys keys = new ApiKeys(database.client(), authConfig, clock);
         Retention retention = new Retention(database.client(), outboxConfig.retention(), outboxConfig.purgeBatch());
         Subscriptions subscriptions = new Subscriptions(hub, reader, database.client(), retention, subscriptionConfig,
                                                         limits.maxSubscriptionsPerKey(), clock);
@@ -231,14 +285,23 @@ public final class Main {
                                                      ListenerConfig.from(config), clock);
         Relay relay = relay(config, database, reader, hub, clock);
         java.util.function.BooleanSupplier feeding = relay == null ? listener::connected : relay::healthy;
-        Housekeeping housekeeping = new Housekeeping(keys, hub, subscriptions, retention, authConfig.sweepInterval(),
-                                                     outboxConfig.purgeInterval());
+        KeySweep keySweep = new KeySweep(keys, authConfig.sweepInterval(), subscriptions::keysHeld,
+                                         subscriptions::release);
+        // each periodic job comes from its owner, on a thread of its own, so that one stuck or dead job neither
+        // holds up the others nor goes unnoticed
+        java.util.List<Worker> jobs = java.util.List.of(keySweep.job(), subscriptions.syncJob(),
+                                                        retention.job(outboxConfig.purgeInterval()),
+                                                        hub.connectionsJob());
+        Scheduler authTimer = new Scheduler("cdc-timer");
         // no silent death: every thread the service depends on is watched, replaced when it dies or sticks
         Watchdog watchdog = new Watchdog(Duration.ofMillis(500));
         watchdog.supervise(listener::supervise);
-        watchdog.supervise(housekeeping::supervise);
-        java.util.Map<String, java.util.function.BooleanSupplier> threadChecks =
-                new java.util.LinkedHashMap<>(housekeeping.checks());
+        java.util.Map<String, java.util.function.BooleanSupplier> threadChecks = new java.util.LinkedHashMap<>();
+        for (Worker job : jobs) {
+            watchdog.supervise(job::supervise);
+            threadChecks.put(job.name(), job::healthy);
+        }
+        threadChecks.put("timer", authTimer::healthy);
         threadChecks.put("watchdog", watchdog::alive);
         metrics.watch(hub, new Meters.ListenerGauges() {
             @Override
@@ -273,7 +336,7 @@ public final class Main {
             }
         });
 
-        Lifecycle lifecycle = new Lifecycle(database, listener, relay, housekeeping, watchdog, hub);
+        Lifecycle lifecycle = new Lifecycle(listener, relay, jobs, authTimer, watchdog, hub, closedAfterStop);
         java.util.function.Supplier<ListenerState> listenerState = relay == null
                 ? () -> new ListenerState(listener.connected(), listener.lastEventId(), listener.reconnects(),
                                           listener.lagMillis())
@@ -296,18 +359,17 @@ public final class Main {
                         .register(lifecycle)
                         .register("/health", new HealthService(database::reachable, listenerState, threadChecks))
                         .register("/v1/state", new StateService(keys, hub, listenerState, version(), fanoutState))
-                        .register("/v1/keys", new KeysService(keys, limits.maxRequestBytes(), housekeeping::revoked))
+                        .register("/v1/keys", new KeysService(keys, limits.maxRequestBytes(), keySweep::revoked))
                         .register("/v1/subscriptions", new SubscriptionsService(keys, subscriptions,
                                                                                 limits.maxRequestBytes(),
                                                                                 limits.maxTablesPerSubscription()))
                         .register("/v1/events", new EventsService(keys, hub, subscriptions, limits))
-                        .register("/v1/captures", new CapturesService(new Captures(database.client()), keys,
-                                                                      limits.maxRequestBytes()))
+                        .register("/v1/captures", new CapturesService(parts.captures(), keys, limits.maxRequestBytes()))
                         .register("/", StaticContentFeature.createService(ClasspathHandlerConfig.builder()
                                                                                   .location("web")
                                                                                   .welcome("index.html")
                                                                                   .build())))
-                .addRouting(WsService.routing(keys, hub, subscriptions, limits, housekeeping.timer(), metrics));
+                .addRouting(WsService.routing(keys, hub, subscriptions, limits, authTimer.executor(), metrics));
         return lifecycle;
     }
 
@@ -340,8 +402,7 @@ public final class Main {
                 LOG.error("{}; running in database mode instead (cdc.fanout.fallback=database)", e.getMessage());
                 return null;
             }
-            database.close();
-            throw e;
+            throw e; // the parts, the database among them, close with their command
         }
     }
 
@@ -355,19 +416,14 @@ public final class Main {
         if (res.isSent()) {
             return;
         }
-        io.cdcnotify.hub.ErrorCode code = io.cdcnotify.hub.ErrorCode.INTERNAL;
-        String message = "internal error";
-        int status = 500;
         if (t instanceof io.helidon.http.HttpException http && http.status().code() < 500) {
-            status = http.status().code();
-            code = status == 404 ? io.cdcnotify.hub.ErrorCode.NOT_FOUND : io.cdcnotify.hub.ErrorCode.BAD_REQUEST;
-            message = status == 404 ? "no such resource" : http.status().reasonPhrase().toLowerCase(java.util.Locale.ROOT);
-        } else {
-            LOG.error("request {} {} failed", req.prologue().method().text(), req.path().path(), t);
+            int status = http.status().code();
+            io.cdcnotify.wire.HttpErrors.send(res, status, io.cdcnotify.wire.ErrorCode.forHttpStatus(status),
+                    status == 404 ? "no such resource" : http.status().reasonPhrase().toLowerCase(java.util.Locale.ROOT));
+            return;
         }
-        res.status(io.helidon.http.Status.create(status));
-        res.header(io.helidon.http.HeaderValues.CONTENT_TYPE_JSON);
-        res.send(code.body(message));
+        LOG.error("request {} {} failed", req.prologue().method().text(), req.path().path(), t);
+        io.cdcnotify.wire.HttpErrors.send(res, io.cdcnotify.wire.ErrorCode.INTERNAL, "internal error");
     }
 
     /**
@@ -377,20 +433,8 @@ public final class Main {
      */
     private static void refusedBeforeRouting(io.helidon.webserver.http.DirectHandlers.Builder handlers) {
         for (io.helidon.http.DirectHandler.EventType type : io.helidon.http.DirectHandler.EventType.values()) {
-            handlers.addHandler(type, (req, event, status, headers, message) -> {
-                int http = status.code();
-                io.cdcnotify.hub.ErrorCode code = http >= 500 ? io.cdcnotify.hub.ErrorCode.INTERNAL
-                        : http == 403 ? io.cdcnotify.hub.ErrorCode.FORBIDDEN
-                        : http == 404 ? io.cdcnotify.hub.ErrorCode.NOT_FOUND
-                        : io.cdcnotify.hub.ErrorCode.BAD_REQUEST;
-                headers.set(io.helidon.http.HeaderValues.CONTENT_TYPE_JSON);
-                return io.helidon.http.DirectHandler.TransportResponse.builder()
-                        .status(status)
-                        .headers(headers)
-                        .keepAlive(event.keepAlive())
-                        .entity(code.body(status.reasonPhrase().toLowerCase(java.util.Locale.ROOT)))
-                        .build();
-            });
+            handlers.addHandler(type, (req, event, status, headers, message) ->
+                    io.cdcnotify.wire.HttpErrors.beforeRouting(status, headers, event.keepAlive()));
         }
     }
 
@@ -427,22 +471,24 @@ public final class Main {
 
     /** Starts the background parts with the server, drains clients on SIGTERM, and stops it all after the server. */
     static final class Lifecycle implements HttpService {
-        private final Database database;
         private final OutboxListener listener;
         /** Relay mode's relay, which then feeds the hub instead of {@link #listener}; null in database mode. */
         private final Relay relay;
-        private final Housekeeping housekeeping;
+        private final java.util.List<Worker> jobs;
+        private final Scheduler authTimer;
         private final Watchdog watchdog;
         private final Hub hub;
+        private final AutoCloseable closedAfterStop;
 
-        Lifecycle(Database database, OutboxListener listener, Relay relay, Housekeeping housekeeping, Watchdog watchdog,
-                  Hub hub) {
-            this.database = database;
+        Lifecycle(OutboxListener listener, Relay relay, java.util.List<Worker> jobs, Scheduler authTimer,
+                  Watchdog watchdog, Hub hub, AutoCloseable closedAfterStop) {
             this.listener = listener;
             this.relay = relay;
-            this.housekeeping = housekeeping;
+            this.jobs = jobs;
+            this.authTimer = authTimer;
             this.watchdog = watchdog;
             this.hub = hub;
+            this.closedAfterStop = closedAfterStop;
         }
 
         /** For tests (through {@code TestAccess}). */
@@ -461,7 +507,8 @@ public final class Main {
             } else {
                 relay.start();
             }
-            housekeeping.start();
+            jobs.forEach(Worker::start);
+            authTimer.start();
             watchdog.start();
         }
 
@@ -494,12 +541,17 @@ public final class Main {
         public void afterStop() {
             watchdog.close();
             hub.closeAll(Disconnect.SHUTDOWN);
-            housekeeping.close();
+            jobs.forEach(job -> job.stop(Duration.ofSeconds(1)));
+            authTimer.close();
             listener.stop();
             if (relay != null) {
                 relay.stop();
             }
-            database.close();
+            try {
+                closedAfterStop.close();
+            } catch (Exception e) {
+                LOG.warn("closing after the server stopped failed: {}", e.toString());
+            }
         }
     }
 }

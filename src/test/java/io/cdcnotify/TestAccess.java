@@ -15,6 +15,11 @@ public final class TestAccess {
         Main.setup(builder, config);
     }
 
+    /** {@code Main}'s one factory, on {@code config}: what the commands are built from. */
+    public static io.cdcnotify.cli.Factory factory(Config config) {
+        return new Main.Parts(config);
+    }
+
     /** Runs {@code java -jar cdc-notify.jar ARGS} in this JVM, against {@code config}; the exit code. */
     public static int run(Config config, PrintStream out, PrintStream err, String... args) {
         return Main.run(args, config, out, err);

@@ -9,8 +9,10 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.cdcnotify.auth.ApiKeys;
 import io.cdcnotify.db.Captures;
-import io.cdcnotify.hub.ErrorCode;
-import io.cdcnotify.outbox.Timestamps;
+import io.cdcnotify.wire.ErrorCode;
+import io.cdcnotify.wire.HttpErrors;
+import io.cdcnotify.wire.Json;
+import io.cdcnotify.wire.Timestamps;
 import io.helidon.http.Status;
 import io.helidon.webserver.http.HttpRules;
 import io.helidon.webserver.http.HttpService;
@@ -45,19 +47,19 @@ public final class CapturesService implements HttpService {
         }
         JsonNode table = body.get().get("table");
         if (table == null || !table.isTextual()) {
-            Rest.error(res, ErrorCode.BAD_REQUEST, "table is required and must be a string such as public.orders");
+            HttpErrors.send(res, ErrorCode.BAD_REQUEST, "table is required and must be a string such as public.orders");
             return;
         }
         List<String> exclude = new ArrayList<>();
         JsonNode ex = body.get().get("exclude_columns");
         if (ex != null && !ex.isNull()) {
             if (!ex.isArray()) {
-                Rest.error(res, ErrorCode.BAD_REQUEST, "exclude_columns must be an array of column names");
+                HttpErrors.send(res, ErrorCode.BAD_REQUEST, "exclude_columns must be an array of column names");
                 return;
             }
             for (JsonNode c : ex) {
                 if (!c.isTextual()) {
-                    Rest.error(res, ErrorCode.BAD_REQUEST, "exclude_columns must be an array of column names");
+                    HttpErrors.send(res, ErrorCode.BAD_REQUEST, "exclude_columns must be an array of column names");
                     return;
                 }
                 exclude.add(c.asText());
@@ -66,7 +68,7 @@ public final class CapturesService implements HttpService {
         try {
             Rest.json(res, Status.CREATED_201, toJson(captures.add(table.asText(), exclude)));
         } catch (Captures.Refused e) {
-            Rest.error(res, e.missing() ? ErrorCode.NOT_FOUND : ErrorCode.BAD_REQUEST, e.getMessage());
+            HttpErrors.send(res, e.missing() ? ErrorCode.NOT_FOUND : ErrorCode.BAD_REQUEST, e.getMessage());
         }
     }
 
@@ -74,7 +76,7 @@ public final class CapturesService implements HttpService {
         if (rest.admin(req, res).isEmpty()) {
             return;
         }
-        ArrayNode all = Rest.JSON.createArrayNode();
+        ArrayNode all = Json.MAPPER.createArrayNode();
         captures.list().forEach(c -> all.add(toJson(c)));
         Rest.json(res, Status.OK_200, all);
     }
@@ -85,11 +87,11 @@ public final class CapturesService implements HttpService {
         }
         try {
             if (!captures.remove(req.path().pathParameters().get("table"))) {
-                Rest.error(res, ErrorCode.NOT_FOUND, "the table is not captured");
+                HttpErrors.send(res, ErrorCode.NOT_FOUND, "the table is not captured");
                 return;
             }
         } catch (Captures.Refused e) {
-            Rest.error(res, ErrorCode.BAD_REQUEST, e.getMessage());
+            HttpErrors.send(res, ErrorCode.BAD_REQUEST, e.getMessage());
             return;
         }
         Rest.noContent(res);
@@ -97,7 +99,7 @@ public final class CapturesService implements HttpService {
 
     /** A capture as the API and the command line show it. */
     public static ObjectNode toJson(Captures.Capture c) {
-        ObjectNode o = Rest.JSON.createObjectNode();
+        ObjectNode o = Json.MAPPER.createObjectNode();
         o.put("table", c.table());
         c.currentTable().ifPresentOrElse(t -> o.put("current_table", t), () -> o.putNull("current_table"));
         c.excludeColumns().forEach(o.putArray("exclude_columns")::add);

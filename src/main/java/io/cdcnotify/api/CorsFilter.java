@@ -3,9 +3,9 @@ package io.cdcnotify.api;
 import java.util.Optional;
 import java.util.Set;
 
-import io.cdcnotify.hub.ErrorCode;
+import io.cdcnotify.wire.ErrorCode;
+import io.cdcnotify.wire.HttpErrors;
 import io.helidon.http.HeaderNames;
-import io.helidon.http.HeaderValues;
 import io.helidon.http.Method;
 import io.helidon.http.Status;
 import io.helidon.webserver.http.Filter;
@@ -49,9 +49,7 @@ public final class CorsFilter implements Filter {
                 && req.headers().contains(HeaderNames.ACCESS_CONTROL_REQUEST_METHOD);
         if (preflight) {
             if (!allowed) {
-                res.status(Status.FORBIDDEN_403);
-                res.header(HeaderValues.CONTENT_TYPE_JSON);
-                res.send(ErrorCode.FORBIDDEN.body("origin not allowed"));
+                HttpErrors.send(res, ErrorCode.FORBIDDEN, "origin not allowed");
                 return;
             }
             allow(res, origin.get());

@@ -5,6 +5,7 @@ import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.cdcnotify.wire.Json;
 import io.helidon.http.Status;
 import io.helidon.webserver.http.HttpRules;
 import io.helidon.webserver.http.HttpService;
@@ -49,7 +50,7 @@ public final class HealthService implements HttpService {
         boolean db = database.getAsBoolean();
         boolean listening = listener.get().connected();
         boolean up = db && listening;
-        ObjectNode body = Rest.JSON.createObjectNode();
+        ObjectNode body = Json.MAPPER.createObjectNode();
         body.put("status", "DOWN");
         ObjectNode checks = body.putObject("checks");
         checks.put("database", db ? "UP" : "DOWN");

@@ -12,9 +12,11 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.cdcnotify.auth.ApiKey;
 import io.cdcnotify.auth.ApiKeys;
-import io.cdcnotify.hub.ErrorCode;
-import io.cdcnotify.outbox.Timestamps;
-import io.cdcnotify.subscription.TableNames;
+import io.cdcnotify.wire.ErrorCode;
+import io.cdcnotify.wire.HttpErrors;
+import io.cdcnotify.wire.Json;
+import io.cdcnotify.wire.TableNames;
+import io.cdcnotify.wire.Timestamps;
 import io.helidon.http.Status;
 import io.helidon.webserver.http.HttpRules;
 import io.helidon.webserver.http.HttpService;
@@ -70,11 +72,11 @@ public final class KeysService implements HttpService {
             admin = bool(b, "admin");
             expiresAt = timestamp(b, "expires_at");
         } catch (Rest.BadField e) {
-            Rest.error(res, ErrorCode.BAD_REQUEST, e.getMessage());
+            HttpErrors.send(res, ErrorCode.BAD_REQUEST, e.getMessage());
             return;
         }
         if (expiresAt.isPresent() && !expiresAt.get().isAfter(Instant.now())) {
-            Rest.error(res, ErrorCode.BAD_REQUEST, "expires_at must be in the future");
+            HttpErrors.send(res, ErrorCode.BAD_REQUEST, "expires_at must be in the future");
             return;
         }
         ApiKeys.Created created = keys.create(name, tables, admin, expiresAt);
@@ -87,7 +89,7 @@ public final class KeysService implements HttpService {
         if (rest.admin(req, res).isEmpty()) {
             return;
         }
-        ArrayNode all = Rest.JSON.createArrayNode();
+        ArrayNode all = Json.MAPPER.createArrayNode();
         keys.list().forEach(k -> all.add(toJson(k)));
         Rest.json(res, Status.OK_200, all);
     }
@@ -106,7 +108,7 @@ public final class KeysService implements HttpService {
         }
         String id = req.path().pathParameters().get("id");
         if (!ApiKeys.wellFormedId(id) || !keys.delete(id)) {
-            Rest.error(res, ErrorCode.NOT_FOUND, "no such key");
+            HttpErrors.send(res, ErrorCode.NOT_FOUND, "no such key");
             return;
         }
         onRevoked.accept(id);
@@ -115,7 +117,7 @@ public final class KeysService implements HttpService {
 
     /** A key as the API and the command line show it: never its secret or hash. */
     public static ObjectNode toJson(ApiKey key) {
-        ObjectNode o = Rest.JSON.createObjectNode();
+        ObjectNode o = Json.MAPPER.createObjectNode();
         o.put("id", key.id());
         o.put("name", key.name());
         key.tables().forEach(o.putArray("tables")::add);

@@ -4,15 +4,13 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.util.Optional;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.json.JsonMapper;
 import io.cdcnotify.auth.ApiKey;
 import io.cdcnotify.auth.ApiKeys;
 import io.cdcnotify.auth.Credentials;
-import io.cdcnotify.hub.ErrorCode;
+import io.cdcnotify.wire.ErrorCode;
+import io.cdcnotify.wire.HttpErrors;
+import io.cdcnotify.wire.Json;
 import io.helidon.http.HeaderNames;
 import io.helidon.http.HeaderValues;
 import io.helidon.http.Status;
@@ -24,10 +22,6 @@ import io.helidon.webserver.http.ServerResponse;
  * errors as {@code {"code","message"}}.
  */
 final class Rest {
-
-    static final ObjectMapper JSON = JsonMapper.builder()
-            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
-            .build();
 
     private final ApiKeys keys;
     private final int maxBodyBytes;
@@ -41,7 +35,7 @@ final class Rest {
     Optional<ApiKey> key(ServerRequest req, ServerResponse res) {
         Optional<ApiKey> key = Credentials.bearer(req.headers()).flatMap(keys::authenticate);
         if (key.isEmpty()) {
-            error(res, ErrorCode.UNAUTHORIZED, "a valid API key is required in Authorization: Bearer");
+            HttpErrors.send(res, ErrorCode.UNAUTHORIZED, "a valid API key is required in Authorization: Bearer");
         }
         return key;
     }
@@ -50,7 +44,7 @@ final class Rest {
     Optional<ApiKey> admin(ServerRequest req, ServerResponse res) {
         Optional<ApiKey> key = key(req, res);
         if (key.isPresent() && !key.get().admin()) {
-            error(res, ErrorCode.FORBIDDEN, "an admin key is required");
+            HttpErrors.send(res, ErrorCode.FORBIDDEN, "an admin key is required");
             return Optional.empty();
         }
         return key;
@@ -62,46 +56,46 @@ final class Rest {
                 .map(t -> t.mediaType().type().equals("application") && t.mediaType().subtype().equals("json"))
                 .orElse(false);
         if (!json) {
-            error(res, ErrorCode.BAD_REQUEST, "Content-Type must be application/json");
+            HttpErrors.send(res, ErrorCode.BAD_REQUEST, "Content-Type must be application/json");
             return Optional.empty();
         }
         byte[] bytes;
         try (InputStream in = req.content().inputStream()) {
             bytes = in.readNBytes(maxBodyBytes + 1);
         } catch (IOException | RuntimeException e) {
-            error(res, ErrorCode.BAD_REQUEST, "the body could not be read");
+            HttpErrors.send(res, ErrorCode.BAD_REQUEST, "the body could not be read");
             return Optional.empty();
         }
         if (bytes.length > maxBodyBytes) {
-            error(res, ErrorCode.BAD_REQUEST, "the body is larger than " + maxBodyBytes + " bytes");
+            HttpErrors.send(res, ErrorCode.BAD_REQUEST, "the body is larger than " + maxBodyBytes + " bytes");
             return Optional.empty();
         }
         try {
-            JsonNode node = JSON.readTree(bytes);
-            if (node == null || !node.isObject()) {
-                error(res, ErrorCode.BAD_REQUEST, "the body must be a JSON object");
-                return Optional.empty();
-            }
-            return Optional.of(node);
-        } catch (JsonProcessingException e) {
-            error(res, ErrorCode.BAD_REQUEST, "the body is not valid JSON");
-            return Optional.empty();
-        } catch (IOException e) {
-            error(res, ErrorCode.BAD_REQUEST, "the body could not be read");
+            return Optional.of(object(bytes));
+        } catch (BadField e) {
+            HttpErrors.send(res, ErrorCode.BAD_REQUEST, e.getMessage());
             return Optional.empty();
         }
     }
 
-    static void error(ServerResponse res, ErrorCode code, String message) {
-        res.status(Status.create(code.httpStatus()));
-        res.header(HeaderValues.CONTENT_TYPE_JSON);
-        res.send(code.body(message));
+    /** A body read as client input ({@link Json#readClientInput}): a JSON object, or why it is refused. */
+    static JsonNode object(byte[] body) {
+        JsonNode node;
+        try {
+            node = Json.readClientInput(body);
+        } catch (Json.Malformed e) {
+            throw new BadField("the body is not valid JSON");
+        }
+        if (node == null || !node.isObject()) {
+            throw new BadField("the body must be a JSON object");
+        }
+        return node;
     }
 
     static void json(ServerResponse res, Status status, JsonNode body) {
         res.status(status);
         res.header(HeaderValues.CONTENT_TYPE_JSON);
-        res.send(body.toString());
+        res.send(Json.write(body));
     }
 
     static void noContent(ServerResponse res) {

@@ -5,6 +5,7 @@ import java.util.function.Supplier;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.cdcnotify.auth.ApiKeys;
 import io.cdcnotify.hub.Hub;
+import io.cdcnotify.wire.Json;
 import io.helidon.http.Status;
 import io.helidon.webserver.http.HttpRules;
 import io.helidon.webserver.http.HttpService;
@@ -43,7 +44,7 @@ public final class StateService implements HttpService {
             return;
         }
         ListenerState l = listener.get();
-        ObjectNode body = Rest.JSON.createObjectNode();
+        ObjectNode body = Json.MAPPER.createObjectNode();
         body.put("version", version);
         ObjectNode listenerNode = body.putObject("listener");
         listenerNode.put("connected", l.connected());

@@ -8,11 +8,13 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.cdcnotify.auth.ApiKey;
 import io.cdcnotify.auth.ApiKeys;
-import io.cdcnotify.hub.ErrorCode;
-import io.cdcnotify.hub.Filter;
 import io.cdcnotify.hub.Subscription;
-import io.cdcnotify.outbox.Timestamps;
 import io.cdcnotify.subscription.Subscriptions;
+import io.cdcnotify.wire.ErrorCode;
+import io.cdcnotify.wire.Filter;
+import io.cdcnotify.wire.HttpErrors;
+import io.cdcnotify.wire.Json;
+import io.cdcnotify.wire.Timestamps;
 import io.helidon.http.Status;
 import io.helidon.webserver.http.HttpRules;
 import io.helidon.webserver.http.HttpService;
@@ -53,31 +55,31 @@ public final class SubscriptionsService implements HttpService {
         try {
             tables = KeysService.tables(body.get());
         } catch (Rest.BadField e) {
-            Rest.error(res, ErrorCode.BAD_REQUEST, e.getMessage());
+            HttpErrors.send(res, ErrorCode.BAD_REQUEST, e.getMessage());
             return;
         }
         if (tables.size() > maxTables) {
-            Rest.error(res, ErrorCode.LIMIT_EXCEEDED, "a subscription may name at most " + maxTables + " tables");
+            HttpErrors.send(res, ErrorCode.LIMIT_EXCEEDED, "a subscription may name at most " + maxTables + " tables");
             return;
         }
         Optional<Filter> filter;
         try {
             filter = Filter.parse(body.get().get("operations"), body.get().get("filter"));
         } catch (Filter.Invalid e) {
-            Rest.error(res, ErrorCode.BAD_REQUEST, e.getMessage());
+            HttpErrors.send(res, ErrorCode.BAD_REQUEST, e.getMessage());
             return;
         }
         if (!key.get().allowsAll(tables)) {
-            Rest.error(res, ErrorCode.FORBIDDEN, "the key may not read these tables");
+            HttpErrors.send(res, ErrorCode.FORBIDDEN, "the key may not read these tables");
             return;
         }
         Optional<Subscription> made = subscriptions.createDurable(key.get().id(), tables, filter);
         if (made.isEmpty()) {
-            Rest.error(res, ErrorCode.LIMIT_EXCEEDED, subscriptions.limitMessage());
+            HttpErrors.send(res, ErrorCode.LIMIT_EXCEEDED, subscriptions.limitMessage());
             return;
         }
         Subscription s = made.get();
-        ObjectNode json = Rest.JSON.createObjectNode();
+        ObjectNode json = Json.MAPPER.createObjectNode();
         json.put("id", s.id());
         s.tables().forEach(json.putArray("tables")::add);
         json.put("created_at", Timestamps.format(s.createdAt()));
@@ -89,7 +91,7 @@ public final class SubscriptionsService implements HttpService {
         if (key.isEmpty()) {
             return;
         }
-        ArrayNode all = Rest.JSON.createArrayNode();
+        ArrayNode all = Json.MAPPER.createArrayNode();
         subscriptions.list(key.get().id()).forEach(s -> all.add(toJson(s)));
         Rest.json(res, Status.OK_200, all);
     }
@@ -101,7 +103,7 @@ public final class SubscriptionsService implements HttpService {
         }
         Optional<Subscriptions.View> s = subscriptions.view(req.path().pathParameters().get("id"), key.get().id());
         if (s.isEmpty()) {
-            Rest.error(res, ErrorCode.NOT_FOUND, "no such subscription");
+            HttpErrors.send(res, ErrorCode.NOT_FOUND, "no such subscription");
             return;
         }
         Rest.json(res, Status.OK_200, toJson(s.get()));
@@ -113,14 +115,14 @@ public final class SubscriptionsService implements HttpService {
             return;
         }
         if (!subscriptions.delete(req.path().pathParameters().get("id"), key.get().id())) {
-            Rest.error(res, ErrorCode.NOT_FOUND, "no such subscription");
+            HttpErrors.send(res, ErrorCode.NOT_FOUND, "no such subscription");
             return;
         }
         Rest.noContent(res);
     }
 
     private static ObjectNode toJson(Subscriptions.View s) {
-        ObjectNode json = Rest.JSON.createObjectNode();
+        ObjectNode json = Json.MAPPER.createObjectNode();
         json.put("id", s.id());
         s.tables().forEach(json.putArray("tables")::add);
         json.put("created_at", Timestamps.format(s.createdAt()));

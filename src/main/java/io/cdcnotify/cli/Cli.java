@@ -5,7 +5,6 @@ import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.Callable;
 
-import io.cdcnotify.CapturesCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -43,7 +42,7 @@ public final class Cli {
                 .addSubcommand(new Serve(factory))
                 .addSubcommand(new KeysCommand(factory))
                 .addSubcommand(new CapturesCommand(factory))
-                .addSubcommand(new Demo(factory))
+                .addSubcommand(new DemoCommand(factory))
                 .addSubcommand(new Health(factory))
                 .addSubcommand(new CommandLine.HelpCommand());
         cli.getCommandSpec().version("cdc-notify " + factory.version());

@@ -9,12 +9,12 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.cdcnotify.api.KeysService;
 import io.cdcnotify.auth.ApiKeys;
-import io.cdcnotify.subscription.TableNames;
+import io.cdcnotify.wire.TableNames;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -32,8 +32,6 @@ import picocli.CommandLine.Spec;
                        + "API: the way to the first key. Output is JSON on stdout."},
         commandListHeading = "%nCommands:%n")
 final class KeysCommand implements Callable<Integer> {
-
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     private final Factory factory;
     @Spec
@@ -88,7 +86,7 @@ final class KeysCommand implements Callable<Integer> {
     @Command(name = "list", mixinStandardHelpOptions = true,
             description = "Prints every key as a JSON array, oldest first (never the secrets).")
     int list() {
-        ArrayNode all = JSON.createArrayNode();
+        ArrayNode all = JsonNodeFactory.instance.arrayNode();
         factory.keys().list().forEach(k -> all.add(KeysService.toJson(k)));
         out().println(all);
         return 0;

@@ -1,5 +1,6 @@
 package io.cdcnotify.config;
 
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -70,6 +71,11 @@ public final class Settings {
      * this for settings that have no environment variable).
      */
     public static Config load(Map<String, String> env, Map<String, String> keys) {
+        return load(env, keys, Path.of("application.yaml"));
+    }
+
+    /** As {@link #load(Map, Map)}, with the working directory's file given (tests name one that is absent). */
+    static Config load(Map<String, String> env, Map<String, String> keys, Path workingFile) {
         Map<String, String> overrides = new LinkedHashMap<>();
         ENVIRONMENT.forEach((variable, key) -> {
             String value = env.get(variable);
@@ -83,7 +89,7 @@ public final class Settings {
                 .sources(List.of(ConfigSources.create(keys, "keys"),
                                  ConfigSources.create(overrides, "environment"),
                                  ConfigSources.systemProperties(),
-                                 ConfigSources.file("application.yaml").optional(),
+                                 ConfigSources.file(workingFile).optional(),
                                  ConfigSources.classpath("application.yaml")))
                 .build();
     }

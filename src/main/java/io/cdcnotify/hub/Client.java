@@ -14,6 +14,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
+import io.cdcnotify.wire.ErrorCode;
+import io.cdcnotify.wire.Message;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
@@ -335,7 +337,7 @@ public final class Client {
     private static long weight(Message m) {
         return switch (m) {
             case Message.Error e -> 64 + e.message().length() + e.requestId().map(String::length).orElse(0)
-                    + e.cursor().flatMap(c -> c).map(String::length).orElse(0);
+                    + e.cursor().map(String::length).orElse(0);
             case Message.Subscribed s -> 64 + s.subscriptionId().length() + s.requestId().map(String::length).orElse(0)
                     + s.tables().stream().mapToInt(t -> 16 + t.length()).sum();
             case Message.Unsubscribed u -> 48 + u.subscriptionId().length() + u.requestId().map(String::length).orElse(0);

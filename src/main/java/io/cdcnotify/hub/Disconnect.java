@@ -2,6 +2,9 @@ package io.cdcnotify.hub;
 
 import java.util.Optional;
 
+import io.cdcnotify.wire.ErrorCode;
+import io.cdcnotify.wire.Message;
+
 /**
  * Why the server ends a connection: the WebSocket close code of the contract, and the error a client is told
  * first (an SSE stream ends after that error; it has no close code).
@@ -24,25 +27,22 @@ public record Disconnect(int code, String reason, Optional<Message.Error> error)
     }
 
     public static Disconnect unauthorized(String message) {
-        return new Disconnect(4401, "unauthorized", Optional.of(Message.Error.of(ErrorCode.UNAUTHORIZED, message)));
+        return new Disconnect(closeCode(ErrorCode.UNAUTHORIZED), "unauthorized", Optional.of(Message.Error.of(ErrorCode.UNAUTHORIZED, message)));
     }
 
+    /** Not {@code unauthorized}'s own 4401: the contract tells a revoked key on an open connection apart. */
     public static Disconnect revoked(String message) {
         return new Disconnect(4403, "key revoked or expired",
                               Optional.of(Message.Error.of(ErrorCode.UNAUTHORIZED, message)));
     }
 
     public static Disconnect tooManyBadRequests() {
-        return new Disconnect(4400, "too many bad requests", Optional.empty());
+        return new Disconnect(closeCode(ErrorCode.BAD_REQUEST), "too many bad requests", Optional.empty());
     }
 
     /** A limit exceeded; {@code error} was (or is) sent on its own. */
     public static Disconnect limit(String reason) {
-        return new Disconnect(4429, reason, Optional.empty());
-    }
-
-    public static Disconnect frameTooLarge() {
-        return new Disconnect(1009, "frame too large", Optional.empty());
+        return new Disconnect(closeCode(ErrorCode.LIMIT_EXCEEDED), reason, Optional.empty());
     }
 
     /** The subscription this stream carried was deleted (SSE only; WebSocket clients get {@code unsubscribed}). */
@@ -57,14 +57,17 @@ public record Disconnect(int code, String reason, Optional<Message.Error> error)
      */
     public static Disconnect slowConsumer(Optional<String> lastCursor) {
         String reason = lastCursor.filter(c -> c.length() <= 123).orElse("");
-        Message.Error error = new Message.Error(Optional.empty(), ErrorCode.SLOW_CONSUMER,
-                                                "the client did not read its events fast enough; resume with the cursor",
-                                                Optional.of(lastCursor));
-        return new Disconnect(4408, reason, Optional.of(error));
+        Message.Error error = Message.Error.slowConsumer(
+                "the client did not read its events fast enough; resume with the cursor", lastCursor);
+        return new Disconnect(closeCode(ErrorCode.SLOW_CONSUMER), reason, Optional.of(error));
     }
 
     public static Disconnect internal() {
-        return new Disconnect(1011, "internal error",
+        return new Disconnect(closeCode(ErrorCode.INTERNAL), "internal error",
                               Optional.of(Message.Error.of(ErrorCode.INTERNAL, "internal error")));
+    }
+
+    private static int closeCode(ErrorCode code) {
+        return code.closeCode().orElseThrow();
     }
 }

@@ -12,6 +12,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import io.cdcnotify.outbox.OutboxEvent;
+import io.cdcnotify.supervise.Worker;
+import io.cdcnotify.wire.Filter;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -52,6 +54,8 @@ public final class Hub {
      * again meanwhile still gets {@code slow_consumer} with its cursor.
      */
     private static final int SLOW_GRACES = 5;
+    /** A connection still closing after this is cut ({@link #abortStuck}, from {@link #connectionsJob}). */
+    private static final Duration STUCK_GRACE = Duration.ofSeconds(5);
 
     /** How often, at most, {@link #publish} looks for the connections to cut when the total is over budget. */
     private static final long ENFORCE_EVERY_NANOS = 100_000_000L;
@@ -341,6 +345,17 @@ public final class Hub {
         if (memory.excess() > 0) {
             enforceTotal();
         }
+    }
+
+    /**
+     * The connections' own timers ({@code connections}, every second): {@link #tick}, and the cutting of
+     * connections whose writer is stuck while closing. The watchdog supervises it.
+     */
+    public Worker connectionsJob() {
+        return Worker.every("connections", Duration.ofSeconds(1), () -> {
+            abortStuck(STUCK_GRACE);
+            tick();
+        });
     }
 
     /** Closes every connection of these keys. */

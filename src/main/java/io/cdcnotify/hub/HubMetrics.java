@@ -1,5 +1,6 @@
 package io.cdcnotify.hub;
 
+import io.cdcnotify.wire.ErrorCode;
 /**
  * What the hub reports, so that the hub never imports a metrics library. Implementations must be cheap and
  * thread-safe: these are called on the hot path.

@@ -2,9 +2,10 @@ package io.cdcnotify.hub;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
-import java.nio.charset.StandardCharsets;
 
 import io.cdcnotify.outbox.OutboxEvent;
+import io.cdcnotify.wire.EventJson;
+import io.cdcnotify.wire.SseFrames;
 
 /**
  * An event on its way to clients, encoded once: every recipient shares the same JSON text, and every SSE
@@ -39,7 +40,7 @@ public final class Publication {
     public Publication(OutboxEvent event) {
         this.event = event;
         this.cursor = event.cursor().encode();
-        this.json = event.toJson(cursor);
+        this.json = EventJson.write(event, cursor);
         this.size = FRAMING + cursor.length() + json.length();
     }
 
@@ -62,7 +63,7 @@ public final class Publication {
         byte[] frame = sseFrame;
         if (frame == null) {
             // a benign race: two threads may both build identical bytes
-            frame = ("id: " + cursor + "\nevent: cdc_event\ndata: " + json + "\n\n").getBytes(StandardCharsets.UTF_8);
+            frame = SseFrames.event(cursor, json);
             sseFrame = frame;
         }
         return frame;

@@ -6,6 +6,9 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.locks.ReentrantLock;
 
+import io.cdcnotify.wire.Filter;
+import io.cdcnotify.wire.TableNames;
+
 /**
  * A subscription as the hub routes it: its tables, the clients attached to it now, and, for a durable
  * subscription, the queue that holds its events while none is.
@@ -16,7 +19,7 @@ import java.util.concurrent.locks.ReentrantLock;
 public final class Subscription {
 
     /** The table name that means every table. */
-    public static final String EVERY_TABLE = "*";
+    public static final String EVERY_TABLE = TableNames.EVERY_TABLE;
 
     private static final Attachment[] NONE = new Attachment[0];
 

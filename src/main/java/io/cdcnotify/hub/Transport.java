@@ -3,6 +3,8 @@ package io.cdcnotify.hub;
 import java.io.IOException;
 import java.time.Duration;
 
+import io.cdcnotify.wire.Message;
+
 /**
  * The only thing that differs between WebSocket and SSE: how a client's writer puts events and messages on the
  * wire, and how a connection ends. Every method but {@link #abort()} is called by the client's writer thread

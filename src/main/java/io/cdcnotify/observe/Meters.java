@@ -8,9 +8,9 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
-import io.cdcnotify.hub.ErrorCode;
 import io.cdcnotify.hub.Hub;
 import io.cdcnotify.hub.HubMetrics;
+import io.cdcnotify.wire.ErrorCode;
 import io.helidon.metrics.api.Counter;
 import io.helidon.metrics.api.Meter;
 import io.helidon.metrics.api.MeterRegistry;

@@ -2,10 +2,9 @@ package io.cdcnotify.outbox;
 
 import java.time.Instant;
 
-import com.fasterxml.jackson.core.io.JsonStringEncoder;
-
 /**
- * One committed outbox row, as read, with the cursor that resumes right after it.
+ * One committed outbox row, as read, with the cursor that resumes right after it. Its JSON is
+ * {@code wire.EventJson}'s.
  *
  * @param id              outbox id
  * @param xid             the writing transaction's id
@@ -22,25 +21,6 @@ public record OutboxEvent(long id,
                           String payload,
                           long createdAtMicros,
                           Cursor cursor) {
-
-    /** The event JSON of the contract (section 3), on one line, with the cursor already encoded once. */
-    public String toJson(String cursorText) {
-        StringBuilder json = new StringBuilder(96 + table.length() + cursorText.length() + payload.length());
-        json.append("{\"id\":\"").append(id)
-                .append("\",\"cursor\":\"").append(cursorText)
-                .append("\",\"table\":\"");
-        JsonStringEncoder.getInstance().quoteAsString(table, json);
-        json.append("\",\"operation\":\"").append(operation)
-                .append("\",\"payload\":").append(payload)
-                .append(",\"created_at\":\"").append(createdAtText())
-                .append("\"}");
-        return json.toString();
-    }
-
-    /** {@code created_at} as the contract writes it: UTC, six fractional digits, a literal Z. */
-    public String createdAtText() {
-        return Timestamps.format(createdAt());
-    }
 
     public Instant createdAt() {
         return Instant.ofEpochSecond(Math.floorDiv(createdAtMicros, 1_000_000L),

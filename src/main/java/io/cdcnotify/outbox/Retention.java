@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.stream.Stream;
 
+import io.cdcnotify.supervise.Worker;
 import io.helidon.dbclient.DbClient;
 import io.helidon.dbclient.DbRow;
 import io.helidon.dbclient.DbTransaction;
@@ -25,6 +26,8 @@ public final class Retention {
     private static final Logger LOG = LoggerFactory.getLogger(Retention.class);
     /** Arbitrary, fixed: the advisory lock key of the purge. */
     private static final long LOCK_KEY = 0x636463_70757267L;
+    /** A purge deletes in batches until nothing more may go: a large backlog legitimately takes minutes. */
+    private static final Duration PURGE_LIMIT = Duration.ofMinutes(10);
 
     private final DbClient db;
     private final Duration retention;
@@ -38,6 +41,11 @@ public final class Retention {
 
     /** Everything at or below this {@code (xid, id)} has been deleted. */
     public record Bound(long xid, long id) {
+    }
+
+    /** The periodic purge ({@code retention}), every {@code interval}; the watchdog supervises it. */
+    public Worker job(Duration interval) {
+        return Worker.every("retention", interval, PURGE_LIMIT, this::purge);
     }
 
     /** Deletes what has expired, batch by batch, until nothing more may go; returns how many rows went. */

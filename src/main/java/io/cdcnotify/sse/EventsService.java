@@ -1,24 +1,21 @@
 package io.cdcnotify.sse;
 
-import java.util.Arrays;
-import java.util.List;
 import java.util.Optional;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.cdcnotify.auth.ApiKey;
 import io.cdcnotify.auth.ApiKeys;
 import io.cdcnotify.auth.Credentials;
 import io.cdcnotify.config.LimitsConfig;
 import io.cdcnotify.hub.Client;
 import io.cdcnotify.hub.Disconnect;
-import io.cdcnotify.hub.ErrorCode;
-import io.cdcnotify.hub.Filter;
 import io.cdcnotify.hub.Hub;
-import io.cdcnotify.hub.Message;
 import io.cdcnotify.hub.Subscription;
 import io.cdcnotify.subscription.Opening;
 import io.cdcnotify.subscription.Subscriptions;
+import io.cdcnotify.wire.ClientRequest;
+import io.cdcnotify.wire.ErrorCode;
+import io.cdcnotify.wire.HttpErrors;
+import io.cdcnotify.wire.Message;
 import io.helidon.http.HeaderName;
 import io.helidon.http.HeaderNames;
 import io.helidon.http.HeaderValues;
@@ -40,7 +37,6 @@ public final class EventsService implements HttpService {
 
     private static final Logger LOG = LoggerFactory.getLogger(EventsService.class);
     private static final HeaderName LAST_EVENT_ID = HeaderNames.create("Last-Event-ID");
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     private final ApiKeys keys;
     private final Hub hub;
@@ -62,30 +58,25 @@ public final class EventsService implements HttpService {
     private void stream(ServerRequest req, ServerResponse res) {
         Optional<ApiKey> key = Credentials.from(req.headers(), req.query()).flatMap(keys::authenticate);
         if (key.isEmpty()) {
-            refuse(res, ErrorCode.UNAUTHORIZED, "a valid API key is required");
+            HttpErrors.send(res, ErrorCode.UNAUTHORIZED, "a valid API key is required");
             return;
         }
-        Optional<String> tablesParam = req.query().first("tables").asOptional();
-        Optional<String> subscriptionId = req.query().first("subscription_id").asOptional();
-        if (tablesParam.isPresent() == subscriptionId.isPresent()) {
-            refuse(res, ErrorCode.BAD_REQUEST, "exactly one of tables and subscription_id is required");
-            return;
-        }
-        Optional<List<String>> tables = tablesParam.map(t -> Arrays.asList(t.split(",", -1)));
         Optional<String> cursor = req.headers().first(LAST_EVENT_ID)
                 .or(() -> req.query().first("last_event_id").asOptional())
                 .filter(c -> !c.isEmpty());
-        Optional<Filter> filter;
-        try {
-            filter = filter(req);
-        } catch (Filter.Invalid e) {
-            refuse(res, ErrorCode.BAD_REQUEST, e.getMessage());
+        ClientRequest request = ClientRequest.parseStream(req.query().first("tables").asOptional(),
+                                                          req.query().first("subscription_id").asOptional(),
+                                                          cursor,
+                                                          req.query().first("operations").asOptional(),
+                                                          req.query().first("filter").asOptional());
+        if (!(request instanceof ClientRequest.Subscribe subscribe)) {
+            HttpErrors.send(res, ErrorCode.BAD_REQUEST, ((ClientRequest.Invalid) request).message());
             return;
         }
         Opening opening = subscriptions.open(key.get().id(), key.get()::allowsAll, limits.maxTablesPerSubscription(),
-                                             new Opening.Request(tables, subscriptionId, cursor, false, filter));
+                                             Opening.Request.of(subscribe, false));
         if (opening instanceof Opening.Refused refused) {
-            refuse(res, refused.code(), refused.message());
+            HttpErrors.send(res, refused.code(), refused.message());
             return;
         }
         Opening.Ready ready = (Opening.Ready) opening;
@@ -100,12 +91,11 @@ public final class EventsService implements HttpService {
                 hub.end(subscription);
             }
             if (hub.refusing()) {
-                res.status(Status.SERVICE_UNAVAILABLE_503);
-                res.header(HeaderValues.CONTENT_TYPE_JSON);
-                res.send(ErrorCode.INTERNAL.body("the server is shutting down"));
+                HttpErrors.send(res, Status.SERVICE_UNAVAILABLE_503.code(), ErrorCode.INTERNAL,
+                                "the server is shutting down");
                 return;
             }
-            refuse(res, ErrorCode.LIMIT_EXCEEDED, "too many connections for this key");
+            HttpErrors.send(res, ErrorCode.LIMIT_EXCEEDED, "too many connections for this key");
             return;
         }
         Client client = connected.get();
@@ -127,30 +117,5 @@ public final class EventsService implements HttpService {
         } finally {
             MDC.remove("connection_id");
         }
-    }
-
-    /** {@code ?operations=INSERT,UPDATE} and {@code ?filter=<JSON object>}, as in a WebSocket subscribe. */
-    private static Optional<Filter> filter(ServerRequest req) {
-        Optional<String> operations = req.query().first("operations").asOptional();
-        Optional<String> filter = req.query().first("filter").asOptional();
-        if (operations.isEmpty() && filter.isEmpty()) {
-            return Optional.empty();
-        }
-        JsonNode ops = operations.map(o -> (JsonNode) JSON.valueToTree(Arrays.asList(o.split(",", -1)))).orElse(null);
-        JsonNode f = null;
-        if (filter.isPresent()) {
-            try {
-                f = JSON.readTree(filter.get());
-            } catch (java.io.IOException e) {
-                throw new Filter.Invalid("filter must be a JSON object");
-            }
-        }
-        return Filter.parse(ops, f);
-    }
-
-    private static void refuse(ServerResponse res, ErrorCode code, String message) {
-        res.status(Status.create(code.httpStatus()));
-        res.header(HeaderValues.CONTENT_TYPE_JSON);
-        res.send(code.body(message));
     }
 }

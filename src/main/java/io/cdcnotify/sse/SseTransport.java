@@ -2,18 +2,15 @@ package io.cdcnotify.sse;
 
 import java.io.IOException;
 import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.function.Supplier;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.cdcnotify.hub.Disconnect;
-import io.cdcnotify.hub.Json;
-import io.cdcnotify.hub.Message;
 import io.cdcnotify.hub.Publication;
 import io.cdcnotify.hub.Transport;
+import io.cdcnotify.wire.Message;
+import io.cdcnotify.wire.SseFrames;
 
 /**
  * SSE framing (contract section 5), written straight to the response stream: an event's frame is the same
@@ -21,8 +18,6 @@ import io.cdcnotify.hub.Transport;
  */
 final class SseTransport implements Transport {
 
-    private static final ObjectMapper JSON = Json.MAPPER;
-    private static final byte[] KEEPALIVE = ": keepalive\n\n".getBytes(StandardCharsets.UTF_8);
     private static final Duration KEEPALIVE_EVERY = Duration.ofSeconds(15);
 
     private final Supplier<OutputStream> opener;
@@ -51,19 +46,8 @@ final class SseTransport implements Transport {
     @Override
     public void message(Message message) throws IOException {
         switch (message) {
-            case Message.Subscribed m -> {
-                ObjectNode data = JSON.createObjectNode();
-                data.put("subscription_id", m.subscriptionId());
-                m.tables().forEach(data.putArray("tables")::add);
-                write(("retry: 2000\nevent: subscribed\ndata: " + Json.write(data) + "\n\n").getBytes(StandardCharsets.UTF_8));
-            }
-            case Message.Error m -> {
-                ObjectNode data = JSON.createObjectNode();
-                data.put("code", m.code().wire());
-                data.put("message", m.message());
-                m.cursor().ifPresent(c -> data.put("cursor", c.orElse(null)));
-                write(("event: error\ndata: " + Json.write(data) + "\n\n").getBytes(StandardCharsets.UTF_8));
-            }
+            case Message.Subscribed m -> write(SseFrames.subscribed(m));
+            case Message.Error m -> write(SseFrames.error(m));
             default -> {
                 // auth_ok, pong and unsubscribed have no SSE form
             }
@@ -81,7 +65,7 @@ final class SseTransport implements Transport {
 
     @Override
     public void keepalive() throws IOException {
-        write(KEEPALIVE);
+        write(SseFrames.KEEPALIVE);
     }
 
     @Override

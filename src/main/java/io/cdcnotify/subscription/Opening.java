@@ -4,9 +4,11 @@ import java.util.List;
 import java.util.Optional;
 
 import io.cdcnotify.hub.Backlog;
-import io.cdcnotify.hub.ErrorCode;
-import io.cdcnotify.hub.Filter;
 import io.cdcnotify.hub.Subscription;
+import io.cdcnotify.outbox.Cursor;
+import io.cdcnotify.wire.ClientRequest;
+import io.cdcnotify.wire.ErrorCode;
+import io.cdcnotify.wire.Filter;
 
 /** What asking to subscribe (or attach, or resume) comes to: a subscription to attach to, or an error. */
 public sealed interface Opening {
@@ -23,7 +25,8 @@ public sealed interface Opening {
     }
 
     /**
-     * A subscribe request, in any transport's terms.
+     * A subscribe request, in any transport's terms, already checked by its parser ({@code wire.ClientRequest}):
+     * the tables are valid names and the cursor one this service issued.
      *
      * @param tables         the tables named, if any
      * @param subscriptionId an existing subscription to attach to, if any
@@ -31,12 +34,17 @@ public sealed interface Opening {
      * @param durable        whether a subscription made for it outlives the connection
      * @param filter         which events of the tables it wants (for a new subscription only)
      */
-    record Request(Optional<List<String>> tables, Optional<String> subscriptionId, Optional<String> cursor,
+    record Request(Optional<List<String>> tables, Optional<String> subscriptionId, Optional<Cursor> cursor,
                    boolean durable, Optional<Filter> filter) {
 
-        public Request(Optional<List<String>> tables, Optional<String> subscriptionId, Optional<String> cursor,
+        public Request(Optional<List<String>> tables, Optional<String> subscriptionId, Optional<Cursor> cursor,
                        boolean durable) {
             this(tables, subscriptionId, cursor, durable, Optional.empty());
+        }
+
+        /** A parsed subscribe request; {@code durable} when a subscription made for it outlives the connection. */
+        public static Request of(ClientRequest.Subscribe s, boolean durable) {
+            return new Request(s.tables(), s.subscriptionId(), s.resumeFrom(), durable, s.filter());
         }
     }
 }

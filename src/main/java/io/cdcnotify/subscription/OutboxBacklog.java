@@ -6,11 +6,11 @@ import java.util.Optional;
 import java.util.Set;
 
 import io.cdcnotify.hub.Backlog;
-import io.cdcnotify.hub.Filter;
 import io.cdcnotify.hub.Publication;
 import io.cdcnotify.outbox.OutboxEvent;
 import io.cdcnotify.outbox.OutboxReader;
 import io.cdcnotify.outbox.ReadPosition;
+import io.cdcnotify.wire.Filter;
 
 /**
  * A resume: the outbox read from a cursor, page by page, with the same reader as the live stream. Its

@@ -17,7 +17,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.cdcnotify.db.Rows;
-import io.cdcnotify.outbox.Timestamps;
+import io.cdcnotify.wire.Json;
+import io.cdcnotify.wire.Timestamps;
 import io.helidon.dbclient.DbClient;
 import io.helidon.dbclient.DbExecute;
 import io.helidon.dbclient.DbRow;
@@ -54,7 +55,7 @@ final class SubscriptionStore {
 
     private static final String DETACH_LOCK = "hashtext('cdc.subscription_attachments'), 0";
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = Json.MAPPER;
 
     private final DbClient db;
     private final String instanceId;

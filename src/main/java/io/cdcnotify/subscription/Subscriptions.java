@@ -3,6 +3,7 @@ package io.cdcnotify.subscription;
 import java.security.SecureRandom;
 import java.sql.SQLException;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.HashMap;
@@ -18,14 +19,17 @@ import java.util.function.Predicate;
 
 import io.cdcnotify.config.SubscriptionConfig;
 import io.cdcnotify.hub.Backlog;
-import io.cdcnotify.hub.ErrorCode;
-import io.cdcnotify.hub.Filter;
+import io.cdcnotify.hub.Client;
+import io.cdcnotify.hub.Disconnect;
 import io.cdcnotify.hub.Hub;
 import io.cdcnotify.hub.Subscription;
 import io.cdcnotify.outbox.Cursor;
 import io.cdcnotify.outbox.OutboxReader;
 import io.cdcnotify.outbox.ReadPosition;
 import io.cdcnotify.outbox.Retention;
+import io.cdcnotify.supervise.Worker;
+import io.cdcnotify.wire.ErrorCode;
+import io.cdcnotify.wire.Filter;
 import io.helidon.dbclient.DbClient;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -152,9 +156,28 @@ public final class Subscriptions {
         hub.subscriptions().stream().filter(s -> s.keyId().equals(keyId)).toList().forEach(hub::end);
     }
 
+    /** The keys that hold something on this instance: a connection, or a subscription. */
+    public Set<String> keysHeld() {
+        Set<String> held = new HashSet<>();
+        for (Client c : hub.clients()) {
+            held.add(c.keyId());
+        }
+        for (Subscription s : hub.subscriptions()) {
+            held.add(s.keyId());
+        }
+        return held;
+    }
+
+    /** These keys are gone (revoked or expired): their connections close (4403, {@code why}), their subscriptions end. */
+    public void release(Set<String> keyIds, String why) {
+        hub.closeKeys(keyIds, Disconnect.revoked(why));
+        keyIds.forEach(this::deleteAll);
+    }
+
     /**
-     * Turns a subscribe request into a subscription to attach to: validates tables and cursor, checks the key's
-     * scope, finds the key's own subscription (here, or in the database) or makes one.
+     * Turns a subscribe request (its tables and cursor already checked by its parser) into a subscription to
+     * attach to: checks the cursor against the retention, the table count and the key's scope, finds the key's own
+     * subscription (here, or in the database) or makes one.
      *
      * @param keyId   the requesting key
      * @param mayRead whether the key may read all of a list of tables
@@ -163,26 +186,14 @@ public final class Subscriptions {
         if (request.subscriptionId().isPresent() && !wellFormedId(request.subscriptionId().get())) {
             return new Opening.Refused(ErrorCode.NOT_FOUND, "no such subscription");
         }
-        Optional<Cursor> cursor = Optional.empty();
-        if (request.cursor().isPresent()) {
-            cursor = Cursor.decode(request.cursor().get());
-            if (cursor.isEmpty()) {
-                return new Opening.Refused(ErrorCode.BAD_REQUEST, "the cursor is not one this service issued");
-            }
-            if (!retention.resumable(cursor.get())) {
-                return new Opening.Refused(ErrorCode.RESUME_UNAVAILABLE,
-                                           "the cursor is older than the outbox retention; resubscribe without it");
-            }
+        Optional<Cursor> cursor = request.cursor();
+        if (cursor.isPresent() && !retention.resumable(cursor.get())) {
+            return new Opening.Refused(ErrorCode.RESUME_UNAVAILABLE,
+                                       "the cursor is older than the outbox retention; resubscribe without it");
         }
-        if (request.tables().isPresent()) {
-            Optional<String> problem = TableNames.problem(request.tables().get());
-            if (problem.isPresent()) {
-                return new Opening.Refused(ErrorCode.BAD_REQUEST, problem.get());
-            }
-            if (request.tables().get().size() > maxTables) {
-                return new Opening.Refused(ErrorCode.LIMIT_EXCEEDED,
-                                           "a subscription may name at most " + maxTables + " tables");
-            }
+        if (request.tables().isPresent() && request.tables().get().size() > maxTables) {
+            return new Opening.Refused(ErrorCode.LIMIT_EXCEEDED,
+                                       "a subscription may name at most " + maxTables + " tables");
         }
         if (request.subscriptionId().isPresent()) {
             return attach(keyId, mayRead, request, cursor);
@@ -270,6 +281,11 @@ public final class Subscriptions {
             return Optional.of(ReadPosition.start());
         }
         return Cursor.decode(s.lastCursor().get()).filter(retention::resumable).map(ReadPosition::after);
+    }
+
+    /** The periodic {@link #sync} ({@code subscription-sync}), every second; the watchdog supervises it. */
+    public Worker syncJob() {
+        return Worker.every("subscription-sync", Duration.ofSeconds(1), this::sync);
     }
 
     /**

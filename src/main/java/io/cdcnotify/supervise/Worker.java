@@ -24,6 +24,8 @@ public final class Worker {
     private static final long MAX_BACKOFF = Duration.ofSeconds(5).toNanos();
     /** A thread that lived this long without trouble resets the backoff. */
     private static final long SETTLED = Duration.ofSeconds(10).toNanos();
+    /** How long one run of a periodic job may take, beyond its period, before the job counts as stuck. */
+    public static final Duration RUN_LIMIT = Duration.ofSeconds(30);
 
     /** The loop: runs until {@code life.live()} turns false; returning or throwing earlier is a death. */
     @FunctionalInterface
@@ -73,6 +75,34 @@ public final class Worker {
         this.name = name;
         this.stallTimeout = stallTimeout;
         this.body = body;
+    }
+
+    /**
+     * A job run every {@code period} (after the previous run ended) on a thread of its own. A failed run is logged
+     * and the job goes on; an {@code Error} ends the thread, which the watchdog then replaces; a run that takes
+     * longer than {@code limit} makes the job stuck.
+     */
+    public static Worker every(String name, Duration period, Duration limit, Runnable job) {
+        return new Worker(name, period.plus(limit), life -> {
+            while (life.live()) {
+                Thread.sleep(period);
+                life.beat();
+                if (!life.live()) {
+                    break;
+                }
+                try {
+                    job.run();
+                } catch (RuntimeException e) {
+                    LOG.warn("periodic job {} failed: {}", name, e.toString());
+                }
+                life.beat();
+            }
+        });
+    }
+
+    /** {@link #every(String, Duration, Duration, Runnable)} with a limit of {@link #RUN_LIMIT}. */
+    public static Worker every(String name, Duration period, Runnable job) {
+        return every(name, period, RUN_LIMIT, job);
     }
 
     public String name() {

@@ -36,7 +36,8 @@ import org.slf4j.LoggerFactory;
  * control frames longer than 125 bytes or fragmented, a new data frame inside a fragmented message — and answers a
  * reserved opcode by letting an exception escape, after which the server writes a raw {@code HTTP/1.1 500} into the
  * WebSocket stream and logs a stack trace. Here each violation closes the connection with its code (1002 protocol
- * error, 1007 invalid UTF-8, 1009 too large) and one log line without a trace.
+ * error, 1007 invalid UTF-8, 1009 too large: a frame, or a text message across its frames, over the frame limit)
+ * and one log line without a trace.
  *
  * <p>What the listener sees is what Helidon's connection gives it (text per frame with its {@code last} flag;
  * pings; the close), with two differences: text is decoded across fragment boundaries, so a character split
@@ -91,6 +92,8 @@ final class StrictWsConnection implements ServerConnection, WsSession {
     private CharsetDecoder decoder;
     /** Bytes of a character that continues in the next frame (at most 3). Reader thread only. */
     private byte[] carry = new byte[0];
+    /** Bytes of the text message being received so far, across its frames. Reader thread only. */
+    private long textBytes;
 
     private volatile Thread readerThread;
     private volatile boolean canRun = true;
@@ -355,6 +358,14 @@ final class StrictWsConnection implements ServerConnection, WsSession {
         if (type == BINARY) {
             listener.onMessage(this, BufferData.create(frame.payload()), frame.fin());
         } else {
+            // the limit holds for a whole text message; binary ones are not part of the protocol, and not kept
+            textBytes += frame.payload().length;
+            if (textBytes > maxFrameLength) {
+                throw new Violation(TOO_BIG, "frame too large");
+            }
+            if (frame.fin()) {
+                textBytes = 0;
+            }
             listener.onMessage(this, decode(frame.payload(), frame.fin()), frame.fin());
         }
     }

@@ -11,12 +11,13 @@ import io.cdcnotify.auth.Credentials;
 import io.cdcnotify.config.LimitsConfig;
 import io.cdcnotify.hub.Client;
 import io.cdcnotify.hub.Disconnect;
-import io.cdcnotify.hub.ErrorCode;
 import io.cdcnotify.hub.Hub;
 import io.cdcnotify.hub.HubMetrics;
-import io.cdcnotify.hub.Message;
-import io.cdcnotify.subscription.Opening;
 import io.cdcnotify.subscription.Subscriptions;
+import io.cdcnotify.wire.ClientRequest;
+import io.cdcnotify.wire.ErrorCode;
+import io.cdcnotify.wire.Message;
+import io.cdcnotify.wire.WsMessages;
 import io.helidon.common.buffers.BufferData;
 import io.helidon.http.Headers;
 import io.helidon.http.HttpPrologue;
@@ -27,9 +28,10 @@ import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
 
 /**
- * One WebSocket connection's reader side: authentication, then each client message checked, limited and
- * turned into work for the connection's {@link Client}, whose own thread does all the writing once the
- * connection is authenticated. Before that, the only writes are this thread's (or the auth timer's) refusal.
+ * One WebSocket connection's listener: its state (waiting for a key, open, closed), authentication, and the
+ * hand-over of each whole message to its {@link WsRequests} once authenticated. The connection's {@link Client}
+ * does all the writing from then on; before that, the only writes are this thread's (or the auth timer's)
+ * refusal. Frames and the size of a whole message are the connection's to check ({@link StrictWsConnection}).
  */
 final class WsEndpoint implements WsListener {
 
@@ -40,14 +42,11 @@ final class WsEndpoint implements WsListener {
     private final WsDependencies deps;
     private final AtomicReference<State> state = new AtomicReference<>(State.PENDING);
     private final StringBuilder fragments = new StringBuilder();
-    /** UTF-8 bytes of the message being assembled from fragments. */
-    private int fragmentBytes;
     private final String connectionId = Hub.newClientId();
     private Optional<String> upgradeKey = Optional.empty();
     private WsSession session;
-    private RequestLimits limits;
-    private ApiKey key;
     private Client client;
+    private WsRequests requests;
 
     WsEndpoint(WsDependencies deps) {
         this.deps = deps;
@@ -62,7 +61,6 @@ final class WsEndpoint implements WsListener {
     @Override
     public void onOpen(WsSession session) {
         this.session = session;
-        this.limits = new RequestLimits(deps.limits().maxMessagesPerSecond(), System.nanoTime());
         withContext(() -> {
             LOG.info("websocket connection opened from {}", session.socketContext().remotePeer().host());
             if (upgradeKey.isPresent()) {
@@ -82,12 +80,6 @@ final class WsEndpoint implements WsListener {
             if (state.get() == State.CLOSED) {
                 return;
             }
-            fragmentBytes += utf8Length(text);
-            if (fragmentBytes > deps.limits().maxFrameBytes()) {
-                fragments.setLength(0);
-                refuse(Disconnect.frameTooLarge());
-                return;
-            }
             if (!last) {
                 fragments.append(text);
                 return;
@@ -97,7 +89,6 @@ final class WsEndpoint implements WsListener {
                 frame = fragments.append(text).toString();
                 fragments.setLength(0);
             }
-            fragmentBytes = 0;
             ClientRequest request = ClientRequest.parse(frame);
             if (state.get() == State.PENDING) {
                 if (request instanceof ClientRequest.Auth auth) {
@@ -108,7 +99,9 @@ final class WsEndpoint implements WsListener {
                 }
                 return;
             }
-            handle(request);
+            if (!requests.handle(request)) {
+                state.set(State.CLOSED);
+            }
         });
     }
 
@@ -122,21 +115,9 @@ final class WsEndpoint implements WsListener {
         if (state.get() == State.CLOSED) {
             return; // closing: nothing more is answered, as for text messages
         }
-        if (client != null) {
-            // ping frames are client messages too: past the rate they get no pong, and five seconds of it close
-            // the connection as any other flood does (pongs coalesce, but a flood must still end)
-            switch (limits.message(System.nanoTime())) {
-                case OK -> {
-                    BufferData copy = BufferData.create(data.readBytes());
-                    client.pong(transport -> ((WsTransport) transport).pong(copy));
-                }
-                case LIMITED -> {
-                }
-                case CLOSE -> withContext(() -> {
-                    error(Optional.empty(), ErrorCode.LIMIT_EXCEEDED, "ping rate over the limit for 5 s");
-                    client.closeAfterQueued(Disconnect.limit("message rate limit"));
-                    state.set(State.CLOSED);
-                });
+        if (requests != null) {
+            if (!requests.ping(data)) {
+                state.set(State.CLOSED);
             }
         } else if (state.get() == State.PENDING) {
             session.pong(BufferData.create(data.readBytes()));
@@ -181,8 +162,9 @@ final class WsEndpoint implements WsListener {
             refuseDirectly(unauthorized(requestId, "unknown, revoked or expired API key"));
             return;
         }
-        key = found.get();
-        Optional<Client> connected = deps.hub().connect(connectionId, key.id(), new WsTransport(session),
+        ApiKey key = found.get();
+        WsTransport transport = new WsTransport(session);
+        Optional<Client> connected = deps.hub().connect(connectionId, key.id(), transport,
                                                         deps.limits().maxConnectionsPerKey());
         if (connected.isEmpty() && deps.hub().refusing()) {
             state.set(State.CLOSED);
@@ -196,6 +178,8 @@ final class WsEndpoint implements WsListener {
             return;
         }
         client = connected.get();
+        requests = new WsRequests(deps, key, client, transport,
+                                  new RequestLimits(deps.limits().maxMessagesPerSecond(), System.nanoTime()));
         Thread.ofVirtual().name("ws-writer-" + connectionId).start(client::run);
         client.send(new Message.AuthOk(connectionId));
         LOG.info("websocket connection authenticated as key {}", key.id());
@@ -215,95 +199,7 @@ final class WsEndpoint implements WsListener {
         }
     }
 
-    // ---- requests ----
-
-    private void handle(ClientRequest request) {
-        if (request instanceof ClientRequest.Invalid invalid) {
-            badRequest(invalid.requestId(), invalid.message());
-            return;
-        }
-        switch (limits.message(System.nanoTime())) {
-            case LIMITED -> {
-                error(request.requestId(), ErrorCode.LIMIT_EXCEEDED,
-                      "more than " + deps.limits().maxMessagesPerSecond() + " messages in a second");
-                return;
-            }
-            case CLOSE -> {
-                error(request.requestId(), ErrorCode.LIMIT_EXCEEDED, "message rate over the limit for 5 s");
-                client.closeAfterQueued(Disconnect.limit("message rate limit"));
-                state.set(State.CLOSED);
-                return;
-            }
-            case OK -> {
-            }
-        }
-        switch (request) {
-            case ClientRequest.Ping p -> client.send(new Message.Pong(p.requestId()));
-            case ClientRequest.Subscribe s -> subscribe(s);
-            case ClientRequest.Unsubscribe u -> unsubscribe(u);
-            case ClientRequest.Auth a -> badRequest(a.requestId(), "already authenticated");
-            case ClientRequest.Invalid i -> badRequest(i.requestId(), i.message());
-        }
-    }
-
-    private void subscribe(ClientRequest.Subscribe s) {
-        if (s.subscriptionId().isPresent() && client.attachedTo(s.subscriptionId().get())) {
-            badRequest(s.requestId(), "already attached to this subscription");
-            return;
-        }
-        if (client.subscriptionCount() >= deps.limits().maxSubscriptionsPerConnection()) {
-            error(s.requestId(), ErrorCode.LIMIT_EXCEEDED, "at most " + deps.limits().maxSubscriptionsPerConnection()
-                    + " subscriptions per connection");
-            return;
-        }
-        Opening opening = deps.subscriptions().open(key.id(), key::allowsAll, deps.limits().maxTablesPerSubscription(),
-                                                    new Opening.Request(s.tables(), s.subscriptionId(),
-                                                                        s.resumeFrom(), true, s.filter()));
-        switch (opening) {
-            case Opening.Refused r when r.code() == ErrorCode.BAD_REQUEST -> badRequest(s.requestId(), r.message());
-            case Opening.Refused r -> error(s.requestId(), r.code(), r.message());
-            case Opening.Ready ready -> {
-                String id = ready.subscription().id();
-                client.attach(ready.subscription(), ready.backlog(),
-                              new Message.Subscribed(s.requestId(), id, ready.subscription().tables()),
-                              Message.Error.answering(s.requestId(), ErrorCode.NOT_FOUND, "no such subscription"));
-            }
-        }
-    }
-
-    private void unsubscribe(ClientRequest.Unsubscribe u) {
-        String id = u.subscriptionId();
-        if (deps.subscriptions().view(id, key.id()).isEmpty()) {
-            error(u.requestId(), ErrorCode.NOT_FOUND, "no such subscription");
-            return;
-        }
-        client.detach(id, Optional.of(new Message.Unsubscribed(u.requestId(), id)));
-        deps.subscriptions().delete(id, key.id());
-    }
-
-    private void badRequest(Optional<String> requestId, String message) {
-        error(requestId, ErrorCode.BAD_REQUEST, message);
-        if (limits.badRequest(System.nanoTime())) {
-            client.closeAfterQueued(Disconnect.tooManyBadRequests());
-            state.set(State.CLOSED);
-        }
-    }
-
-    private void error(Optional<String> requestId, ErrorCode code, String message) {
-        client.send(Message.Error.answering(requestId, code, message));
-    }
-
     // ---- before the writer exists, this thread writes ----
-
-    /** Sends the disconnect's error and closes, through the writer when there is one. */
-    private void refuse(Disconnect disconnect) {
-        if (client != null) {
-            client.close(disconnect);
-            state.set(State.CLOSED);
-        } else if (state.getAndSet(State.CLOSED) != State.CLOSED) {
-            refuseDirectly(disconnect);
-        }
-    }
 
     private void refuseDirectly(Disconnect disconnect) {
         disconnect.error().ifPresent(this::sendDirectly);
@@ -327,24 +223,6 @@ final class WsEndpoint implements WsListener {
         } catch (RuntimeException e) {
             LOG.debug("could not close: {}", e.toString());
         }
-    }
-
-    private static int utf8Length(String s) {
-        int bytes = 0;
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (c < 0x80) {
-                bytes++;
-            } else if (c < 0x800) {
-                bytes += 2;
-            } else if (Character.isHighSurrogate(c)) {
-                bytes += 4;
-                i++;
-            } else {
-                bytes += 3;
-            }
-        }
-        return bytes;
     }
 
     private void withContext(Runnable action) {

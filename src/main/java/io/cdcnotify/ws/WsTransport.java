@@ -4,9 +4,10 @@ import java.io.IOException;
 import java.time.Duration;
 
 import io.cdcnotify.hub.Disconnect;
-import io.cdcnotify.hub.Message;
 import io.cdcnotify.hub.Publication;
 import io.cdcnotify.hub.Transport;
+import io.cdcnotify.wire.Message;
+import io.cdcnotify.wire.WsMessages;
 import io.helidon.common.buffers.BufferData;
 import io.helidon.webserver.CloseConnectionException;
 import io.helidon.webserver.ConnectionContext;

@@ -16,6 +16,7 @@ import io.cdcnotify.testing.TestDatabase;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -87,6 +88,31 @@ class CliTest {
         assertThat(sub.exit()).isEqualTo(2);
         assertThat(sub.err()).contains("'--all'", "cdc-notify keys list --help");
         assertThat(cli("health", "--timeout-ms", "soon").exit()).isEqualTo(2);
+    }
+
+    /**
+     * Every command, the service's too, refuses what it does not know before it does anything: it names the
+     * culprit and the help page to read, on stderr, with exit code 2.
+     */
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+            "serve --bogus       | Unknown option: '--bogus'            | cdc-notify serve",
+            "keys --bogus        | Unknown option: '--bogus'            | cdc-notify keys",
+            "keys frob           | unknown command 'frob'               | cdc-notify keys",
+            "keys create --bogus | Unknown option: '--bogus'            | cdc-notify keys create",
+            "keys revoke         | Missing required parameter: 'ID'     | cdc-notify keys revoke",
+            "captures --bogus    | Unknown option: '--bogus'            | cdc-notify captures",
+            "captures frob       | unknown command 'frob'               | cdc-notify captures",
+            "captures remove     | Missing required parameter: 'TABLE'  | cdc-notify captures remove",
+            "demo --bogus        | Unknown option: '--bogus'            | cdc-notify demo",
+            "health --bogus      | Unknown option: '--bogus'            | cdc-notify health",
+            "help frob           | Unknown subcommand 'frob'            | cdc-notify"})
+    void everyCommandNamesWhatItDoesNotKnowWithExitCodeTwo(String line, String named, String command) {
+        Run run = cli(line.split(" "));
+        assertThat(run.exit()).as(run.err()).isEqualTo(2);
+        assertThat(run.out()).isEmpty();
+        assertThat(run.err()).contains(named).contains("Try '" + command + " --help'")
+                .doesNotContain("Usage:");
     }
 
     @Test

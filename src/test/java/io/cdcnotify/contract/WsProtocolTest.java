@@ -31,6 +31,8 @@ class WsProtocolTest {
     static final TestDatabase DB = new TestDatabase();
 
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** {@code cdc.limits.max-frame-bytes}, by default. */
+    private static final int MAX_MESSAGE = 65_536;
 
     private static CdcServer server;
     private LogCapture log;
@@ -96,6 +98,36 @@ class WsProtocolTest {
             JsonNode pong = JSON.readTree(ws.next().text());
             assertThat(pong.get("type").asText()).isEqualTo("pong");
             assertThat(pong.get("request_id").asText()).isEqualTo("€x");
+        }
+    }
+
+    /** The size limit holds for a whole message, counted in UTF-8 bytes, however it is cut into frames. */
+    @Test
+    void aTextMessageOverTheLimitAcrossFragmentsCloses1009() throws IOException {
+        byte[] half = "é".repeat(MAX_MESSAGE / 4).getBytes(StandardCharsets.UTF_8); // half the limit, in bytes
+        try (RawWs ws = authenticated()) {
+            ws.frame(false, RawWs.TEXT, "{\"type\":\"ping\",\"x\":\"".getBytes(StandardCharsets.UTF_8));
+            ws.frame(false, RawWs.CONTINUATION, half);
+            ws.frame(false, RawWs.CONTINUATION, half);
+            ws.frame(true, RawWs.CONTINUATION, "\"}".getBytes(StandardCharsets.UTF_8));
+            assertClosedWith(ws, 1009);
+        }
+    }
+
+    @Test
+    void aTextMessageOfExactlyTheLimitAcrossFragmentsIsRead() throws IOException {
+        byte[] head = "{\"type\":\"ping\",\"request_id\":\"whole\",\"x\":\"".getBytes(StandardCharsets.UTF_8);
+        byte[] tail = "\"}".getBytes(StandardCharsets.UTF_8);
+        int fill = MAX_MESSAGE - head.length - tail.length;
+        byte[] body = ("é".repeat(fill / 2) + "e".repeat(fill % 2)).getBytes(StandardCharsets.UTF_8);
+        try (RawWs ws = authenticated()) {
+            ws.frame(false, RawWs.TEXT, head);
+            ws.frame(false, RawWs.CONTINUATION, Arrays.copyOfRange(body, 0, body.length / 2));
+            ws.frame(false, RawWs.CONTINUATION, Arrays.copyOfRange(body, body.length / 2, body.length));
+            ws.frame(true, RawWs.CONTINUATION, tail);
+            JsonNode pong = JSON.readTree(ws.next().text());
+            assertThat(pong.get("type").asText()).isEqualTo("pong");
+            assertThat(pong.get("request_id").asText()).isEqualTo("whole");
         }
     }
 

@@ -1,5 +1,14 @@
 package io.cdcnotify.hub;
 
+import static io.cdcnotify.hub.HubFixtures.attach;
+import static io.cdcnotify.hub.HubFixtures.awaitFinished;
+import static io.cdcnotify.hub.HubFixtures.bigEvent;
+import static io.cdcnotify.hub.HubFixtures.connect;
+import static io.cdcnotify.hub.HubFixtures.start;
+import static io.cdcnotify.hub.HubFixtures.sync;
+import static io.cdcnotify.hub.HubFixtures.waiting;
+import static org.assertj.core.api.Assertions.assertThat;
+
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -14,18 +23,11 @@ import io.cdcnotify.hub.HubFixtures.CountingMetrics;
 import io.cdcnotify.hub.RecordingTransport.Event;
 import io.cdcnotify.hub.RecordingTransport.Gate;
 import io.cdcnotify.hub.RecordingTransport.Sent;
+import io.cdcnotify.wire.ErrorCode;
+import io.cdcnotify.wire.Message;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-
-import static io.cdcnotify.hub.HubFixtures.attach;
-import static io.cdcnotify.hub.HubFixtures.awaitFinished;
-import static io.cdcnotify.hub.HubFixtures.bigEvent;
-import static io.cdcnotify.hub.HubFixtures.connect;
-import static io.cdcnotify.hub.HubFixtures.start;
-import static io.cdcnotify.hub.HubFixtures.sync;
-import static io.cdcnotify.hub.HubFixtures.waiting;
-import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * The byte budgets: what one connection may hold, what the service holds in all, pongs that coalesce, and

@@ -1,5 +1,15 @@
 package io.cdcnotify.hub;
 
+import static io.cdcnotify.hub.HubFixtures.attach;
+import static io.cdcnotify.hub.HubFixtures.awaitFinished;
+import static io.cdcnotify.hub.HubFixtures.connect;
+import static io.cdcnotify.hub.HubFixtures.event;
+import static io.cdcnotify.hub.HubFixtures.events;
+import static io.cdcnotify.hub.HubFixtures.hub;
+import static io.cdcnotify.hub.HubFixtures.start;
+import static io.cdcnotify.hub.HubFixtures.sync;
+import static org.assertj.core.api.Assertions.assertThat;
+
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -15,20 +25,11 @@ import io.cdcnotify.hub.RecordingTransport.Event;
 import io.cdcnotify.hub.RecordingTransport.Gate;
 import io.cdcnotify.hub.RecordingTransport.Sent;
 import io.cdcnotify.outbox.OutboxEvent;
+import io.cdcnotify.wire.ErrorCode;
+import io.cdcnotify.wire.Message;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-
-import static io.cdcnotify.hub.HubFixtures.attach;
-import static io.cdcnotify.hub.HubFixtures.awaitFinished;
-import static io.cdcnotify.hub.HubFixtures.connect;
-import static io.cdcnotify.hub.HubFixtures.event;
-import static io.cdcnotify.hub.HubFixtures.events;
-import static io.cdcnotify.hub.HubFixtures.hub;
-import static io.cdcnotify.hub.HubFixtures.start;
-import static io.cdcnotify.hub.HubFixtures.sync;
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
 
 /** One connection's writer: replay then live, closing, keepalives, a dead peer. */
 @Timeout(60)

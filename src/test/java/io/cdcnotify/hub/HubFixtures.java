@@ -1,5 +1,8 @@
 package io.cdcnotify.hub;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
 import java.time.Clock;
 import java.time.Duration;
 import java.util.EnumMap;
@@ -13,9 +16,8 @@ import java.util.concurrent.atomic.AtomicLong;
 
 import io.cdcnotify.outbox.Cursor;
 import io.cdcnotify.outbox.OutboxEvent;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
+import io.cdcnotify.wire.ErrorCode;
+import io.cdcnotify.wire.Message;
 
 /** Events, hubs and writer threads for the hub tests. */
 final class HubFixtures {

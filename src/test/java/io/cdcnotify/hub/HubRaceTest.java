@@ -1,5 +1,12 @@
 package io.cdcnotify.hub;
 
+import static io.cdcnotify.hub.HubFixtures.attach;
+import static io.cdcnotify.hub.HubFixtures.event;
+import static io.cdcnotify.hub.HubFixtures.start;
+import static io.cdcnotify.hub.HubFixtures.sync;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -18,15 +25,9 @@ import java.util.concurrent.locks.LockSupport;
 
 import io.cdcnotify.hub.HubFixtures.CountingMetrics;
 import io.cdcnotify.outbox.OutboxEvent;
+import io.cdcnotify.wire.Message;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-
-import static io.cdcnotify.hub.HubFixtures.attach;
-import static io.cdcnotify.hub.HubFixtures.event;
-import static io.cdcnotify.hub.HubFixtures.start;
-import static io.cdcnotify.hub.HubFixtures.sync;
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
 
 /**
  * In the spirit of HikariCP's {@code ConnectionRaceConditionTest}: hammer the hot path from many threads while

@@ -1,5 +1,15 @@
 package io.cdcnotify.hub;
 
+import static io.cdcnotify.hub.HubFixtures.attach;
+import static io.cdcnotify.hub.HubFixtures.awaitFinished;
+import static io.cdcnotify.hub.HubFixtures.connect;
+import static io.cdcnotify.hub.HubFixtures.event;
+import static io.cdcnotify.hub.HubFixtures.events;
+import static io.cdcnotify.hub.HubFixtures.hub;
+import static io.cdcnotify.hub.HubFixtures.start;
+import static io.cdcnotify.hub.HubFixtures.sync;
+import static org.assertj.core.api.Assertions.assertThat;
+
 import java.util.List;
 import java.util.Optional;
 import java.util.Queue;
@@ -11,20 +21,11 @@ import io.cdcnotify.hub.RecordingTransport.Event;
 import io.cdcnotify.hub.RecordingTransport.Gate;
 import io.cdcnotify.hub.RecordingTransport.Sent;
 import io.cdcnotify.outbox.OutboxEvent;
+import io.cdcnotify.wire.ErrorCode;
+import io.cdcnotify.wire.Message;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-
-import static io.cdcnotify.hub.HubFixtures.attach;
-import static io.cdcnotify.hub.HubFixtures.awaitFinished;
-import static io.cdcnotify.hub.HubFixtures.connect;
-import static io.cdcnotify.hub.HubFixtures.event;
-import static io.cdcnotify.hub.HubFixtures.events;
-import static io.cdcnotify.hub.HubFixtures.hub;
-import static io.cdcnotify.hub.HubFixtures.start;
-import static io.cdcnotify.hub.HubFixtures.sync;
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
 
 /** Routing, fan-out, slow consumers, ending subscriptions and the per-key connection limit. */
 @Timeout(60)
@@ -186,7 +187,7 @@ class HubTest {
         assertThat(last).isInstanceOf(Message.Error.class);
         Message.Error error = (Message.Error) last;
         assertThat(error.code()).isEqualTo(ErrorCode.SLOW_CONSUMER);
-        assertThat(error.cursor()).contains(Optional.of(cursor));
+        assertThat(error.cursor()).contains(cursor);
         assertThat(t.written().getLast()).as("the error is the last thing written").isEqualTo(new Sent(error));
         assertThat(metrics.drops(HubMetrics.DropReason.SLOW_CONSUMER)).isGreaterThanOrEqualTo(3);
         assertThat(metrics.errors.get(ErrorCode.SLOW_CONSUMER).get()).isEqualTo(1);
@@ -216,7 +217,8 @@ class HubTest {
         assertThat(io.cdcnotify.outbox.Cursor.decode(d.reason())).as("no cursor to give").isEmpty();
         assertThat(t.events()).isEmpty();
         Message.Error error = t.messages(Message.Error.class).getFirst();
-        assertThat(error.cursor()).as("present, and null").contains(Optional.empty());
+        assertThat(error.cursor()).isEmpty();
+        assertThat(error.carriesCursor()).as("present, and null").isTrue();
         awaitFinished(c);
         assertThat(s.status().attached()).isFalse();
         assertThat(hub.subscription("s-1")).as("a durable subscription outlives its slow client").isPresent();

@@ -14,6 +14,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Predicate;
 
+import io.cdcnotify.wire.Message;
+
 /**
  * A transport that records what a client's writer puts on the wire, in order. Gates stop the writer just before
  * a chosen write, so a test can act while the writer is known to be busy there; every wait has a timeout.

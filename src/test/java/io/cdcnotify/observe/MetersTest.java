@@ -1,5 +1,8 @@
 package io.cdcnotify.observe;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.offset;
+
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -9,16 +12,13 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 
-import io.cdcnotify.hub.ErrorCode;
 import io.cdcnotify.hub.HubMetrics;
+import io.cdcnotify.wire.ErrorCode;
 import io.helidon.metrics.api.Counter;
 import io.helidon.metrics.api.MeterRegistry;
 import io.helidon.metrics.api.Tag;
 import io.helidon.metrics.api.Timer;
 import org.junit.jupiter.api.Test;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.offset;
 
 /** {@link Meters} against the registry itself: label values, units, replacement, and many threads at once. */
 class MetersTest {

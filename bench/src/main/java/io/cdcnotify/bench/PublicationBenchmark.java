@@ -5,7 +5,7 @@ import java.util.concurrent.TimeUnit;
 import io.cdcnotify.hub.Publication;
 import io.cdcnotify.outbox.Cursor;
 import io.cdcnotify.outbox.OutboxEvent;
-import io.cdcnotify.outbox.Timestamps;
+import io.cdcnotify.wire.Timestamps;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;

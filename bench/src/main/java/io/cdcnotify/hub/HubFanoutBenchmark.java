@@ -9,6 +9,8 @@ import java.util.concurrent.locks.LockSupport;
 
 import io.cdcnotify.outbox.Cursor;
 import io.cdcnotify.outbox.OutboxEvent;
+import io.cdcnotify.wire.ErrorCode;
+import io.cdcnotify.wire.Message;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;

@@ -10,6 +10,7 @@ import java.util.concurrent.TimeUnit;
 
 import io.cdcnotify.outbox.Cursor;
 import io.cdcnotify.outbox.OutboxEvent;
+import io.cdcnotify.wire.Filter;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -75,7 +76,7 @@ public class HubFilterBenchmark {
                 customer, r.nextInt(100_000), country, r.nextInt(1_000_000));
     }
 
-    static List<OutboxEvent> events(int n) {
+    public static List<OutboxEvent> events(int n) {
         SplittableRandom r = new SplittableRandom(42);
         List<OutboxEvent> page = new ArrayList<>(n);
         long xid = 5_000_000L;
@@ -89,7 +90,7 @@ public class HubFilterBenchmark {
         return page;
     }
 
-    static Optional<Filter> filter(String kind, int i) {
+    public static Optional<Filter> filter(String kind, int i) {
         if (kind.equals("none")) {
             return Optional.empty();
         }

@@ -3,6 +3,8 @@ package io.cdcnotify.hub;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicLong;
 
+import io.cdcnotify.wire.Message;
+
 /** A transport that writes nothing; counts what it was given, and wakes a waiter at a target count. */
 final class NoopTransport implements Transport {
 

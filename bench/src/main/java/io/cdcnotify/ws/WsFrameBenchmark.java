@@ -6,6 +6,7 @@ import java.util.concurrent.TimeUnit;
 import io.cdcnotify.hub.Publication;
 import io.cdcnotify.outbox.Cursor;
 import io.cdcnotify.outbox.OutboxEvent;
+import io.cdcnotify.wire.WsMessages;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -21,8 +22,8 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * What each WebSocket recipient pays per event on its writer thread, before Helidon: the {@code cdc_event} frame
  * text around the shared event JSON (per recipient, because it names the recipient's subscription), and its
- * UTF-8 bytes (Helidon encodes a text frame on send). Lives in {@code io.cdcnotify.ws} because
- * {@code WsMessages} is package-private.
+ * UTF-8 bytes (Helidon encodes a text frame on send), as {@code wire.WsMessages} builds it for the WebSocket
+ * transport.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)

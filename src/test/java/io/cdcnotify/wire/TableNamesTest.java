@@ -1,4 +1,6 @@
-package io.cdcnotify.subscription;
+package io.cdcnotify.wire;
+
+import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -9,8 +11,6 @@ import net.jqwik.api.Property;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-
-import static org.assertj.core.api.Assertions.assertThat;
 
 /** Contract section 6: a table name is {@code [A-Za-z0-9_.]{1,128}}, or {@code *}. */
 class TableNamesTest {

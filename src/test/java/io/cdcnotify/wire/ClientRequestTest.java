@@ -1,10 +1,11 @@
-package io.cdcnotify.ws;
+package io.cdcnotify.wire;
+
+import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.List;
 import java.util.Optional;
 
 import io.cdcnotify.outbox.Cursor;
-import io.cdcnotify.subscription.TableNames;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.Combinators;
@@ -14,8 +15,6 @@ import net.jqwik.api.Provide;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-
-import static org.assertj.core.api.Assertions.assertThat;
 
 /** Parsing client frames (contract section 4): every frame is either a well-formed request or {@code Invalid}. */
 class ClientRequestTest {
@@ -48,7 +47,7 @@ class ClientRequestTest {
                 "{\"type\":\"subscribe\",\"request_id\":\"r1\",\"tables\":[\"orders\",\"*\"]}");
 
         assertThat(r).isEqualTo(new ClientRequest.Subscribe(Optional.of("r1"), Optional.of(List.of("orders", "*")),
-                                                            Optional.empty(), Optional.empty()));
+                                                            Optional.empty(), Optional.empty(), Optional.empty()));
     }
 
     @Test
@@ -57,14 +56,15 @@ class ClientRequestTest {
                                                       + "\"resume_from\":\"" + CURSOR + "\",\"subscription_id\":\"s-9\"}");
 
         assertThat(r).isEqualTo(new ClientRequest.Subscribe(Optional.of("r1"), Optional.of(List.of("t")),
-                                                            Optional.of(CURSOR), Optional.of("s-9")));
+                                                            Cursor.decode(CURSOR), Optional.of("s-9"),
+                                                            Optional.empty()));
     }
 
     @Test
     void subscribeNeedsTablesOrASubscriptionId() {
         assertThat(ClientRequest.parse("{\"type\":\"subscribe\",\"subscription_id\":\"s-1\"}"))
                 .isEqualTo(new ClientRequest.Subscribe(Optional.empty(), Optional.empty(), Optional.empty(),
-                                                       Optional.of("s-1")));
+                                                       Optional.of("s-1"), Optional.empty()));
         ClientRequest neither = ClientRequest.parse("{\"type\":\"subscribe\",\"request_id\":\"r1\"}");
         assertInvalid(neither);
         assertThat(neither.requestId()).contains("r1");
@@ -305,6 +305,55 @@ class ClientRequestTest {
 
     // ---- helpers ----
 
+    // ---- the SSE query: the same request in other words ----
+
+    @Test
+    void aStreamQueryIsASubscribeRequest() {
+        assertThat(stream("orders,public.items", null, CURSOR, "INSERT", "{\"status\":\"paid\"}"))
+                .isInstanceOfSatisfying(ClientRequest.Subscribe.class, s -> {
+                    assertThat(s.requestId()).isEmpty();
+                    assertThat(s.tables()).contains(List.of("orders", "public.items"));
+                    assertThat(s.resumeFrom()).isEqualTo(Cursor.decode(CURSOR));
+                    assertThat(s.subscriptionId()).isEmpty();
+                    assertThat(s.filter().map(Filter::toJson))
+                            .contains("{\"operations\":[\"INSERT\"],\"filter\":{\"status\":\"paid\"}}");
+                });
+        assertThat(stream(null, "s-1", null, null, null)).isEqualTo(new ClientRequest.Subscribe(
+                Optional.empty(), Optional.empty(), Optional.empty(), Optional.of("s-1"), Optional.empty()));
+    }
+
+    @Test
+    void aStreamQueryNeedsExactlyOneOfTablesAndSubscriptionId() {
+        assertInvalid(stream(null, null, null, null, null), "exactly one of tables and subscription_id");
+        assertInvalid(stream("orders", "s-1", null, null, null), "exactly one of tables and subscription_id");
+    }
+
+    @Test
+    void aStreamQueryChecksTablesCursorAndFilterAsAMessageDoes() {
+        for (String tables : List.of("", "orders,", "bad name", "t".repeat(129))) {
+            assertInvalid(stream(tables, null, null, null, null), "table");
+        }
+        for (String notACursor : List.of("CUR", CURSOR + "A", CURSOR.substring(1), "AQID")) {
+            assertInvalid(stream("orders", null, notACursor, null, null), "the cursor is not one this service issued");
+        }
+        assertInvalid(stream("orders", null, null, "INSERT,TRUNCATE", null), "operations");
+        assertInvalid(stream("orders", null, null, null, "{\"status\":"), "filter must be a JSON object");
+        assertInvalid(stream("orders", null, null, null, "[1]"), "filter must be an object");
+        assertInvalid(stream("orders", null, null, null, "{\"a\":{\"gt\":1}}"), "a condition on a");
+    }
+
+    private static ClientRequest stream(String tables, String subscriptionId, String cursor, String operations,
+                                        String filter) {
+        return ClientRequest.parseStream(Optional.ofNullable(tables), Optional.ofNullable(subscriptionId),
+                                         Optional.ofNullable(cursor), Optional.ofNullable(operations),
+                                         Optional.ofNullable(filter));
+    }
+
+    private static void assertInvalid(ClientRequest r, String messagePart) {
+        assertThat(r).isInstanceOfSatisfying(ClientRequest.Invalid.class,
+                                             i -> assertThat(i.message()).contains(messagePart));
+    }
+
     private static void assertInvalid(ClientRequest r) {
         assertThat(r).isInstanceOf(ClientRequest.Invalid.class);
         assertThat(((ClientRequest.Invalid) r).message()).isNotBlank();
@@ -320,7 +369,7 @@ class ClientRequestTest {
             case ClientRequest.Subscribe s -> {
                 assertThat(s.tables().isPresent() || s.subscriptionId().isPresent()).isTrue();
                 s.tables().ifPresent(t -> assertThat(TableNames.problem(t)).isEmpty());
-                s.resumeFrom().ifPresent(c -> assertThat(Cursor.decode(c)).isPresent());
+                s.resumeFrom().ifPresent(c -> assertThat(Cursor.decode(c.encode())).contains(c));
             }
             case ClientRequest.Unsubscribe u -> assertThat(u.subscriptionId()).isNotNull();
             case ClientRequest.Ping p -> {

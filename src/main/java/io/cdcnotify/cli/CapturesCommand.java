@@ -1,13 +1,12 @@
-package io.cdcnotify;
+package io.cdcnotify.cli;
 
 import java.io.PrintWriter;
 import java.util.List;
 import java.util.concurrent.Callable;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import io.cdcnotify.api.CapturesService;
-import io.cdcnotify.cli.Factory;
 import io.cdcnotify.db.Captures;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -27,21 +26,19 @@ import picocli.CommandLine.Spec;
                        + "as events named after the table with the payload {new, old, key}. Against the configured "
                        + "database (DB_URL); JSON on stdout."},
         commandListHeading = "%nCommands:%n")
-public final class CapturesCommand implements Callable<Integer> {
-
-    private static final ObjectMapper JSON = new ObjectMapper();
+final class CapturesCommand implements Callable<Integer> {
 
     private final Factory factory;
     @Spec
     private CommandSpec spec;
 
-    public CapturesCommand(Factory factory) {
+    CapturesCommand(Factory factory) {
         this.factory = factory;
     }
 
     @Override
     public Integer call() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "missing command: one of add, list, remove");
+        throw Cli.missingSubcommand(spec);
     }
 
     @Command(name = "add", mixinStandardHelpOptions = true,
@@ -63,7 +60,7 @@ public final class CapturesCommand implements Callable<Integer> {
 
     @Command(name = "list", mixinStandardHelpOptions = true, description = "Prints the captured tables as a JSON array.")
     int list() {
-        ArrayNode all = JSON.createArrayNode();
+        ArrayNode all = JsonNodeFactory.instance.arrayNode();
         factory.captures().list().forEach(c -> all.add(CapturesService.toJson(c)));
         out().println(all);
         return 0;

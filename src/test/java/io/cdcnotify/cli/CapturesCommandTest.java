@@ -1,4 +1,4 @@
-package io.cdcnotify;
+package io.cdcnotify.cli;
 
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -10,6 +10,7 @@ import java.util.Map;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.cdcnotify.TestAccess;
 import io.cdcnotify.config.Settings;
 import io.cdcnotify.testing.TestDatabase;
 import org.junit.jupiter.api.Test;
@@ -32,10 +33,10 @@ class CapturesCommandTest {
         String[] line = new String[args.length + 1];
         line[0] = "captures";
         System.arraycopy(args, 0, line, 1, args.length);
-        int exit = Main.run(line, Settings.load(Map.of("DB_URL", DB.url(), "DB_USER", DB.user(),
-                                                       "DB_PASSWORD", DB.password())),
-                            new PrintStream(out, true, StandardCharsets.UTF_8),
-                            new PrintStream(err, true, StandardCharsets.UTF_8));
+        int exit = TestAccess.run(Settings.load(Map.of("DB_URL", DB.url(), "DB_USER", DB.user(),
+                                                        "DB_PASSWORD", DB.password())),
+                                  new PrintStream(out, true, StandardCharsets.UTF_8),
+                                  new PrintStream(err, true, StandardCharsets.UTF_8), line);
         return new Run(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     }
 

@@ -1,17 +1,13 @@
-package io.cdcnotify.ws;
+package io.cdcnotify.wire;
 
 import java.util.Optional;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.cdcnotify.hub.Json;
-import io.cdcnotify.hub.Message;
 
 /** Server messages as WebSocket JSON text (contract section 4): every one carries {@code "v":1} and its type. */
-final class WsMessages {
+public final class WsMessages {
 
-    private static final ObjectMapper JSON = Json.MAPPER;
     private static final String EVENT_PREFIX = "{\"v\":1,\"type\":\"cdc_event\",\"subscription_id\":\"";
     private static final String EVENT_MIDDLE = "\",\"event\":";
 
@@ -19,15 +15,15 @@ final class WsMessages {
     }
 
     /** A {@code cdc_event} frame around the event JSON shared by all its recipients. */
-    static String event(String subscriptionId, String eventJson) {
+    public static String event(String subscriptionId, String eventJson) {
         return new StringBuilder(EVENT_PREFIX.length() + subscriptionId.length() + EVENT_MIDDLE.length()
                                          + eventJson.length() + 1)
                 .append(EVENT_PREFIX).append(subscriptionId).append(EVENT_MIDDLE).append(eventJson).append('}')
                 .toString();
     }
 
-    static String encode(Message message) {
-        ObjectNode o = JSON.createObjectNode();
+    public static String encode(Message message) {
+        ObjectNode o = Json.MAPPER.createObjectNode();
         o.put("v", 1);
         switch (message) {
             case Message.AuthOk m -> {
@@ -53,9 +49,7 @@ final class WsMessages {
             case Message.Error m -> {
                 o.put("type", "error");
                 requestId(o, m.requestId());
-                o.put("code", m.code().wire());
-                o.put("message", m.message());
-                m.cursor().ifPresent(c -> o.put("cursor", c.orElse(null)));
+                SseFrames.errorFields(o, m);
             }
         }
         return Json.write(o);

@@ -1,4 +1,4 @@
-package io.cdcnotify.outbox;
+package io.cdcnotify.wire;
 
 import java.time.Instant;
 import java.time.ZoneOffset;

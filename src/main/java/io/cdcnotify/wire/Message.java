@@ -1,4 +1,4 @@
-package io.cdcnotify.hub;
+package io.cdcnotify.wire;
 
 import java.util.List;
 import java.util.Optional;
@@ -29,10 +29,13 @@ public sealed interface Message {
     }
 
     /**
-     * An error. {@code cursor} is present only for {@code slow_consumer}, where it may be null (nothing written
-     * yet): then the JSON carries {@code "cursor":null}.
+     * An error.
+     *
+     * @param cursor for {@code slow_consumer} only: the cursor of the last event written to the connection, empty
+     *               when none was. A {@code slow_consumer} error always carries {@code "cursor"} (null when empty);
+     *               no other error has the field.
      */
-    record Error(Optional<String> requestId, ErrorCode code, String message, Optional<Optional<String>> cursor)
+    record Error(Optional<String> requestId, ErrorCode code, String message, Optional<String> cursor)
             implements Message {
 
         public static Error of(ErrorCode code, String message) {
@@ -41,6 +44,15 @@ public sealed interface Message {
 
         public static Error answering(Optional<String> requestId, ErrorCode code, String message) {
             return new Error(requestId, code, message, Optional.empty());
+        }
+
+        public static Error slowConsumer(String message, Optional<String> lastCursor) {
+            return new Error(Optional.empty(), ErrorCode.SLOW_CONSUMER, message, lastCursor);
+        }
+
+        /** Whether the JSON has a {@code "cursor"} field, null or not. */
+        public boolean carriesCursor() {
+            return code == ErrorCode.SLOW_CONSUMER;
         }
     }
 }

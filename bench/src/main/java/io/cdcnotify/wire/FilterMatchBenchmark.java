@@ -1,9 +1,10 @@
-package io.cdcnotify.hub;
+package io.cdcnotify.wire;
 
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import io.cdcnotify.outbox.OutboxEvent;
+import io.cdcnotify.hub.HubFilterBenchmark;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;

@@ -1,4 +1,4 @@
-package io.cdcnotify;
+package io.cdcnotify.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -21,6 +21,7 @@ import java.util.Map;
 import java.util.Set;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.cdcnotify.TestAccess;
 import io.cdcnotify.config.Settings;
 import io.cdcnotify.testing.Listener;
 import io.cdcnotify.testing.SseTestClient;
@@ -43,13 +44,14 @@ class DemoCommandTest {
 
     @Test
     void demoChangesReachSseAndWebSocketClientsWithItsKey() throws Exception {
-        try (DemoCommand.Demo demo = DemoCommand.Demo.start(config(), Duration.ofMillis(50))) {
+        try (Factory factory = TestAccess.factory(config());
+             DemoCommand.Running demo = DemoCommand.start(factory, Duration.ofMillis(50))) {
             URI console = demo.consoleUrl();
             assertThat(console.toString())
                     .isEqualTo("http://127.0.0.1:" + demo.port() + "/#key=" + demo.key() + "&tables=public.cdc_demo_orders");
             assertThat(demo.key()).startsWith("cdc_");
 
-            URI events = URI.create(demo.baseUrl() + "v1/events?tables=public.cdc_demo_orders");
+            URI events = URI.create(demo.url() + "v1/events?tables=public.cdc_demo_orders");
             try (SseTestClient sse = SseTestClient.open(events, Map.of("Authorization", "Bearer " + demo.key()));
                  WsTestClient ws = WsTestClient.connect(URI.create("ws://127.0.0.1:" + demo.port() + "/v1/ws"),
                                                         Map.of("Authorization", "Bearer " + demo.key()))) {
@@ -101,7 +103,7 @@ class DemoCommandTest {
                                                        .toList());
             }
             // The key reads the demo table and nothing else.
-            try (SseTestClient other = SseTestClient.open(URI.create(demo.baseUrl() + "v1/events?tables=orders"),
+            try (SseTestClient other = SseTestClient.open(URI.create(demo.url() + "v1/events?tables=orders"),
                                                           Map.of("Authorization", "Bearer " + demo.key()))) {
                 assertThat(other.status()).isEqualTo(403);
             }
@@ -125,13 +127,16 @@ class DemoCommandTest {
 
     @Test
     void aSecondDemoRevokesTheKeyOfOneThatWasKilled() throws SQLException {
-        DemoCommand.Demo first = DemoCommand.Demo.start(config(), Duration.ofSeconds(1));
-        try (DemoCommand.Demo second = DemoCommand.Demo.start(config(), Duration.ofSeconds(1));
+        Factory killed = TestAccess.factory(config());
+        DemoCommand.Running first = DemoCommand.start(killed, Duration.ofSeconds(1));
+        try (Factory factory = TestAccess.factory(config());
+             DemoCommand.Running second = DemoCommand.start(factory, Duration.ofSeconds(1));
              Connection c = DB.connect(); Statement st = c.createStatement()) {
             assertThat(count(st, "SELECT count(*) FROM cdc.api_keys WHERE name = 'cdc-notify-demo'")).isOne();
             assertThat(second.key()).isNotEqualTo(first.key());
         } finally {
             first.close();
+            killed.close();
         }
     }
 
@@ -141,11 +146,14 @@ class DemoCommandTest {
             Config config = Settings.load(Map.of("DB_URL", DB.url(), "DB_USER", DB.user(), "DB_PASSWORD",
                                                  DB.password(), "SERVER_PORT", String.valueOf(taken.getLocalPort()),
                                                  "SERVER_HOST", "127.0.0.1"));
-            assertThatThrownBy(() -> DemoCommand.Demo.start(config, Duration.ofMillis(100)))
-                    .isInstanceOf(IllegalStateException.class)
-                    .hasMessageContaining("port " + taken.getLocalPort() + " in use");
+            try (Factory factory = TestAccess.factory(config)) {
+                assertThatThrownBy(() -> DemoCommand.start(factory, Duration.ofMillis(100)))
+                        .isInstanceOf(IllegalStateException.class)
+                        .hasMessageContaining("port " + taken.getLocalPort() + " in use");
+                // the service's listener stops with the failed start, not only with the factory
+                await().atMost(Duration.ofSeconds(10)).until(() -> Listener.pid(DB) == 0);
+            }
         }
-        await().atMost(Duration.ofSeconds(10)).until(() -> Listener.pid(DB) == 0);
     }
 
     @Test
@@ -153,13 +161,13 @@ class DemoCommandTest {
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         PrintStream errStream = new PrintStream(err, true, StandardCharsets.UTF_8);
         PrintStream out = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
-        assertThat(Main.run(new String[] {"demo", "--bogus"}, config(), out, errStream)).isEqualTo(2);
+        assertThat(TestAccess.run(config(), out, errStream, "demo", "--bogus")).isEqualTo(2);
         assertThat(err.toString(StandardCharsets.UTF_8)).contains("Unknown option: '--bogus'", "demo --help");
         err.reset();
-        assertThat(Main.run(new String[] {"demo", "--interval-ms", "fast"}, config(), out, errStream)).isEqualTo(2);
+        assertThat(TestAccess.run(config(), out, errStream, "demo", "--interval-ms", "fast")).isEqualTo(2);
         assertThat(err.toString(StandardCharsets.UTF_8)).contains("--interval-ms", "'fast'");
         err.reset();
-        assertThat(Main.run(new String[] {"demo", "--interval-ms", "1"}, config(), out, errStream)).isEqualTo(2);
+        assertThat(TestAccess.run(config(), out, errStream, "demo", "--interval-ms", "1")).isEqualTo(2);
         assertThat(err.toString(StandardCharsets.UTF_8)).contains("--interval-ms must be", "at least 10");
     }
 

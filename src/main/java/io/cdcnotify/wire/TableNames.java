@@ -1,21 +1,21 @@
-package io.cdcnotify.subscription;
+package io.cdcnotify.wire;
 
 import java.util.List;
 import java.util.Optional;
 import java.util.regex.Pattern;
 
-import io.cdcnotify.hub.Subscription;
-
 /** The contract's rule for table names: {@code [A-Za-z0-9_.]{1,128}}, or {@code *} for every table. */
 public final class TableNames {
 
+    /** The name that stands for every table, in a key's scope or a subscription. */
+    public static final String EVERY_TABLE = "*";
     private static final Pattern VALID = Pattern.compile("[A-Za-z0-9_.]{1,128}");
 
     private TableNames() {
     }
 
     public static boolean valid(String name) {
-        return name != null && (Subscription.EVERY_TABLE.equals(name) || VALID.matcher(name).matches());
+        return name != null && (EVERY_TABLE.equals(name) || VALID.matcher(name).matches());
     }
 
     /** Why a list of tables is refused, or empty when it is fine. */

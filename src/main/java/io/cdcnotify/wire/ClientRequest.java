@@ -1,21 +1,20 @@
-package io.cdcnotify.ws;
+package io.cdcnotify.wire;
 
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Optional;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.json.JsonMapper;
-import io.cdcnotify.hub.Filter;
+import com.fasterxml.jackson.databind.node.MissingNode;
 import io.cdcnotify.outbox.Cursor;
-import io.cdcnotify.subscription.TableNames;
 
-/** A message from a WebSocket client, parsed and checked field by field (contract section 4). */
-sealed interface ClientRequest {
+/**
+ * What a client asks for, parsed and checked as far as it can be without the database: a WebSocket message
+ * (contract section 4), or the query of an SSE stream (section 5), which is a subscribe request in other words.
+ * Tables, cursor and filter are checked here once; a {@link Subscribe} carries them ready to use.
+ */
+public sealed interface ClientRequest {
 
     Optional<String> requestId();
 
@@ -26,13 +25,13 @@ sealed interface ClientRequest {
         }
     }
 
-    record Subscribe(Optional<String> requestId, Optional<List<String>> tables, Optional<String> resumeFrom,
+    /**
+     * @param tables     valid table names (at least one), if named
+     * @param resumeFrom a cursor this service issued, if given; whether it is still within the retention is the
+     *                   database's to say
+     */
+    record Subscribe(Optional<String> requestId, Optional<List<String>> tables, Optional<Cursor> resumeFrom,
                      Optional<String> subscriptionId, Optional<Filter> filter) implements ClientRequest {
-
-        Subscribe(Optional<String> requestId, Optional<List<String>> tables, Optional<String> resumeFrom,
-                  Optional<String> subscriptionId) {
-            this(requestId, tables, resumeFrom, subscriptionId, Optional.empty());
-        }
     }
 
     record Unsubscribe(Optional<String> requestId, String subscriptionId) implements ClientRequest {
@@ -45,13 +44,13 @@ sealed interface ClientRequest {
     record Invalid(Optional<String> requestId, String message) implements ClientRequest {
     }
 
-    /** Parses one text frame. Never throws: a bad frame becomes {@link Invalid}. */
+    /** Parses one WebSocket text frame. Never throws: a bad frame becomes {@link Invalid}. */
     static ClientRequest parse(String text) {
         JsonNode root;
         try {
-            root = Parser.MAPPER.readTree(text);
-        } catch (JsonProcessingException | RuntimeException e) {
-            return new Invalid(Optional.empty(), "malformed JSON");
+            root = Json.readClientInput(text);
+        } catch (Json.Malformed e) {
+            return new Invalid(Optional.empty(), e.getMessage());
         }
         if (root == null || !root.isObject()) {
             return new Invalid(Optional.empty(), "a message must be a JSON object");
@@ -92,20 +91,59 @@ sealed interface ClientRequest {
         if (tables.isEmpty() && subscriptionId.isEmpty()) {
             return new Invalid(requestId, "tables or subscription_id is required");
         }
+        return checked(requestId, tables, resumeFrom, "resume_from is not a cursor this service issued", subscriptionId,
+                       root.get("operations"), root.get("filter"));
+    }
+
+    /**
+     * Reads an SSE stream's query: exactly one of {@code tables} (comma-separated) and {@code subscription_id};
+     * the cursor from {@code Last-Event-ID} or {@code last_event_id}; {@code operations} (comma-separated) and
+     * {@code filter} (a JSON object) as in a WebSocket subscribe. Never throws.
+     */
+    static ClientRequest parseStream(Optional<String> tables, Optional<String> subscriptionId,
+                                     Optional<String> lastEventId, Optional<String> operations,
+                                     Optional<String> filter) {
+        Optional<String> none = Optional.empty();
+        if (tables.isPresent() == subscriptionId.isPresent()) {
+            return new Invalid(none, "exactly one of tables and subscription_id is required");
+        }
+        JsonNode conditions = null;
+        if (filter.isPresent()) {
+            try {
+                // an empty parameter is no JSON value: refused as a filter that is not an object
+                conditions = Optional.ofNullable(Json.readClientInput(filter.get())).orElse(MissingNode.getInstance());
+            } catch (Json.Malformed e) {
+                return new Invalid(none, "filter must be a JSON object");
+            }
+        }
+        return checked(none, tables.map(t -> List.of(t.split(",", -1))), lastEventId,
+                       "the cursor is not one this service issued", subscriptionId,
+                       operations.map(o -> (JsonNode) Json.MAPPER.valueToTree(o.split(",", -1))).orElse(null),
+                       conditions);
+    }
+
+    /**
+     * The checks every transport's subscribe request gets, in this order, once: the tables, the cursor (what
+     * {@code notACursor} says if it is none), the operations and filter.
+     */
+    private static ClientRequest checked(Optional<String> requestId, Optional<List<String>> tables,
+                                         Optional<String> cursorText, String notACursor,
+                                         Optional<String> subscriptionId, JsonNode operations, JsonNode filter) {
         Optional<String> problem = tables.flatMap(TableNames::problem);
         if (problem.isPresent()) {
             return new Invalid(requestId, problem.get());
         }
-        if (resumeFrom.isPresent() && Cursor.decode(resumeFrom.get()).isEmpty()) {
-            return new Invalid(requestId, "resume_from is not a cursor this service issued");
+        Optional<Cursor> cursor = cursorText.flatMap(Cursor::decode);
+        if (cursorText.isPresent() && cursor.isEmpty()) {
+            return new Invalid(requestId, notACursor);
         }
-        Optional<Filter> filter;
+        Optional<Filter> parsed;
         try {
-            filter = Filter.parse(root.get("operations"), root.get("filter"));
+            parsed = Filter.parse(operations, filter);
         } catch (Filter.Invalid e) {
             return new Invalid(requestId, e.getMessage());
         }
-        return new Subscribe(requestId, tables, resumeFrom, subscriptionId, filter);
+        return new Subscribe(requestId, tables, cursor, subscriptionId, parsed);
     }
 
     private static String requiredString(JsonNode root, String field) {
@@ -146,27 +184,6 @@ sealed interface ClientRequest {
     final class FieldException extends RuntimeException {
         FieldException(String message) {
             super(message, null, false, false);
-        }
-    }
-
-    /** The shared parser: strict JSON, with nesting and sizes bounded so a hostile frame stays cheap. */
-    final class Parser {
-        // buffers from a shared pool: with a virtual thread per connection, thread-local ones cost each connection its own
-        static final ObjectMapper MAPPER = JsonMapper.builder(com.fasterxml.jackson.core.JsonFactory.builder()
-                        .recyclerPool(com.fasterxml.jackson.core.util.JsonRecyclerPools.sharedConcurrentDequePool())
-                        .build())
-                .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
-                .build();
-
-        static {
-            MAPPER.getFactory().setStreamReadConstraints(StreamReadConstraints.builder()
-                                                                 .maxNestingDepth(32)
-                                                                 .maxStringLength(70_000)
-                                                                 .maxNumberLength(100)
-                                                                 .build());
-        }
-
-        private Parser() {
         }
     }
 }

@@ -1,9 +1,8 @@
-package io.cdcnotify;
+package io.cdcnotify.supervise;
 
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
 
-import io.cdcnotify.supervise.Worker;
 import org.junit.jupiter.api.Test;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -13,12 +12,12 @@ import static org.awaitility.Awaitility.await;
  * A periodic job survives a failed run; an {@code Error} (which once ended a scheduled job silently: the executor
  * just stopped running it) makes it unhealthy until the watchdog restarts it; a run stuck past its limit too.
  */
-class HousekeepingTest {
+class PeriodicWorkerTest {
 
     @Test
     void aFailedRunIsLoggedAndTheJobGoesOn() {
         AtomicInteger runs = new AtomicInteger();
-        Worker job = Housekeeping.every("test-fails", Duration.ofMillis(10), Duration.ofSeconds(5), () -> {
+        Worker job = Worker.every("test-fails", Duration.ofMillis(10), Duration.ofSeconds(5), () -> {
             runs.incrementAndGet();
             throw new IllegalStateException("database gone");
         });
@@ -34,7 +33,7 @@ class HousekeepingTest {
     @Test
     void aJobKilledByAnErrorIsUnhealthyUntilRestarted() {
         AtomicInteger runs = new AtomicInteger();
-        Worker job = Housekeeping.every("test-oom", Duration.ofMillis(10), Duration.ofSeconds(5), () -> {
+        Worker job = Worker.every("test-oom", Duration.ofMillis(10), Duration.ofSeconds(5), () -> {
             if (runs.incrementAndGet() == 1) {
                 throw new OutOfMemoryError("injected");
             }
@@ -53,7 +52,7 @@ class HousekeepingTest {
     @Test
     void aRunStuckPastItsLimitMakesTheJobUnhealthyAndIsReplaced() {
         AtomicInteger runs = new AtomicInteger();
-        Worker job = Housekeeping.every("test-stuck", Duration.ofMillis(10), Duration.ofMillis(300), () -> {
+        Worker job = Worker.every("test-stuck", Duration.ofMillis(10), Duration.ofMillis(300), () -> {
             if (runs.incrementAndGet() == 1) {
                 try {
                     Thread.sleep(Long.MAX_VALUE);

@@ -1,4 +1,4 @@
-package io.cdcnotify.hub;
+package io.cdcnotify.wire;
 
 import java.math.BigDecimal;
 import java.util.ArrayList;
@@ -13,7 +13,6 @@ import java.util.Optional;
 import java.util.Set;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.cdcnotify.outbox.OutboxEvent;
@@ -44,7 +43,6 @@ public final class Filter {
     private static final int MAX_PATH = 256;
     /** PostgreSQL's jsonb cannot hold it, so no payload ever has it either. */
     private static final String NUL = "a filter may not contain the NUL character (\\u0000)";
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     private final Set<String> operations;
     private final List<Condition> conditions;
@@ -103,10 +101,10 @@ public final class Filter {
         return Optional.of(new Filter(ops, List.copyOf(conditions)));
     }
 
-    /** The filter stored as JSON ({@code {"operations": [...], "filter": {...}}}). */
+    /** The filter as stored (written by {@link #toJson}: trusted, so read without the client-input limits) ({@code {"operations": [...], "filter": {...}}}). */
     public static Optional<Filter> fromJson(String json) {
         try {
-            JsonNode n = JSON.readTree(json);
+            JsonNode n = Json.MAPPER.readTree(json);
             return parse(n.get("operations"), n.get("filter"));
         } catch (java.io.IOException e) {
             throw new Invalid("unreadable filter");
@@ -114,7 +112,7 @@ public final class Filter {
     }
 
     public String toJson() {
-        ObjectNode o = JSON.createObjectNode();
+        ObjectNode o = Json.MAPPER.createObjectNode();
         if (!operations.isEmpty()) {
             ArrayNode ops = o.putArray("operations");
             OPERATIONS.stream().sorted().filter(operations::contains).forEach(ops::add);
@@ -123,7 +121,7 @@ public final class Filter {
             ObjectNode f = o.putObject("filter");
             conditions.forEach(c -> f.set(c.path(), c.spec()));
         }
-        return o.toString();
+        return Json.write(o);
     }
 
     /** Whether the event passes; the payload view is shared by every filter looking at the same event. */
@@ -225,9 +223,9 @@ public final class Filter {
         private JsonNode root() {
             if (root == null) {
                 try {
-                    root = JSON.readTree(json);
+                    root = Json.MAPPER.readTree(json);
                 } catch (java.io.IOException e) {
-                    root = JSON.nullNode();
+                    root = Json.MAPPER.nullNode();
                 }
             }
             return root;
