@@ -404,22 +404,36 @@ public final class Client {
                 return stop;
             }
             Object item = deferred.isEmpty() ? queue.take() : deferred.poll();
-            handleAndRelease(item);
-            for (int n = 0; n < BATCH && stopReason() == null && (item = queue.poll()) != null; n++) {
-                handleAndRelease(item);
+            // the burst's items count in the budgets until the flush has put them on the wire
+            List<Object> burst = new ArrayList<>();
+            try {
+                burst.add(item);
+                handle(item);
+                for (int n = 0; n < BATCH && stopReason() == null && (item = queue.poll()) != null; n++) {
+                    burst.add(item);
+                    handle(item);
+                }
+                flush();
+            } finally {
+                burst.forEach(this::release);
             }
-            writing();
-            transport.flush();
-            written();
         }
     }
 
-    private void handleAndRelease(Object item) throws Exception {
+    /** Handles one item and puts what it wrote on the wire before it leaves the budgets. */
+    private void handleAndFlush(Object item) throws Exception {
         try {
             handle(item);
+            flush();
         } finally {
             release(item);
         }
+    }
+
+    private void flush() throws IOException {
+        writing();
+        transport.flush();
+        written();
     }
 
     private Disconnect stopReason() {
@@ -556,7 +570,7 @@ public final class Client {
                     } else if (item instanceof Attach) {
                         deferred.add(item);
                     } else {
-                        handleAndRelease(item);
+                        handleAndFlush(item);
                     }
                 }
                 if (backlog.caughtUp() && !overflowed) {
@@ -566,44 +580,32 @@ public final class Client {
             if (filterLive) {
                 attachment.liveFilter(backlog::notDelivered);
             }
-            while (!held.isEmpty()) {
-                Delivery d = held.removeFirst();
-                try {
-                    if (stopReason() == null && attachment.wanted(d.publication)) {
-                        writeEvent(attachment, d.publication);
-                    }
-                } finally {
-                    release(d);
+            for (Delivery d : held) {
+                if (stopReason() == null && attachment.wanted(d.publication)) {
+                    writeEvent(attachment, d.publication);
                 }
             }
+            flush();
         } finally {
             held.forEach(this::release);
         }
     }
 
-    /** Writes one backlog page; the page counts in the service's memory until each event is written. */
+    /** Writes one backlog page; the page counts in the service's memory until it is on the wire. */
     private void writePage(Attachment attachment, List<Publication> page) throws IOException {
         for (Publication p : page) {
             p.hold(memory);
         }
-        int written = 0;
         try {
             for (Publication p : page) {
-                try {
-                    if (stopReason() == null) {
-                        writeEvent(attachment, p);
-                    }
-                } finally {
-                    p.release(memory);
-                    written++;
+                if (stopReason() == null) {
+                    writeEvent(attachment, p);
                 }
             }
-            writing();
-            transport.flush();
-            written();
+            flush();
         } finally {
-            for (int i = written; i < page.size(); i++) {
-                page.get(i).release(memory);
+            for (Publication p : page) {
+                p.release(memory);
             }
         }
     }

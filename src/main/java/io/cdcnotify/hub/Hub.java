@@ -320,7 +320,8 @@ public final class Hub {
      * Call about once a second: lets idle connections send their keepalives; frees what ending connections
      * hold; cuts those whose writer is stuck in a write past {@link Limits#closeGrace()} (a peer that does not
      * read, revoked or slow, would otherwise hold its connection open for as long as TCP lets it; a slow consumer
-     * gets {@link #SLOW_GRACES} graces from the moment it became slow); and holds the total budget.
+     * gets {@link #SLOW_GRACES} graces from the moment it became slow); holds the total budget; and publishes the
+     * delivery metrics recorded since the last tick.
      */
     public void tick() {
         long now = System.nanoTime();
@@ -345,6 +346,7 @@ public final class Hub {
         if (memory.excess() > 0) {
             enforceTotal();
         }
+        metrics.publish();
     }
 
     /**

@@ -30,8 +30,15 @@ public interface HubMetrics {
     default void received(int count) {
     }
 
-    /** One event written to a client; {@code lagMicros} from its {@code created_at}. */
+    /**
+     * One event written to a client; {@code lagMicros} from its {@code created_at}. May only be recorded: what
+     * the meters show follows at the next {@link #publish()}.
+     */
     default void delivered(String transport, long lagMicros) {
+    }
+
+    /** Brings the meters up to date with what was recorded; the hub calls it about once a second. */
+    default void publish() {
     }
 
     default void dropped(DropReason reason) {

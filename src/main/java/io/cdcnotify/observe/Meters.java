@@ -5,7 +5,7 @@ import java.lang.management.OperatingSystemMXBean;
 import java.lang.management.RuntimeMXBean;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.stream.Stream;
 
 import io.cdcnotify.hub.Hub;
@@ -25,7 +25,9 @@ import io.helidon.service.registry.Services;
  * listener when scraped.
  *
  * <p>The hot path ({@link #received}, {@link #delivered}, {@link #dropped}, {@link #clientError}) only touches
- * meters held in fields, one per label value: no registry lookup, no tag, no allocation per call.
+ * meters held in fields, one per label value: no registry lookup, no tag, no allocation per call. Deliveries, the
+ * hottest (once per event per client), only add to striped adders; {@link #publish()}, about once a second, moves
+ * their sums into the delivered counters and the lag timer.
  *
  * <p>Meters live in Helidon's global registry, which is the process's. A new {@code Meters} replaces the meters
  * of an earlier one (a test JVM starts one service after another): each service starts with its counters at
@@ -86,6 +88,9 @@ public final class Meters implements HubMetrics {
      * Prometheus shows seconds: cdc_delivery_lag_seconds_bucket/_sum/_count (and _max).
      */
     private final Timer lag;
+    private final LongAdder deliveredWebSocketSincePublish = new LongAdder();
+    private final LongAdder deliveredSseSincePublish = new LongAdder();
+    private final LagRecorder lagRecorder = new LagRecorder(LAG_BUCKETS);
     /** Indexed by status class - 1: 1xx to 5xx. */
     private final Counter[] httpResponses = new Counter[5];
 
@@ -233,11 +238,20 @@ public final class Meters implements HubMetrics {
     public void delivered(String transport, long lagMicros) {
         // transport names are literals, so equals returns on its identity check: no lookup, no hashing
         if (WEBSOCKET.equals(transport)) {
-            deliveredWebSocket.increment();
+            deliveredWebSocketSincePublish.increment();
         } else if (SSE.equals(transport)) {
-            deliveredSse.increment();
+            deliveredSseSincePublish.increment();
         }
-        lag.record(Math.max(0, lagMicros), TimeUnit.MICROSECONDS);
+        lagRecorder.record(lagMicros);
+    }
+
+    /** Moves the deliveries recorded since the last call into their counters and the lag timer. */
+    @Override
+    public void publish() {
+        // the lag first: a scrape that sees a delivery counted sees its lag too
+        lagRecorder.publishTo(lag);
+        deliveredWebSocket.increment(deliveredWebSocketSincePublish.sumThenReset());
+        deliveredSse.increment(deliveredSseSincePublish.sumThenReset());
     }
 
     @Override

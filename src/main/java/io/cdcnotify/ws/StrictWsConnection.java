@@ -450,20 +450,9 @@ final class StrictWsConnection implements ServerConnection, WsSession {
      */
     private WsSession writeFrame(boolean fin, int opcode, byte[] payload) {
         int length = payload.length;
-        int header = length < 126 ? 2 : length < 1 << 16 ? 4 : 10;
+        int header = headerLength(length);
         byte[] frame = new byte[header + length];
-        if (length < 126) {
-            frame[1] = (byte) length;
-        } else if (length < 1 << 16) {
-            frame[1] = 126;
-            frame[2] = (byte) (length >>> 8);
-            frame[3] = (byte) length;
-        } else {
-            frame[1] = 127;
-            for (int i = 0; i < 8; i++) {
-                frame[2 + i] = (byte) ((long) length >>> (56 - 8 * i));
-            }
-        }
+        putHeader(frame, 0, true, 0, length);
         System.arraycopy(payload, 0, frame, header, length);
         sendLock.lock();
         try {
@@ -482,6 +471,55 @@ final class StrictWsConnection implements ServerConnection, WsSession {
         } finally {
             sendLock.unlock();
         }
+    }
+
+    /**
+     * Writes whole text frames encoded by {@link #putTextHeader} in one socket write: the burst a connection's
+     * writer drained from its queue. Control frames from other threads go before or after it, never inside.
+     *
+     * @throws IllegalStateException while a fragmented message is being sent (its frames must stay together)
+     */
+    void writeFrames(byte[] frames, int length) {
+        sendLock.lock();
+        try {
+            if (sendingFragments) {
+                throw new IllegalStateException("a fragmented message is being sent");
+            }
+            ctx.dataWriter().writeNow(BufferData.create(frames, 0, length));
+        } catch (SocketWriterException | java.io.UncheckedIOException e) {
+            throw new ServerConnectionException("could not write websocket frames", e);
+        } finally {
+            sendLock.unlock();
+        }
+    }
+
+    /** Bytes of a server frame's header before a payload of {@code length} bytes (servers do not mask). */
+    static int headerLength(int length) {
+        return length < 126 ? 2 : length < 1 << 16 ? 4 : 10;
+    }
+
+    /** Puts the header of a whole (unfragmented) text frame at {@code at}; returns where its payload starts. */
+    static int putTextHeader(byte[] into, int at, int length) {
+        return putHeader(into, at, true, TEXT, length);
+    }
+
+    private static int putHeader(byte[] into, int at, boolean fin, int opcode, int length) {
+        into[at] = (byte) ((fin ? 0x80 : 0) | opcode);
+        if (length < 126) {
+            into[at + 1] = (byte) length;
+            return at + 2;
+        }
+        if (length < 1 << 16) {
+            into[at + 1] = 126;
+            into[at + 2] = (byte) (length >>> 8);
+            into[at + 3] = (byte) length;
+            return at + 4;
+        }
+        into[at + 1] = 127;
+        for (int i = 0; i < 8; i++) {
+            into[at + 2 + i] = (byte) ((long) length >>> (56 - 8 * i));
+        }
+        return at + 10;
     }
 
     // ---- the end ----

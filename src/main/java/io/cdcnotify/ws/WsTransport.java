@@ -1,7 +1,9 @@
 package io.cdcnotify.ws;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.Arrays;
 
 import io.cdcnotify.hub.Disconnect;
 import io.cdcnotify.hub.Publication;
@@ -13,15 +15,31 @@ import io.helidon.webserver.CloseConnectionException;
 import io.helidon.webserver.ConnectionContext;
 import io.helidon.websocket.WsSession;
 
-/** WebSocket framing for one connection's writer: each event and message is one text frame. */
+/**
+ * WebSocket framing for one connection's writer: each event and message is one text frame, and the frames of a
+ * burst (what the writer drained from its queue before {@link #flush()}) go out in one socket write.
+ *
+ * <p>The frames of a burst are gathered in a buffer made for that burst and dropped after its write, so an idle
+ * connection keeps none. A burst is written in pieces of about {@link #WRITE_AT} bytes. Control frames (pings,
+ * pongs, the close) first write what is gathered, so the peer sees everything in the order the writer sent it.
+ */
 final class WsTransport implements Transport {
 
     private static final Duration PING_EVERY = Duration.ofSeconds(30);
+    /** Gathered frames are written once they reach this size, so a burst of large events is not copied whole. */
+    static final int WRITE_AT = 64 * 1024;
+    private static final int FIRST_BUFFER = 1024;
 
     private final WsSession session;
+    /** The connection when it is ours, which can write several frames at once; null for Helidon's own. */
+    private final StrictWsConnection strict;
+    /** Frames of the burst not yet written (writer thread only); null between bursts. */
+    private byte[] pending;
+    private int pendingLength;
 
     WsTransport(WsSession session) {
         this.session = session;
+        this.strict = session instanceof StrictWsConnection c ? c : null;
     }
 
     @Override
@@ -31,21 +49,33 @@ final class WsTransport implements Transport {
 
     @Override
     public void event(String subscriptionId, Publication publication) throws IOException {
-        send(WsMessages.event(subscriptionId, publication.json()));
+        frame(WsMessages.event(subscriptionId, publication.json()));
     }
 
     @Override
     public void message(Message message) throws IOException {
-        send(WsMessages.encode(message));
+        frame(WsMessages.encode(message));
     }
 
     @Override
-    public void flush() {
-        // every frame is written as it is sent
+    public void flush() throws IOException {
+        if (pendingLength == 0) {
+            return;
+        }
+        byte[] frames = pending;
+        int length = pendingLength;
+        pending = null;
+        pendingLength = 0;
+        try {
+            strict.writeFrames(frames, length);
+        } catch (CloseConnectionException | IllegalStateException e) {
+            throw new IOException("send failed", e);
+        }
     }
 
     @Override
     public void keepalive() throws IOException {
+        flush();
         try {
             session.ping(BufferData.empty());
         } catch (CloseConnectionException e) {
@@ -53,8 +83,9 @@ final class WsTransport implements Transport {
         }
     }
 
-    /** Answers a client's ping frame. */
+    /** Answers a client's ping frame (on the writer thread). */
     void pong(BufferData data) throws IOException {
+        flush();
         try {
             session.pong(data);
         } catch (CloseConnectionException e) {
@@ -75,11 +106,14 @@ final class WsTransport implements Transport {
     @Override
     public void close(Disconnect disconnect) {
         if (disconnect == Disconnect.GONE) {
+            pending = null;
+            pendingLength = 0;
             return;
         }
         try {
+            flush();
             session.close(disconnect.code(), disconnect.reason());
-        } catch (RuntimeException e) {
+        } catch (IOException | RuntimeException e) {
             // the peer is already gone
         }
     }
@@ -92,6 +126,27 @@ final class WsTransport implements Transport {
             }
         } catch (RuntimeException e) {
             // nothing more can be done
+        }
+    }
+
+    /** Adds one text frame to the burst; writes the burst once it is large. */
+    private void frame(String text) throws IOException {
+        if (strict == null) {
+            send(text);
+            return;
+        }
+        byte[] payload = text.getBytes(StandardCharsets.UTF_8);
+        int size = StrictWsConnection.headerLength(payload.length) + payload.length;
+        if (pending == null) {
+            pending = new byte[Math.max(size, FIRST_BUFFER)];
+        } else if (pendingLength + size > pending.length) {
+            pending = Arrays.copyOf(pending, Math.max(pendingLength + size, Math.min(2 * pending.length, WRITE_AT)));
+        }
+        int at = StrictWsConnection.putTextHeader(pending, pendingLength, payload.length);
+        System.arraycopy(payload, 0, pending, at, payload.length);
+        pendingLength = at + payload.length;
+        if (pendingLength >= WRITE_AT) {
+            flush();
         }
     }
 

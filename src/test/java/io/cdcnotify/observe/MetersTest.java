@@ -72,6 +72,8 @@ class MetersTest {
         meters.delivered("carrier-pigeon", 1_000);  // no such transport: lag only, and no failure
         MeterRegistry registry = meters.registry();
         Timer lag = registry.timer("cdc_delivery_lag", List.of()).orElseThrow();
+        assertThat(lag.count()).as("recorded, not yet published").isZero();
+        meters.publish();
         assertThat(lag.count()).isEqualTo(5);
         assertThat(lag.totalTime(TimeUnit.MICROSECONDS)).isCloseTo(2_500 + 300_000 + 20_000_000 + 1_000.0, offset(1e-3));
         // as /metrics shows it: seconds, cumulative buckets
@@ -119,6 +121,7 @@ class MetersTest {
         } finally {
             pool.shutdownNow();
         }
+        meters.publish();
         MeterRegistry registry = meters.registry();
         long total = (long) threads * each;
         assertThat(counter(registry, "cdc_events_received", List.of())).isEqualTo(total);
@@ -127,6 +130,65 @@ class MetersTest {
                 .isEqualTo(total);
         assertThat(counter(registry, "cdc_events_dropped", List.of(Tag.create("reason", "slow_consumer")))).isEqualTo(total);
         assertThat(registry.timer("cdc_delivery_lag", List.of()).orElseThrow().count()).isEqualTo(total);
+    }
+
+    @Test
+    void publishedLagShowsWhatRecordingEachLagIntoTheTimerWould() throws Exception {
+        Meters meters = new Meters();
+        MeterRegistry registry = meters.registry();
+        io.helidon.metrics.api.MetricsFactory factory =
+                io.helidon.service.registry.Services.get(io.helidon.metrics.api.MetricsFactory.class);
+        registry.remove("test_lag_direct", List.of());
+        Timer direct = registry.getOrCreate(factory.timerBuilder("test_lag_direct")
+                                                    .buckets(Meters.LAG_BUCKETS)
+                                                    .percentiles(new double[0])
+                                                    .publishPercentileHistogram(false));
+        java.util.Random random = new java.util.Random(15);
+        long[] edges = {-5, 0, 1, 999, 1_000, 1_001, 2_500, 10_000_000, 10_000_001, 3_600_000_000L};
+        int threads = 4;
+        for (int round = 0; round < 20; round++) {
+            ExecutorService pool = Executors.newFixedThreadPool(threads);
+            try {
+                List<Future<?>> done = new java.util.ArrayList<>();
+                for (int t = 0; t < threads; t++) {
+                    long seed = random.nextLong();
+                    done.add(pool.submit(() -> {
+                        java.util.Random r = new java.util.Random(seed);
+                        for (int i = 0; i < 5_000; i++) {
+                            long lag = i % 50 == 0 ? edges[r.nextInt(edges.length)]
+                                                   : (long) Math.exp(r.nextDouble() * Math.log(20_000_000));
+                            meters.delivered("websocket", lag);
+                            synchronized (direct) {
+                                direct.record(Math.max(0, lag), TimeUnit.MICROSECONDS);
+                            }
+                        }
+                        return null;
+                    }));
+                    if (t == threads / 2) {
+                        meters.publish(); // while others record
+                    }
+                }
+                for (Future<?> f : done) {
+                    f.get(60, TimeUnit.SECONDS);
+                }
+            } finally {
+                pool.shutdownNow();
+            }
+            meters.publish();
+        }
+        Timer lag = registry.timer("cdc_delivery_lag", List.of()).orElseThrow();
+        assertThat(lag.count()).isEqualTo(direct.count()).isEqualTo(20L * threads * 5_000);
+        assertThat(lag.totalTime(TimeUnit.NANOSECONDS)).isEqualTo(direct.totalTime(TimeUnit.NANOSECONDS));
+        assertThat(lag.max(TimeUnit.NANOSECONDS)).isEqualTo(direct.max(TimeUnit.NANOSECONDS));
+        Scrape s = Scrape.parse(prometheus(registry));
+        List<Scrape.Sample> ours = s.all("cdc_delivery_lag_seconds_bucket", Map.of());
+        List<Scrape.Sample> theirs = s.all("test_lag_direct_seconds_bucket", Map.of());
+        assertThat(ours).hasSize(Meters.LAG_BUCKETS.length + 1);
+        assertThat(ours).extracting(Scrape.Sample::value).containsExactlyElementsOf(
+                theirs.stream().map(Scrape.Sample::value).toList());
+        assertThat(ours.stream().map(Scrape.Sample::value).distinct().count()).as("values in many buckets")
+                .isGreaterThan(8);
+        registry.remove("test_lag_direct", List.of());
     }
 
     /** The registry as {@code /metrics} writes it. */

@@ -132,10 +132,17 @@ class MetricsEndpointTest {
         try (PoliteWs ws = PoliteWs.authenticated(server, key);
              SseTestClient sse = SseTestClient.subscribed(server, key, "orders")) {
             ws.subscribe("r1", List.of("orders"));
-            // once a marker has reached both clients, whatever earlier tests wrote has been read and counted
+            // once a marker has reached both clients and shows in the delivered counters (deliveries reach the
+            // meters about once a second, the lag before the counters), whatever earlier tests wrote is counted
+            Scrape start = Scrape.of(server);
             Outbox.insert(DB, "orders", "INSERT", "{\"marker\":true}");
             ws.events(1, WAIT);
             sse.events(1, WAIT);
+            await().atMost(WAIT).untilAsserted(() -> {
+                Scrape now = Scrape.of(server);
+                assertThat(delta(start, now, "cdc_events_delivered_total", "transport", "websocket")).isPositive();
+                assertThat(delta(start, now, "cdc_events_delivered_total", "transport", "sse")).isPositive();
+            });
             Scrape before = Scrape.of(server);
             List<Long> ids = new ArrayList<>();
             for (int i = 0; i < n; i++) {

@@ -52,12 +52,16 @@ public final class LoadDriver {
     private final Options o;
     private final String mode;
     private final long serverPid;
+    /** Every service instance's pid ({@code --server-pid} may list several, comma-separated): CPU and RSS are summed. */
+    private final long[] serverPids;
     private final Map<String, Object> report = new LinkedHashMap<>();
 
     private LoadDriver(String mode, Options o) {
         this.mode = mode;
         this.o = o;
-        this.serverPid = o.longValue("server-pid");
+        this.serverPids = java.util.Arrays.stream(o.str("server-pid").split(",")).map(String::trim)
+                .filter(x -> !x.isEmpty()).mapToLong(Long::parseLong).filter(x -> x > 0).toArray();
+        this.serverPid = serverPids.length > 0 ? serverPids[0] : 0;
     }
 
     public static void main(String[] args) throws Exception {
@@ -250,7 +254,7 @@ public final class LoadDriver {
             latency.put("commit_to_first_client", Json.latency(toFirst));
             latency.put("commit_to_last_client", Json.latency(toLast));
             report.put("latency", latency);
-            report.put("resources", resources(a, b, seconds, peakRss));
+            report.put("resources", resources(a, b, seconds, peakRss, committed.inWindow, inWindow));
 
             ws.close();
             sse.close();
@@ -348,7 +352,7 @@ public final class LoadDriver {
             conns.put("error_samples", stats.errorSamples());
             report.put("connections", conns);
             report.put("memory", memory);
-            report.put("resources", resources(a, b, hold / 1e6, peakRss));
+            report.put("resources", resources(a, b, hold / 1e6, peakRss, 0, 0));
             report.put("ok", allOpened && open == n && stats.delivered() - before == n);
             ws.close();
             sse.close();
@@ -378,6 +382,9 @@ public final class LoadDriver {
     private void setup(Connection monitor) {
         Map<String, Object> setup = new LinkedHashMap<>();
         setup.put("listener_mode", System.getenv("CDC_LISTENER_MODE"));
+        setup.put("fanout", System.getenv("CDC_FANOUT"));           // run.sh: database or nats (relay mode)
+        setup.put("nice", System.getenv("NICE"));                   // run.sh: the run's scheduling priority
+        setup.put("instances", serverPids.length > 0 ? serverPids.length : o.str("url").split(",").length);
         try (Statement st = monitor.createStatement();
              ResultSet rs = st.executeQuery("SELECT tgenabled FROM pg_trigger WHERE tgname = 'outbox_doorbell' "
                                             + "AND tgrelid = 'cdc.outbox'::regclass")) {
@@ -447,7 +454,7 @@ public final class LoadDriver {
             throw new IllegalArgumentException("--admin-key is required");
         }
         try (HttpClient http = HttpClient.newHttpClient()) {
-            HttpRequest req = HttpRequest.newBuilder(URI.create(o.str("url") + "/v1/keys"))
+            HttpRequest req = HttpRequest.newBuilder(URI.create(o.str("url").split(",")[0].trim() + "/v1/keys"))
                     .header("Authorization", "Bearer " + admin)
                     .header("Content-Type", "application/json")
                     .POST(HttpRequest.BodyPublishers.ofString(
@@ -560,14 +567,20 @@ public final class LoadDriver {
 
     // ---- resources ----
 
-    private record Sample(long nanos, double machineBusy, double driverCpu, double serverCpu,
-                          Map<Long, Double> postgres, Map<Long, String> roles) {
+    private record Sample(long nanos, double machineBusy, double driverCpu, double serverCpu, double[] serverCpus,
+                          Map<Long, Double> postgres, Map<Long, String> roles, double nats, long[] outboxScans) {
     }
 
     private Sample sample(Connection monitor) {
+        double[] each = new double[serverPids.length];
+        double sum = serverPids.length > 0 ? 0 : -1;
+        for (int i = 0; i < serverPids.length; i++) {
+            each[i] = Resources.cpuSeconds(serverPids[i]);
+            sum += Math.max(0, each[i]);
+        }
         return new Sample(System.nanoTime(), Resources.machineBusySeconds(), Resources.driverCpuSeconds(),
-                          serverPid > 0 ? Resources.cpuSeconds(serverPid) : -1,
-                          Resources.postgresCpu(), Resources.postgresRoles(monitor));
+                          sum, each, Resources.postgresCpu(), Resources.postgresRoles(monitor),
+                          Resources.processCpu("nats-server"), Resources.outboxScans(monitor));
     }
 
     /** Sleeps until {@code endMicros}, sampling the service's RSS each second; returns the peak seen, kB. */
@@ -575,7 +588,11 @@ public final class LoadDriver {
         long peak = -1;
         while (true) {
             if (serverPid > 0) {
-                peak = Math.max(peak, Resources.statusKb(serverPid, "VmRSS"));
+                long rss = 0;
+                for (long pid : serverPids) {
+                    rss += Math.max(0, Resources.statusKb(pid, "VmRSS"));
+                }
+                peak = Math.max(peak, rss);
             }
             long left = endMicros - Events.nowMicros();
             if (left <= 0) {
@@ -585,18 +602,34 @@ public final class LoadDriver {
         }
     }
 
-    private Map<String, Object> resources(Sample a, Sample b, double seconds, long peakRss) {
+    private Map<String, Object> resources(Sample a, Sample b, double seconds, long peakRss, long windowEvents,
+                                          long windowDeliveries) {
         Map<String, Object> r = new LinkedHashMap<>();
         double wall = (b.nanos - a.nanos) / 1e9;
         r.put("window_seconds", wall);
         r.put("driver_cpu_s", b.driverCpu - a.driverCpu);
         r.put("driver_cpu_pct", 100 * (b.driverCpu - a.driverCpu) / wall);
         if (serverPid > 0) {
+            r.put("service_instances", serverPids.length);
             r.put("service_cpu_s", b.serverCpu - a.serverCpu);
             r.put("service_cpu_pct", 100 * (b.serverCpu - a.serverCpu) / wall);
-            r.put("service_rss_kb", Resources.statusKb(serverPid, "VmRSS"));
+            long rss = 0;
+            long threads = 0;
+            List<Double> each = new java.util.ArrayList<>();
+            for (int i = 0; i < serverPids.length; i++) {
+                rss += Math.max(0, Resources.statusKb(serverPids[i], "VmRSS"));
+                threads += Math.max(0, Resources.threads(serverPids[i]));
+                each.add(100 * (b.serverCpus[i] - a.serverCpus[i]) / wall);
+            }
+            if (serverPids.length > 1) {
+                r.put("service_cpu_pct_each", each);
+            }
+            r.put("service_rss_kb", rss);
             r.put("service_rss_peak_sampled_kb", peakRss);
-            r.put("service_threads", Resources.threads(serverPid));
+            r.put("service_threads", threads);
+        }
+        if (a.nats >= 0 && b.nats >= 0) {
+            r.put("nats_server_cpu_pct", 100 * (b.nats - a.nats) / wall);
         }
         Map<Long, String> roles = new java.util.HashMap<>(a.roles);
         roles.putAll(b.roles);
@@ -604,9 +637,37 @@ public final class LoadDriver {
         Map<String, Object> pgOut = new LinkedHashMap<>();
         pg.forEach((k, v) -> pgOut.put(k + "_cpu_pct", 100 * v / wall));
         r.put("postgres", pgOut);
+        // the cost of correctness: PostgreSQL's CPU per event written and per delivery, and how often the
+        // outbox was read (index + sequential scans of cdc.outbox, from pg_stat_user_tables: PostgreSQL
+        // publishes a busy backend's counts about once a second, so each end may miss up to ~1 s of scans)
+        r.put("events_in_window", windowEvents);
+        r.put("deliveries_in_window", windowDeliveries);
+        if (windowEvents > 0) {
+            r.put("postgres_cpu_us_per_event", 1e6 * pg.get("total") / windowEvents);
+            r.put("postgres_service_cpu_us_per_event", 1e6 * pg.get("service") / windowEvents);
+            r.put("postgres_writer_cpu_us_per_event", 1e6 * pg.get("writer") / windowEvents);
+            if (serverPid > 0) {
+                r.put("service_cpu_us_per_event", 1e6 * (b.serverCpu - a.serverCpu) / windowEvents);
+            }
+        }
+        if (windowDeliveries > 0) {
+            r.put("postgres_cpu_us_per_delivery", 1e6 * pg.get("total") / windowDeliveries);
+        }
+        if (a.outboxScans != null && b.outboxScans != null) {
+            long idx = b.outboxScans[0] - a.outboxScans[0];
+            long seq = b.outboxScans[1] - a.outboxScans[1];
+            r.put("outbox_index_scans", idx);
+            r.put("outbox_seq_scans", seq);
+            r.put("outbox_reads_per_s", (idx + seq) / wall);
+            if (windowEvents > 0) {
+                r.put("outbox_reads_per_event", (idx + seq) / (double) windowEvents);
+            }
+        }
         // everything else on the machine: other sessions' builds and tests share these cores
         double machine = 100 * (b.machineBusy - a.machineBusy) / wall;
-        double ours = 100 * ((b.driverCpu - a.driverCpu) + Math.max(0, b.serverCpu - a.serverCpu) + pg.get("total")) / wall;
+        double nats = a.nats >= 0 && b.nats >= 0 ? b.nats - a.nats : 0; // relay mode's broker (shared with tests)
+        double ours = 100 * ((b.driverCpu - a.driverCpu) + Math.max(0, b.serverCpu - a.serverCpu) + pg.get("total")
+                             + nats) / wall;
         r.put("machine_busy_pct", machine);
         r.put("machine_capacity_pct", 100 * Runtime.getRuntime().availableProcessors());
         r.put("other_processes_cpu_pct", Math.max(0, machine - ours));

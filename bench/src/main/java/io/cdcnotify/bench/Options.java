@@ -11,7 +11,7 @@ final class Options {
 
     static {
         DEFAULTS.put("label", "");                 // a name for the run, copied into the report
-        DEFAULTS.put("url", "http://127.0.0.1:8080");
+        DEFAULTS.put("url", "http://127.0.0.1:8080"); // several instances: comma-separated, clients spread over them
         DEFAULTS.put("db", "jdbc:postgresql://127.0.0.1:5432/postgres");
         DEFAULTS.put("db-user", "postgres");
         DEFAULTS.put("db-password", "");
@@ -30,7 +30,7 @@ final class Options {
         DEFAULTS.put("warmup", "10");              // seconds written before the measured window
         DEFAULTS.put("duration", "30");            // seconds measured (connections mode: seconds held)
         DEFAULTS.put("drain", "10");               // at most this many seconds after the writer stops for late events
-        DEFAULTS.put("server-pid", "0");           // the service's pid: CPU, RSS and heap are reported
+        DEFAULTS.put("server-pid", "0");           // the service's pid(s), comma-separated: CPU and RSS (summed), heap
         DEFAULTS.put("io-threads", "2");           // HttpClient executor threads per transport
         DEFAULTS.put("connect-concurrency", "200");// handshakes in flight at once
         DEFAULTS.put("connect-timeout", "180");    // seconds for all clients to be subscribed

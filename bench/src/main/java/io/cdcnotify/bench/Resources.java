@@ -86,6 +86,43 @@ final class Resources {
         }
     }
 
+    /** CPU seconds of every process named {@code comm} together; -1 when there is none. */
+    static double processCpu(String comm) {
+        double total = -1;
+        try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
+            for (Path p : (Iterable<Path>) procs::iterator) {
+                if (!p.getFileName().toString().chars().allMatch(Character::isDigit)) {
+                    continue;
+                }
+                try {
+                    if (Files.readString(p.resolve("comm")).trim().equals(comm)) {
+                        double s = cpuSeconds(Long.parseLong(p.getFileName().toString()));
+                        total = Math.max(total, 0) + Math.max(s, 0);
+                    }
+                } catch (IOException | RuntimeException e) {
+                    // exited meanwhile
+                }
+            }
+        } catch (IOException e) {
+            // no /proc
+        }
+        return total;
+    }
+
+    /**
+     * Index and sequential scans of {@code cdc.outbox} so far ({@code pg_stat_user_tables} of the monitor's
+     * database): each outbox read by a service instance is one index scan. Null when they cannot be read.
+     */
+    static long[] outboxScans(Connection monitor) {
+        try (Statement st = monitor.createStatement();
+             ResultSet rs = st.executeQuery("SELECT coalesce(idx_scan, 0), coalesce(seq_scan, 0) FROM pg_stat_user_tables "
+                                            + "WHERE schemaname = 'cdc' AND relname = 'outbox'")) {
+            return rs.next() ? new long[] {rs.getLong(1), rs.getLong(2)} : null;
+        } catch (SQLException e) {
+            return null;
+        }
+    }
+
     /** CPU seconds of every process named {@code postgres}, by pid. */
     static Map<Long, Double> postgresCpu() {
         Map<Long, Double> cpu = new HashMap<>();
@@ -111,15 +148,18 @@ final class Resources {
 
     /**
      * Who each PostgreSQL backend serves: {@code service} (application_name cdc-notify*), {@code writer}
-     * (cdc-bench-writer), anything else {@code other} (background processes, this monitor, pgbench...).
+     * (cdc-bench-writer), {@code elsewhere} (a backend connected to another database: other sessions' tests on
+     * the same server; reported, not counted in {@code total}), anything else {@code other} (background
+     * processes such as the WAL writer and checkpointer, this monitor, pgbench...).
      */
     static Map<Long, String> postgresRoles(Connection monitor) {
         Map<Long, String> roles = new HashMap<>();
         try (Statement st = monitor.createStatement();
-             ResultSet rs = st.executeQuery("SELECT pid, coalesce(application_name, '') FROM pg_stat_activity")) {
+             ResultSet rs = st.executeQuery("SELECT pid, coalesce(application_name, ''), "
+                                            + "datname IS NOT NULL AND datname <> current_database() FROM pg_stat_activity")) {
             while (rs.next()) {
                 String app = rs.getString(2);
-                roles.put(rs.getLong(1), app.startsWith("cdc-notify") ? "service"
+                roles.put(rs.getLong(1), rs.getBoolean(3) ? "elsewhere" : app.startsWith("cdc-notify") ? "service"
                         : app.equals("cdc-bench-writer") ? "writer" : "other");
             }
         } catch (SQLException e) {
@@ -131,13 +171,16 @@ final class Resources {
     /** CPU seconds used between two {@link #postgresCpu()} samples, by role, plus {@code total}. */
     static Map<String, Double> postgresDelta(Map<Long, Double> before, Map<Long, Double> after, Map<Long, String> roles) {
         Map<String, Double> out = new LinkedHashMap<>();
-        for (String r : List.of("service", "writer", "other", "total")) {
+        for (String r : List.of("service", "writer", "other", "total", "elsewhere")) {
             out.put(r, 0.0);
         }
         after.forEach((pid, s) -> {
             double d = s - before.getOrDefault(pid, 0.0);
-            out.merge(roles.getOrDefault(pid, "other"), d, Double::sum);
-            out.merge("total", d, Double::sum);
+            String role = roles.getOrDefault(pid, "other");
+            out.merge(role, d, Double::sum);
+            if (!role.equals("elsewhere")) {
+                out.merge("total", d, Double::sum);
+            }
         });
         return out;
     }

@@ -26,7 +26,8 @@ final class SseClients implements AutoCloseable {
     private static final String DATA = "data: ";
 
     private final HttpClient http;
-    private final String baseUrl;
+    private final String[] baseUrls;
+    private final java.util.Map<Integer, Integer> perTable = new java.util.HashMap<>();
     private final String key;
     private final String tablePrefix;
     private final Stats stats;
@@ -39,7 +40,7 @@ final class SseClients implements AutoCloseable {
                 .executor(executor)
                 .connectTimeout(Duration.ofSeconds(30))
                 .build();
-        this.baseUrl = baseUrl;
+        this.baseUrls = java.util.Arrays.stream(baseUrl.split(",")).map(String::trim).toArray(String[]::new);
         this.key = key;
         this.tablePrefix = tablePrefix;
         this.stats = stats;
@@ -49,7 +50,7 @@ final class SseClients implements AutoCloseable {
         gate.acquire();
         Stats.Receiver receiver = stats.newReceiver(Stats.SSE, table, filter);
         receiver.hold(gate); // released at `subscribed`, or when the stream fails
-        HttpRequest request = HttpRequest.newBuilder(URI.create(baseUrl + "/v1/events?tables=" + tablePrefix + table
+        HttpRequest request = HttpRequest.newBuilder(URI.create(baseUrls[instance(table)] + "/v1/events?tables=" + tablePrefix + table
                                                                 + (filter == null ? "" : filter.sseQuery())))
                 .header("Authorization", "Bearer " + key)
                 .header("Accept", "text/event-stream")
@@ -70,6 +71,15 @@ final class SseClients implements AutoCloseable {
 
     void closing() {
         closing = true;
+    }
+
+    /**
+     * Which instance the next client of {@code table} goes to: a table's clients rotate over the instances,
+     * starting at a different one per table, so every instance gets as many clients and a share of every table's.
+     */
+    private int instance(int table) {
+        int k = perTable.merge(table, 1, Integer::sum) - 1;
+        return (table + k) % baseUrls.length;
     }
 
     @Override

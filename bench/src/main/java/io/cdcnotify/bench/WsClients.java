@@ -24,7 +24,8 @@ final class WsClients implements AutoCloseable {
     private static final String EVENT_OBJECT = "\"event\":{";
 
     private final HttpClient http;
-    private final URI uri;
+    private final URI[] uris;
+    private final java.util.Map<Integer, Integer> perTable = new java.util.HashMap<>();
     private final String key;
     private final String tablePrefix;
     private final Stats stats;
@@ -32,7 +33,9 @@ final class WsClients implements AutoCloseable {
 
     WsClients(String baseUrl, String key, String tablePrefix, Stats stats, ExecutorService executor) {
         this.http = HttpClient.newBuilder().executor(executor).connectTimeout(Duration.ofSeconds(30)).build();
-        this.uri = URI.create(baseUrl.replaceFirst("^http", "ws") + "/v1/ws");
+        // several instances, comma-separated: clients go to them round-robin
+        this.uris = java.util.Arrays.stream(baseUrl.split(",")).map(String::trim)
+                .map(u -> URI.create(u.replaceFirst("^http", "ws") + "/v1/ws")).toArray(URI[]::new);
         this.key = key;
         this.tablePrefix = tablePrefix;
         this.stats = stats;
@@ -49,7 +52,7 @@ final class WsClients implements AutoCloseable {
         CompletableFuture<WebSocket> ws = http.newWebSocketBuilder()
                 .header("Authorization", "Bearer " + key)
                 .connectTimeout(Duration.ofSeconds(30))
-                .buildAsync(uri, new Listener(receiver, tablePrefix + table, filter));
+                .buildAsync(uris[instance(table)], new Listener(receiver, tablePrefix + table, filter));
         ws.whenComplete((s, e) -> {
             if (e != null) {
                 receiver.release();
@@ -58,6 +61,15 @@ final class WsClients implements AutoCloseable {
             }
         });
         sockets.add(ws);
+    }
+
+    /**
+     * Which instance the next client of {@code table} goes to: a table's clients rotate over the instances,
+     * starting at a different one per table, so every instance gets as many clients and a share of every table's.
+     */
+    private int instance(int table) {
+        int k = perTable.merge(table, 1, Integer::sum) - 1;
+        return (table + k) % uris.length;
     }
 
     @Override
