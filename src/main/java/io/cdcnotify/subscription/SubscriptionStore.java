@@ -194,11 +194,29 @@ final class SubscriptionStore {
     }
 
     boolean delete(String id) {
-        return db.execute().delete("DELETE FROM cdc.subscriptions WHERE id = ?", id) > 0;
+        return deleteWhere("id", id) > 0;
     }
 
     void deleteByKey(String keyId) {
-        db.execute().delete("DELETE FROM cdc.subscriptions WHERE key_id = ?", keyId);
+        deleteWhere("key_id", keyId);
+    }
+
+    /**
+     * Deletes subscriptions (their attachment rows go with them, by the foreign key) under the attachment lock:
+     * a sync locks attachment rows before subscription rows, a cascading delete the other way round, and without
+     * the lock the two deadlocked (PostgreSQL then fails one of them).
+     */
+    private long deleteWhere(String column, String value) {
+        DbTransaction tx = db.transaction();
+        try {
+            lock(tx, "pg_advisory_xact_lock");
+            long n = tx.delete("DELETE FROM cdc.subscriptions WHERE " + column + " = ?", value);
+            tx.commit();
+            return n;
+        } catch (RuntimeException e) {
+            rollback(tx, e);
+            throw e;
+        }
     }
 
     /** This instance's attachment rows in the database: a sync compares them with what it believes it wrote. */

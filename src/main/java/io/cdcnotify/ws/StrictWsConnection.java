@@ -65,6 +65,13 @@ final class StrictWsConnection implements ServerConnection, WsSession {
     private static final Duration CLOSE_WAIT = Duration.ofSeconds(2);
     private static final int PING = 0x9;
     private static final int PONG = 0xA;
+    /**
+     * Frames read in a row before the reader lets other virtual threads run. A client that sends without pause
+     * (a flood) never makes the read wait, and a virtual thread that never waits keeps its carrier: with one
+     * carrier per core, two such readers would starve every other connection, the hub's tick and the timers
+     * that cut the flooders themselves.
+     */
+    private static final int FRAMES_PER_TURN = 64;
 
     private final ConnectionContext ctx;
     private final HttpPrologue prologue;
@@ -127,7 +134,12 @@ final class StrictWsConnection implements ServerConnection, WsSession {
                 closeAndNotify(TRY_AGAIN_LATER, "too many concurrent requests");
                 return;
             }
+            int framesThisTurn = 0;
             while (canRun) {
+                if (++framesThisTurn == FRAMES_PER_TURN) {
+                    framesThisTurn = 0;
+                    Thread.yield();
+                }
                 readingNetwork = true;
                 Frame frame = readFrame();
                 readingNetwork = false;

@@ -33,14 +33,15 @@ import io.cdcnotify.testing.TestDatabase;
  * the one we measure.
  *
  * <p>The child runs {@code io.cdcnotify.Main} from {@code target/classes} and the test JVM's class path (the
- * jar is built only in {@code package}, after surefire runs). Its heap is read with {@code jcmd}, after a full
- * collection, so what is measured is what the service holds.
+ * jar is built only in {@code package}, after surefire runs). Its heap is read with {@code jcmd}: the live objects
+ * after a full collection, counted in the same safepoint, so what is measured is what the service holds.
  */
 final class ChildService implements AutoCloseable {
 
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Pattern LISTENING = Pattern.compile("listening on port (\\d+)");
-    private static final Pattern HEAP_USED = Pattern.compile("used (\\d+)K");
+    /** The last line of {@code GC.class_histogram}: {@code Total <instances> <bytes>}. */
+    private static final Pattern HISTOGRAM_TOTAL = Pattern.compile("(?m)^Total\\s+\\d+\\s+(\\d+)\\s*$");
     private static final Pattern MAX_HEAP = Pattern.compile("MaxHeapSize=(\\d+)");
     /** Generous: a child starting beside a full test run on a busy 2-core machine has taken over 60 s. */
     private static final Duration START = Duration.ofSeconds(150);
@@ -334,19 +335,25 @@ final class ChildService implements AutoCloseable {
     // ---- heap
 
     /**
-     * The heap the service holds: used heap right after a full collection ({@code jcmd GC.run}, then
-     * {@code GC.heap_info}), in bytes. Garbage does not count; what a hostile client makes the service keep does.
+     * The heap the service holds, in bytes: the live objects of {@code jcmd GC.class_histogram}, which makes a
+     * full collection and counts what survived it in one safepoint. Garbage does not count; what a hostile client
+     * makes the service keep does.
+     *
+     * <p>Not {@code GC.run} followed by {@code GC.heap_info}: those are two attaches, a JVM start apart (seconds on
+     * a loaded machine), and the heap used at the second includes everything allocated since the first. An attack
+     * that makes the service allocate fast (a ping flood: ~30 MB/s of frames read and dropped) then reads as tens
+     * of MiB "held" that the collection just before had found free (docs/benchmarks.md, "Memory under hostile
+     * clients").
      * (jcmd, not JMX: JMX would deserialize in this JVM, where an in-process server of an earlier test class has
      * installed Helidon's deny-all deserialization filter.)
      */
     long retainedHeap() {
         try {
-            jcmd("GC.run");
-            Matcher used = HEAP_USED.matcher(jcmd("GC.heap_info"));
-            if (!used.find()) {
-                throw new AssertionError("no used heap in jcmd GC.heap_info");
+            Matcher total = HISTOGRAM_TOTAL.matcher(jcmd("GC.class_histogram"));
+            if (!total.find()) {
+                throw new AssertionError("no Total line in jcmd GC.class_histogram");
             }
-            return Long.parseLong(used.group(1)) * 1024;
+            return Long.parseLong(total.group(1));
         } catch (RuntimeException | AssertionError e) {
             assertAlive();
             throw e;
