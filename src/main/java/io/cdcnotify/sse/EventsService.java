@@ -114,6 +114,17 @@ public final class EventsService implements HttpService {
             LOG.info("sse stream opened for key {}", key.get().id());
             client.run();
             LOG.info("sse stream closed");
+            // the stream was the connection's last response (Connection: close), but Helidon's last flush and close
+            // of it can still block on a peer that does not read: the socket is closed from outside after the
+            // close grace (a no-op when Helidon has closed it meanwhile)
+            socket.ifPresent(s -> Thread.ofVirtual().name("sse-linger-" + connectionId).start(() -> {
+                try {
+                    Thread.sleep(limits.closeGrace());
+                    s.close();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }));
         } finally {
             MDC.remove("connection_id");
         }
