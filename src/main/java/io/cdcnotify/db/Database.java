@@ -93,21 +93,17 @@ public final class Database implements AutoCloseable {
 
     /** The LISTEN connection with {@code extra} driver properties (the listener's ringing socket factory). */
     public Connection openListenerConnection(Properties extra) throws SQLException {
-        Properties props = new Properties();
-        props.putAll(extra);
-        props.setProperty("user", config.user());
-        props.setProperty("password", config.password());
-        props.setProperty("ApplicationName", LISTENER_APPLICATION_NAME);
-        props.setProperty("tcpKeepAlive", "true");
-        props.setProperty("connectTimeout", "5");
-        Connection connection = DriverManager.getConnection(config.url(), props);
-        connection.setAutoCommit(true);
-        return connection;
+        return openOutsidePool(LISTENER_APPLICATION_NAME, extra);
     }
 
     /** A new connection outside the pool under another name (the relay's leadership lock holds one). */
     public Connection openDedicatedConnection(String applicationName) throws SQLException {
+        return openOutsidePool(applicationName, new Properties());
+    }
+
+    private Connection openOutsidePool(String applicationName, Properties extra) throws SQLException {
         Properties props = new Properties();
+        props.putAll(extra);
         props.setProperty("user", config.user());
         props.setProperty("password", config.password());
         props.setProperty("ApplicationName", applicationName);
