@@ -29,6 +29,10 @@ import org.slf4j.LoggerFactory;
  * Each carries the exact reader position after its event ({@value #POSITION}), from which a new leader goes on
  * without repeating or skipping anything, and the event's cursor as {@code Nats-Msg-Id}. After any failure
  * this publisher is spent: the relay starts a new one from what the stream holds.
+ *
+ * <p>The events the stream acknowledged go to this instance's hub at once, in stream order ({@code local}):
+ * the leader's own clients need not wait for the round trip through the stream's consumer, which then drops
+ * them by sequence. Only stored events are handed over, so clients see exactly what the stream holds.
  */
 final class StreamPublisher implements EventSink {
 
@@ -40,19 +44,26 @@ final class StreamPublisher implements EventSink {
     private final Subjects subjects;
     private final Duration timeout;
     private final AtomicLong published;
+    private final Local local;
     private final String stream;
     private long lastSequence;
     /** The id of the stream's last message as this publisher knows it; null for an empty stream. */
     private String lastMessageId;
     private volatile boolean spent;
 
+    /** Where stored events go on this instance: {@link StreamConsumer#fedByLeader}. */
+    interface Local {
+        void stored(long firstSequence, List<OutboxEvent> events);
+    }
+
     /**
      * @param lastSequence  the stream's last sequence, which the first message must follow
      * @param lastMessageId the id of the stream's last message, or null when it holds none
      * @param published     counts the messages the stream stored
+     * @param local         takes the stored events, in order, for this instance's hub
      */
     StreamPublisher(JetStream jetStream, String stream, Subjects subjects, long lastSequence, String lastMessageId,
-                    Duration timeout, AtomicLong published) {
+                    Duration timeout, AtomicLong published, Local local) {
         this.jetStream = jetStream;
         this.stream = stream;
         this.subjects = subjects;
@@ -60,6 +71,7 @@ final class StreamPublisher implements EventSink {
         this.lastMessageId = lastMessageId;
         this.timeout = timeout;
         this.published = published;
+        this.local = local;
     }
 
     /** True once a publish failed or leadership ended: nothing more goes out through this publisher. */
@@ -79,6 +91,7 @@ final class StreamPublisher implements EventSink {
         List<OutboxEvent> events = page.events();
         List<CompletableFuture<PublishAck>> acks = new ArrayList<>(events.size());
         String previous = lastMessageId;
+        int stored = 0;
         try {
             for (int i = 0; i < events.size(); i++) {
                 OutboxEvent event = events.get(i);
@@ -96,14 +109,21 @@ final class StreamPublisher implements EventSink {
                 previous = cursor;
             }
             long deadline = System.nanoTime() + timeout.toNanos();
-            for (CompletableFuture<PublishAck> ack : acks) {
-                PublishAck a = ack.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
-                if (a.isDuplicate()) {
-                    // another publisher stored this event first: what follows is not this publisher's to add
-                    throw new IllegalStateException("the stream already holds message " + a.getSeqno());
+            try {
+                for (CompletableFuture<PublishAck> ack : acks) {
+                    PublishAck a = ack.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+                    if (a.isDuplicate()) {
+                        // another publisher stored this event first: what follows is not this publisher's to add
+                        throw new IllegalStateException("the stream already holds message " + a.getSeqno());
+                    }
+                    lastSequence = a.getSeqno();
+                    stored++;
+                    published.incrementAndGet();
                 }
-                lastSequence = a.getSeqno();
-                published.incrementAndGet();
+            } finally {
+                if (stored > 0) {
+                    local.stored(lastSequence - stored + 1, events.subList(0, stored));
+                }
             }
             lastMessageId = previous;
         } catch (InterruptedException e) {
