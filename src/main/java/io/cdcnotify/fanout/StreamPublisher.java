@@ -111,6 +111,7 @@ final class StreamPublisher implements EventSink {
             return;
         }
         List<OutboxEvent> events = page.events();
+        CompletableFuture<?>[] acks = new CompletableFuture<?>[events.size()];
         try {
             for (int i = 0; i < events.size() && !spent; i++) {
                 OutboxEvent event = events.get(i);
@@ -123,22 +124,36 @@ final class StreamPublisher implements EventSink {
                 if (lastMessageId != null) {
                     options.expectedLastMsgId(lastMessageId);
                 }
-                CompletableFuture<PublishAck> ack = jetStream
-                        .publishAsync(subjects.of(event.table()), headers, EventCodec.encode(event, cursor), options.build())
-                        .orTimeout(timeout.toMillis(), TimeUnit.MILLISECONDS);
+                CompletableFuture<PublishAck> ack =
+                        jetStream.publishAsync(subjects.of(event.table()), headers, EventCodec.encode(event, cursor),
+                                               options.build());
                 synchronized (this) {
                     inFlight.add(new InFlight(ack, event));
                 }
-                ack.whenComplete((a, e) -> settle()); // after the add: a settle always finds it queued
+                acks[i] = ack;
                 publishedSequence++;
                 lastMessageId = cursor;
             }
+        } catch (Exception e) {
+            failed(e);
+        }
+        // one settle per page, when its last acknowledgement is in (they come in order), so the page reaches the
+        // hub in one piece as in database mode; the timeout covers a missing one
+        CompletableFuture.allOf(java.util.Arrays.stream(acks).filter(java.util.Objects::nonNull)
+                                        .toArray(CompletableFuture<?>[]::new))
+                .orTimeout(timeout.toMillis(), TimeUnit.MILLISECONDS)
+                .whenComplete((done, e) -> {
+                    if (e instanceof TimeoutException || e != null && e.getCause() instanceof TimeoutException) {
+                        failed(new TimeoutException());
+                    } else {
+                        settle();
+                    }
+                });
+        try {
             awaitRoom();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             spent = true;
-        } catch (Exception e) {
-            failed(e);
         }
     }
 
@@ -153,9 +168,12 @@ final class StreamPublisher implements EventSink {
                 oldest = inFlight.peek().ack();
             }
             try {
-                oldest.get();
+                oldest.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
             } catch (ExecutionException e) {
                 // settle() takes it
+            } catch (TimeoutException e) {
+                failed(e);
+                return;
             }
             settle();
         }
