@@ -111,7 +111,6 @@ final class StreamPublisher implements EventSink {
             return;
         }
         List<OutboxEvent> events = page.events();
-        CompletableFuture<?>[] acks = new CompletableFuture<?>[events.size()];
         try {
             for (int i = 0; i < events.size() && !spent; i++) {
                 OutboxEvent event = events.get(i);
@@ -124,36 +123,22 @@ final class StreamPublisher implements EventSink {
                 if (lastMessageId != null) {
                     options.expectedLastMsgId(lastMessageId);
                 }
-                CompletableFuture<PublishAck> ack =
-                        jetStream.publishAsync(subjects.of(event.table()), headers, EventCodec.encode(event, cursor),
-                                               options.build());
+                CompletableFuture<PublishAck> ack = jetStream
+                        .publishAsync(subjects.of(event.table()), headers, EventCodec.encode(event, cursor), options.build())
+                        .orTimeout(timeout.toMillis(), TimeUnit.MILLISECONDS);
                 synchronized (this) {
                     inFlight.add(new InFlight(ack, event));
                 }
-                acks[i] = ack;
+                ack.whenComplete((a, e) -> settle()); // after the add: a settle always finds it queued
                 publishedSequence++;
                 lastMessageId = cursor;
             }
-        } catch (Exception e) {
-            failed(e);
-        }
-        // one settle per page, when its last acknowledgement is in (they come in order), so the page reaches the
-        // hub in one piece as in database mode; the timeout covers a missing one
-        CompletableFuture.allOf(java.util.Arrays.stream(acks).filter(java.util.Objects::nonNull)
-                                        .toArray(CompletableFuture<?>[]::new))
-                .orTimeout(timeout.toMillis(), TimeUnit.MILLISECONDS)
-                .whenComplete((done, e) -> {
-                    if (e instanceof TimeoutException || e != null && e.getCause() instanceof TimeoutException) {
-                        failed(new TimeoutException());
-                    } else {
-                        settle();
-                    }
-                });
-        try {
             awaitRoom();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             spent = true;
+        } catch (Exception e) {
+            failed(e);
         }
     }
 
@@ -168,12 +153,9 @@ final class StreamPublisher implements EventSink {
                 oldest = inFlight.peek().ack();
             }
             try {
-                oldest.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+                oldest.get();
             } catch (ExecutionException e) {
                 // settle() takes it
-            } catch (TimeoutException e) {
-                failed(e);
-                return;
             }
             settle();
         }
