@@ -1,15 +1,10 @@
 package io.cdcnotify.fanout;
 
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 
 import io.cdcnotify.listen.EventSink;
@@ -35,25 +30,15 @@ import org.slf4j.LoggerFactory;
  * without repeating or skipping anything, and the event's cursor as {@code Nats-Msg-Id}. After any failure
  * this publisher is spent: the relay starts a new one from what the stream holds.
  *
- * <p>Publishing does not wait for the stream's acknowledgements: the reader goes on to its next page while
- * they come back (at most {@value #MAX_IN_FLIGHT} messages unacknowledged; the chain above is what keeps a
- * pipeline of them exact). The acknowledgements are taken in publish order as they arrive
- * ({@link #settle}, on the thread that completes them), and the events they confirm go to this instance's hub
- * at once, in stream order ({@code local}): the leader's own clients need not wait for the round trip through
- * the stream's consumer, which then drops them by sequence. Only stored events are handed over, so clients see
- * exactly what the stream holds. A failed, refused or late ({@code timeout}) acknowledgement spends the
- * publisher; what it had in flight after that is for the stream's consumers to deliver, if the stream took it.
+ * <p>The events the stream acknowledged go to this instance's hub at once, in stream order ({@code local}):
+ * the leader's own clients need not wait for the round trip through the stream's consumer, which then drops
+ * them by sequence. Only stored events are handed over, so clients see exactly what the stream holds.
  */
 final class StreamPublisher implements EventSink {
 
     static final String POSITION = "Cdc-Position";
-    /** Messages published and not yet acknowledged, at most: past it the reader waits for the oldest. */
-    static final int MAX_IN_FLIGHT = 10_000;
 
     private static final Logger LOG = LoggerFactory.getLogger(StreamPublisher.class);
-
-    private record InFlight(CompletableFuture<PublishAck> ack, OutboxEvent event) {
-    }
 
     private final JetStream jetStream;
     private final Subjects subjects;
@@ -61,14 +46,9 @@ final class StreamPublisher implements EventSink {
     private final AtomicLong published;
     private final Local local;
     private final String stream;
-    /** The sequence the next message must follow (publishing thread only). */
-    private long publishedSequence;
-    /** The id of the last message this publisher sent, or the stream's last; null for an empty stream. */
+    private long lastSequence;
+    /** The id of the stream's last message as this publisher knows it; null for an empty stream. */
     private String lastMessageId;
-    /** In publish order; guarded by this. */
-    private final ArrayDeque<InFlight> inFlight = new ArrayDeque<>();
-    /** The stream's sequence of the last acknowledged message; guarded by this. */
-    private long storedSequence;
     private volatile boolean spent;
 
     /** Where stored events go on this instance: {@link StreamConsumer#fedByLeader}. */
@@ -79,7 +59,6 @@ final class StreamPublisher implements EventSink {
     /**
      * @param lastSequence  the stream's last sequence, which the first message must follow
      * @param lastMessageId the id of the stream's last message, or null when it holds none
-     * @param timeout       how long an acknowledgement may take
      * @param published     counts the messages the stream stored
      * @param local         takes the stored events, in order, for this instance's hub
      */
@@ -88,8 +67,7 @@ final class StreamPublisher implements EventSink {
         this.jetStream = jetStream;
         this.stream = stream;
         this.subjects = subjects;
-        this.publishedSequence = lastSequence;
-        this.storedSequence = lastSequence;
+        this.lastSequence = lastSequence;
         this.lastMessageId = lastMessageId;
         this.timeout = timeout;
         this.published = published;
@@ -111,96 +89,50 @@ final class StreamPublisher implements EventSink {
             return;
         }
         List<OutboxEvent> events = page.events();
+        List<CompletableFuture<PublishAck>> acks = new ArrayList<>(events.size());
+        String previous = lastMessageId;
+        int stored = 0;
         try {
-            for (int i = 0; i < events.size() && !spent; i++) {
+            for (int i = 0; i < events.size(); i++) {
                 OutboxEvent event = events.get(i);
                 String cursor = event.cursor().encode();
                 Headers headers = new Headers().put(POSITION, page.positionAfter(i).encode());
                 PublishOptions.Builder options = PublishOptions.builder()
                         .expectedStream(stream)
-                        .expectedLastSequence(publishedSequence)
+                        .expectedLastSequence(lastSequence + i)
                         .messageId(cursor);
-                if (lastMessageId != null) {
-                    options.expectedLastMsgId(lastMessageId);
+                if (previous != null) {
+                    options.expectedLastMsgId(previous);
                 }
-                CompletableFuture<PublishAck> ack = jetStream
-                        .publishAsync(subjects.of(event.table()), headers, EventCodec.encode(event, cursor), options.build())
-                        .orTimeout(timeout.toMillis(), TimeUnit.MILLISECONDS);
-                synchronized (this) {
-                    inFlight.add(new InFlight(ack, event));
-                }
-                ack.whenComplete((a, e) -> settle()); // after the add: a settle always finds it queued
-                publishedSequence++;
-                lastMessageId = cursor;
+                acks.add(jetStream.publishAsync(subjects.of(event.table()), headers, EventCodec.encode(event, cursor),
+                                                options.build()));
+                previous = cursor;
             }
-            awaitRoom();
+            long deadline = System.nanoTime() + timeout.toNanos();
+            try {
+                for (CompletableFuture<PublishAck> ack : acks) {
+                    PublishAck a = ack.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+                    if (a.isDuplicate()) {
+                        // another publisher stored this event first: what follows is not this publisher's to add
+                        throw new IllegalStateException("the stream already holds message " + a.getSeqno());
+                    }
+                    lastSequence = a.getSeqno();
+                    stored++;
+                    published.incrementAndGet();
+                }
+            } finally {
+                if (stored > 0) {
+                    local.stored(lastSequence - stored + 1, events.subList(0, stored));
+                }
+            }
+            lastMessageId = previous;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             spent = true;
         } catch (Exception e) {
-            failed(e);
-        }
-    }
-
-    /** Past {@link #MAX_IN_FLIGHT}, waits for the oldest acknowledgements (each is bounded by the timeout). */
-    private void awaitRoom() throws InterruptedException {
-        while (!spent) {
-            CompletableFuture<PublishAck> oldest;
-            synchronized (this) {
-                if (inFlight.size() <= MAX_IN_FLIGHT) {
-                    return;
-                }
-                oldest = inFlight.peek().ack();
-            }
-            try {
-                oldest.get();
-            } catch (ExecutionException e) {
-                // settle() takes it
-            }
-            settle();
-        }
-    }
-
-    /**
-     * Takes the acknowledgements that have arrived, oldest first, up to the first one still missing, and hands
-     * their events to this instance's hub; the first failure spends the publisher. Under this object's lock, so
-     * two acknowledgements completing at once hand their events over in stream order.
-     */
-    private synchronized void settle() {
-        List<OutboxEvent> stored = new ArrayList<>();
-        long first = storedSequence + 1;
-        while (!inFlight.isEmpty() && inFlight.peek().ack().isDone()) {
-            InFlight head = inFlight.poll();
-            PublishAck a;
-            try {
-                a = head.ack().join();
-            } catch (CompletionException | CancellationException e) {
-                failed(e.getCause() == null ? e : e.getCause());
-                break;
-            }
-            if (a.isDuplicate()) {
-                // another publisher stored this event first: what follows is not this publisher's to add
-                failed(new IllegalStateException("the stream already holds message " + a.getSeqno()));
-                break;
-            }
-            if (stored.isEmpty()) {
-                first = a.getSeqno();
-            }
-            storedSequence = a.getSeqno();
-            published.incrementAndGet();
-            stored.add(head.event());
-        }
-        if (!stored.isEmpty()) {
-            local.stored(first, stored);
-        }
-    }
-
-    private synchronized void failed(Throwable e) {
-        inFlight.clear();
-        if (!spent) {
             spent = true;
             LOG.warn("publishing to stream {} failed after sequence {}; the relay goes on from what the stream holds: {}",
-                     stream, storedSequence, e instanceof TimeoutException ? "no acknowledgement within " + timeout : e.getMessage());
+                     stream, lastSequence, e.getMessage());
         }
     }
 }
