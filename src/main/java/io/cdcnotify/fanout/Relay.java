@@ -261,11 +261,37 @@ public final class Relay {
         if (l != null) {
             l.supervise(); // the watchdog's round for the leader's listener: a dead or stuck thread is replaced
         }
+        pauseOwnConsumer(p);
+    }
+
+    /**
+     * The leader's own consumer only brings back what its publisher already fed the hub: once it has fed
+     * everything the publisher stored so far, it stops, and the stream's server and this instance are spared
+     * a delivery per event. From then on the publisher's chain keeps the hub's feed contiguous; the consumer
+     * starts again after the last fed sequence when the publisher is replaced or leadership ends
+     * ({@link #resumeOwnConsumer}).
+     */
+    private void pauseOwnConsumer(StreamPublisher p) {
+        if (consumer.running() && consumer.lastSequence() >= p.lastStored()) {
+            consumer.stop();
+            LOG.debug("relay leader: own stream consumer paused after sequence {}", consumer.lastSequence());
+        }
+    }
+
+    private void resumeOwnConsumer() {
+        if (running && !consumer.running()) {
+            try {
+                consumer.restart();
+            } catch (Exception e) {
+                LOG.warn("relay: cannot start the stream consumer yet ({}); retrying", e.getMessage());
+            }
+        }
     }
 
     /** Reads the stream's last event's position and starts a listener there; on failure the next tick retries. */
     private void startPublishing() {
         stopListener();
+        resumeOwnConsumer(); // what the last publisher stored and did not feed comes from the stream
         try {
             StreamInfo info = management.getStreamInfo(config.stream());
             long last = info.getStreamState().getLastSequence();
@@ -306,6 +332,7 @@ public final class Relay {
         boolean was = leading;
         leading = false;
         stopListener();
+        resumeOwnConsumer();
         leadership.release();
         if (was) {
             LOG.info("this instance no longer leads the relay");

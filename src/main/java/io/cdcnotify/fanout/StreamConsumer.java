@@ -39,7 +39,7 @@ final class StreamConsumer {
     private final Consumer<List<OutboxEvent>> sink;
     private final Runnable onGap;
     private final Clock clock;
-    private MessageConsumer consumer;
+    private volatile MessageConsumer consumer;
     private volatile long lastSequence;
     private volatile long pending;
     private volatile long lastEventId = -1;
@@ -96,6 +96,7 @@ final class StreamConsumer {
 
     void stop() {
         MessageConsumer c = consumer;
+        consumer = null;
         if (c != null) {
             try {
                 c.close();
@@ -103,6 +104,11 @@ final class StreamConsumer {
                 LOG.debug("closing the stream consumer: {}", e.getMessage());
             }
         }
+    }
+
+    /** Whether a consumer is subscribed (the leader stops its own while its publisher feeds the hub). */
+    boolean running() {
+        return consumer != null;
     }
 
     /** Synchronized: after a restart, the old consumer's dispatcher may still be handing over a message. */
@@ -127,12 +133,18 @@ final class StreamConsumer {
 
     /**
      * The leader's path: events the stream has stored, with the sequence of the first (the others follow it one
-     * by one), in stream order. Those this instance already fed from the stream are skipped.
+     * by one), in stream order. Those this instance already fed from the stream are skipped; those after a
+     * sequence it has not fed yet are left to the consumer, which brings them in order (a new publisher may
+     * start while the consumer still catches up with what the old one stored).
      */
     synchronized void fedByLeader(long firstSequence, List<OutboxEvent> events) {
         List<OutboxEvent> fresh = new ArrayList<>(events.size());
         for (int i = 0; i < events.size(); i++) {
-            if (firstSequence + i > lastSequence && accept(firstSequence + i, events.get(i))) {
+            long sequence = firstSequence + i;
+            if (sequence > lastSequence + 1) {
+                break;
+            }
+            if (sequence == lastSequence + 1 && accept(sequence, events.get(i))) {
                 fresh.add(events.get(i));
             }
         }

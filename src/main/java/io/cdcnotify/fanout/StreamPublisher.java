@@ -46,7 +46,8 @@ final class StreamPublisher implements EventSink {
     private final AtomicLong published;
     private final Local local;
     private final String stream;
-    private long lastSequence;
+    /** The stream's sequence of the last message this publisher stored (written by the publishing thread). */
+    private volatile long lastSequence;
     /** The id of the stream's last message as this publisher knows it; null for an empty stream. */
     private String lastMessageId;
     private volatile boolean spent;
@@ -81,6 +82,11 @@ final class StreamPublisher implements EventSink {
 
     void spend() {
         spent = true;
+    }
+
+    /** The stream's sequence of the last message this publisher stored, or the one it started after. */
+    long lastStored() {
+        return lastSequence;
     }
 
     @Override

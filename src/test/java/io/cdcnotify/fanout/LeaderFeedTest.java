@@ -39,13 +39,15 @@ class LeaderFeedTest {
     }
 
     @Test
-    void aSequenceJumpIsAGapAndAnEventIdSeenBeforeNeverReachesTheHub() {
+    void whatFollowsASequenceNotFedYetIsLeftToTheConsumerAndARepeatedEventIdNeverReachesTheHub() {
         consumer.fedByLeader(1, List.of(event(11)));
-        consumer.fedByLeader(3, List.of(event(13)));              // 2 is missing
-        assertThat(gaps).hasValue(1);
-        consumer.fedByLeader(4, List.of(event(11), event(14)));   // 11 again under a new sequence
-        assertThat(fed).containsExactly(11L, 13L, 14L);
-        assertThat(consumer.lastSequence()).isEqualTo(5);
+        consumer.fedByLeader(3, List.of(event(13), event(14)));   // 2 not fed yet: the consumer brings 2, 3, 4
+        assertThat(fed).containsExactly(11L);
+        assertThat(consumer.lastSequence()).isEqualTo(1);
+        consumer.fedByLeader(2, List.of(event(12), event(11), event(14)));  // 11 again under sequence 3
+        assertThat(fed).containsExactly(11L, 12L, 14L);
+        assertThat(consumer.lastSequence()).isEqualTo(4);
+        assertThat(gaps).hasValue(0);
     }
 
     private static OutboxEvent event(long id) {

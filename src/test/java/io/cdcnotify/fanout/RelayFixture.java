@@ -54,6 +54,13 @@ final class RelayFixture {
         }
     }
 
+    /** How many consumers the stream has now. */
+    long consumers() throws Exception {
+        try (Connection nats = Nats.connect(Options.builder().server(url).connectionTimeout(Duration.ofSeconds(2)).build())) {
+            return nats.jetStreamManagement().getStreamInfo(stream).getStreamState().getConsumerCount();
+        }
+    }
+
     /** The {@code fanout} object of an instance's {@code /v1/state}. */
     static JsonNode fanout(CdcServer server) {
         return Api.get(server.http("/v1/state"), CdcServer.ADMIN_KEY).json().get("fanout");

@@ -85,6 +85,20 @@ class RelayTest {
     }
 
     @Test
+    void theLeaderDoesNotConsumeWhatItPublishesOnlyTheFollowerDoes() throws Exception {
+        Outbox.insert(DB, "orders", "INSERT", "{\"consumers\": 1}");
+        // the leader's own consumer stops once it has fed what the publisher stored; the stream's server drops
+        // an ordered consumer some seconds after its client stopped it
+        await().atMost(Duration.ofSeconds(30)).until(() -> NATS.consumers() == 1);
+        try (WsTestClient onLeader = WsTestClient.authenticated(RelayFixture.leads(a) ? a : b, key)) {
+            onLeader.subscribe("c", List.of("orders"));
+            long id = Outbox.insert(DB, "orders", "INSERT", "{\"consumers\": 2}");
+            assertThat(onLeader.events(1, Duration.ofSeconds(10))).extracting(e -> e.get("id").asLong()).containsExactly(id);
+        }
+        assertThat(NATS.consumers()).isEqualTo(1);
+    }
+
+    @Test
     void stateShowsTheModeTheLeaderAndTheStreamPosition() throws Exception {
         Outbox.insert(DB, "orders", "INSERT", "{}");
         long last = await().atMost(Duration.ofSeconds(10)).until(NATS::lastSequence, n -> n > 0);
