@@ -1,19 +1,14 @@
 package io.cdcnotify.cli;
 
-import java.io.PrintWriter;
 import java.util.List;
-import java.util.concurrent.Callable;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import io.cdcnotify.api.CapturesService;
 import io.cdcnotify.db.Captures;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 /**
  * {@code captures add|list|remove}: capture tables without the REST API. JSON on stdout; exit code 2 for usage
@@ -26,19 +21,10 @@ import picocli.CommandLine.Spec;
                        + "as events named after the table with the payload {new, old, key}. Against the configured "
                        + "database (DB_URL); JSON on stdout."},
         commandListHeading = "%nCommands:%n")
-final class CapturesCommand implements Callable<Integer> {
-
-    private final Factory factory;
-    @Spec
-    private CommandSpec spec;
+final class CapturesCommand extends CommandGroup {
 
     CapturesCommand(Factory factory) {
-        this.factory = factory;
-    }
-
-    @Override
-    public Integer call() {
-        throw Cli.missingSubcommand(spec);
+        super(factory);
     }
 
     @Command(name = "add", mixinStandardHelpOptions = true,
@@ -51,8 +37,7 @@ final class CapturesCommand implements Callable<Integer> {
             return 0;
         } catch (Captures.Refused e) {
             if (e.invalid()) { // the request itself is wrong: a usage error, named
-                throw new CommandLine.ParameterException(spec.commandLine().getSubcommands().get("add"),
-                                                         e.getMessage());
+                throw usage("add", e.getMessage());
             }
             throw e; // a refusal: Cli prints its message and exits with 1
         }
@@ -75,9 +60,5 @@ final class CapturesCommand implements Callable<Integer> {
         }
         out().println("{\"released\":\"" + table + "\"}");
         return 0;
-    }
-
-    private PrintWriter out() {
-        return spec.commandLine().getOut();
     }
 }

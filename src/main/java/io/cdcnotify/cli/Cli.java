@@ -7,7 +7,6 @@ import java.util.concurrent.Callable;
 
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.UnmatchedArgumentException;
 
@@ -71,13 +70,6 @@ public final class Cli {
 
     private static String name(CommandLine command) {
         return command.getCommandSpec().qualifiedName();
-    }
-
-    /** A command that only groups subcommands: without one, a usage error that lists them. */
-    static ParameterException missingSubcommand(CommandSpec spec) {
-        return new ParameterException(spec.commandLine(), "missing command: one of "
-                                                          + String.join(", ", spec.subcommands().keySet()
-                                                                  .stream().filter(n -> !n.equals("help")).toList()));
     }
 
     @Command(name = "cdc-notify",

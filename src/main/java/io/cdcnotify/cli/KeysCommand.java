@@ -1,13 +1,11 @@
 package io.cdcnotify.cli;
 
-import java.io.PrintWriter;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.format.DateTimeParseException;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.Callable;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
@@ -16,11 +14,8 @@ import io.cdcnotify.api.KeysService;
 import io.cdcnotify.auth.ApiKeys;
 import io.cdcnotify.wire.TableNames;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 /**
  * {@code keys create|list|revoke}: the first keys, without the REST API, against the configured database.
@@ -31,19 +26,10 @@ import picocli.CommandLine.Spec;
         description = {"Creates, lists and revokes API keys in the configured database (DB_URL), without the REST "
                        + "API: the way to the first key. Output is JSON on stdout."},
         commandListHeading = "%nCommands:%n")
-final class KeysCommand implements Callable<Integer> {
-
-    private final Factory factory;
-    @Spec
-    private CommandSpec spec;
+final class KeysCommand extends CommandGroup {
 
     KeysCommand(Factory factory) {
-        this.factory = factory;
-    }
-
-    @Override
-    public Integer call() {
-        throw Cli.missingSubcommand(spec);
+        super(factory);
     }
 
     @Command(name = "create",
@@ -60,20 +46,20 @@ final class KeysCommand implements Callable<Integer> {
                        description = "ISO-8601 with an offset, e.g. 2027-01-01T00:00:00Z; default: never")
                String expires) {
         if (name == null || name.isBlank()) {
-            throw createUsage("--name is required");
+            throw usage("create", "--name is required");
         }
         List<String> tableList = tables == null ? List.of() : Arrays.asList(tables.split(",", -1));
         Optional<String> problem = TableNames.problem(tableList);
         if (problem.isPresent()) {
-            throw createUsage("--tables: " + problem.get());
+            throw usage("create", "--tables: " + problem.get());
         }
         Optional<Instant> expiresAt = Optional.empty();
         if (expires != null) {
             try {
                 expiresAt = Optional.of(OffsetDateTime.parse(expires).toInstant());
             } catch (DateTimeParseException e) {
-                throw createUsage("--expires must be an ISO-8601 timestamp with an "
-                                                                 + "offset, e.g. 2027-01-01T00:00:00Z");
+                throw usage("create", "--expires must be an ISO-8601 timestamp with an offset, "
+                                      + "e.g. 2027-01-01T00:00:00Z");
             }
         }
         ApiKeys.Created created = factory.keys().create(name, tableList, admin, expiresAt);
@@ -101,14 +87,5 @@ final class KeysCommand implements Callable<Integer> {
         }
         out().println("{\"revoked\":\"" + id + "\"}");
         return 0;
-    }
-
-    /** A usage error of {@code keys create}, so that the hint points at its --help. */
-    private ParameterException createUsage(String message) {
-        return new ParameterException(spec.commandLine().getSubcommands().get("create"), message);
-    }
-
-    private PrintWriter out() {
-        return spec.commandLine().getOut();
     }
 }

@@ -14,13 +14,12 @@ import java.util.Set;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.cdcnotify.testing.Api;
+import io.cdcnotify.testing.CdcFixture;
 import io.cdcnotify.testing.CdcServer;
 import io.cdcnotify.testing.Outbox;
 import io.cdcnotify.testing.SseTestClient;
 import io.cdcnotify.testing.TestDatabase;
 import io.cdcnotify.testing.WsTestClient;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -43,23 +42,13 @@ import static org.awaitility.Awaitility.await;
 class ContractGapsTest {
 
     @RegisterExtension
-    static final TestDatabase DB = new TestDatabase();
+    static final CdcFixture CDC = CdcFixture.sharedServer();
+    private static final TestDatabase DB = CDC.db();
 
     private static final Duration FIVE_SECONDS = Duration.ofSeconds(5);
 
     private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
 
-    private static CdcServer server;
-
-    @BeforeAll
-    static void start() {
-        server = CdcServer.start(DB);
-    }
-
-    @AfterAll
-    static void stop() {
-        server.close();
-    }
 
     // --- section 2: the outbox -------------------------------------------------------------------------------
 
@@ -103,7 +92,7 @@ class ContractGapsTest {
     @Test
     void otherColumnsAreFilledByDefaultsAndCreatedAtIsTheMomentOfTheInsert() throws Exception {
         String t = table("moments");
-        try (WsTestClient ws = WsTestClient.authenticated(server, CdcServer.ADMIN_KEY)) {
+        try (WsTestClient ws = WsTestClient.authenticated(CDC.server(), CdcServer.ADMIN_KEY)) {
             ws.subscribe("r1", List.of(t));
             Instant before = Instant.now().minusSeconds(1);
             try (Connection c = Outbox.begin(DB)) {
@@ -130,7 +119,7 @@ class ContractGapsTest {
     @Test
     void withTheDefaultsAFrameOf64KibIsAcceptedAndOneByteMoreClosesWith1009() {
         String ping = "{\"type\":\"ping\",\"request_id\":\"at-limit\"}";
-        try (WsTestClient ws = WsTestClient.authenticated(server, CdcServer.ADMIN_KEY)) {
+        try (WsTestClient ws = WsTestClient.authenticated(CDC.server(), CdcServer.ADMIN_KEY)) {
             ws.send(ping + " ".repeat(65_536 - ping.length()));
             assertThat(ws.expect("pong").get("request_id").asText()).isEqualTo("at-limit");
             ws.send(ping + " ".repeat(65_536 + 1 - ping.length()));
@@ -146,8 +135,8 @@ class ContractGapsTest {
         List<String> payloads = List.of("null", "42", "-1.5", "12345678901234567890", "\"text \\u2028 and\\nnewline\"", "true",
                                         "[1, \"two\", null, {\"3\": []}]", "{}", "[]", "\"\"",
                                         "{\"nested\": {\"deep\": [null, false]}}");
-        try (WsTestClient ws = WsTestClient.authenticated(server, CdcServer.ADMIN_KEY);
-             SseTestClient sse = SseTestClient.subscribed(server, CdcServer.ADMIN_KEY, t)) {
+        try (WsTestClient ws = WsTestClient.authenticated(CDC.server(), CdcServer.ADMIN_KEY);
+             SseTestClient sse = SseTestClient.subscribed(CDC.server(), CdcServer.ADMIN_KEY, t)) {
             ws.subscribe("r1", List.of(t));
             for (String p : payloads) {
                 Outbox.insert(DB, t, "INSERT", p);
@@ -172,7 +161,7 @@ class ContractGapsTest {
         written.put("2026-11-24 12:00:00+00", "2026-11-24T12:00:00.000000Z");
         written.put("2026-12-31 23:59:59.999999-05", "2027-01-01T04:59:59.999999Z");
         written.put("2026-06-01 00:00:00.000001+00", "2026-06-01T00:00:00.000001Z");
-        try (WsTestClient ws = WsTestClient.authenticated(server, CdcServer.ADMIN_KEY)) {
+        try (WsTestClient ws = WsTestClient.authenticated(CDC.server(), CdcServer.ADMIN_KEY)) {
             ws.subscribe("r1", List.of(t));
             try (Connection c = DB.connect(); Statement tz = c.createStatement()) {
                 tz.execute("SET TIME ZONE 'Asia/Kathmandu'");
@@ -194,7 +183,7 @@ class ContractGapsTest {
     @Test
     void tableNamesMatchExactlyCaseIncluded() throws Exception {
         String t = table("Orders");
-        try (WsTestClient ws = WsTestClient.authenticated(server, CdcServer.ADMIN_KEY)) {
+        try (WsTestClient ws = WsTestClient.authenticated(CDC.server(), CdcServer.ADMIN_KEY)) {
             ws.subscribe("r1", List.of(t));
             Outbox.insert(DB, t.toLowerCase(java.util.Locale.ROOT), "INSERT", "{\"other\":true}");
             Outbox.insert(DB, t.toUpperCase(java.util.Locale.ROOT), "INSERT", "{\"other\":true}");
@@ -212,7 +201,7 @@ class ContractGapsTest {
         String t = table("live");
         String other = table("held");
         int n = 20;
-        try (WsTestClient ws = WsTestClient.authenticated(server, CdcServer.ADMIN_KEY);
+        try (WsTestClient ws = WsTestClient.authenticated(CDC.server(), CdcServer.ADMIN_KEY);
              Connection open = Outbox.begin(DB);
              Connection writer = DB.connect()) {
             ws.subscribe("r1", List.of(t, other));
@@ -352,9 +341,9 @@ class ContractGapsTest {
     @Test
     void aWebSocketUnsubscribeEndsAnAttachedSseStreamWithErrorNotFoundWithinFiveSeconds() throws Exception {
         String t = table("shared");
-        try (WsTestClient ws = WsTestClient.authenticated(server, CdcServer.ADMIN_KEY)) {
+        try (WsTestClient ws = WsTestClient.authenticated(CDC.server(), CdcServer.ADMIN_KEY)) {
             String sid = ws.subscribe("r1", List.of(t)).get("subscription_id").asText();
-            try (SseTestClient sse = SseTestClient.open(server.http("/v1/events?subscription_id=" + sid),
+            try (SseTestClient sse = SseTestClient.open(CDC.server().http("/v1/events?subscription_id=" + sid),
                                                         Map.of("Authorization", "Bearer " + CdcServer.ADMIN_KEY))) {
                 assertThat(sse.status()).isEqualTo(200);
                 sse.expect("subscribed");
@@ -378,12 +367,12 @@ class ContractGapsTest {
 
     @Test
     void deletingAKeyOnOneInstanceClosesItsConnectionsOnAnotherWithinFiveSeconds() {
-        JsonNode created = Contract.createKey(server, Map.of("name", "elsewhere", "tables", List.of("orders")));
+        JsonNode created = Contract.createKey(CDC.server(), Map.of("name", "elsewhere", "tables", List.of("orders")));
         String key = created.get("key").asText();
         try (CdcServer other = CdcServer.start(DB);
              WsTestClient ws = WsTestClient.authenticated(other, key);
              SseTestClient sse = SseTestClient.subscribed(other, key, "orders")) {
-            assertThat(Api.delete(server.http("/v1/keys/" + created.get("id").asText()), CdcServer.ADMIN_KEY).status())
+            assertThat(Api.delete(CDC.server().http("/v1/keys/" + created.get("id").asText()), CdcServer.ADMIN_KEY).status())
                     .isEqualTo(204);
             long deleted = System.nanoTime();
             assertThat(ws.closeFuture()).succeedsWithin(FIVE_SECONDS.plusSeconds(1))

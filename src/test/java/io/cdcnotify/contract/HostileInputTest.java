@@ -5,17 +5,14 @@ import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
 
-import ch.qos.logback.classic.Level;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.cdcnotify.testing.Api;
+import io.cdcnotify.testing.CdcFixture;
 import io.cdcnotify.testing.CdcServer;
+import io.cdcnotify.testing.LogCapture;
 import io.cdcnotify.testing.SseTestClient;
 import io.cdcnotify.testing.TestDatabase;
 import io.cdcnotify.testing.WsTestClient;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -36,37 +33,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 class HostileInputTest {
 
     @RegisterExtension
-    static final TestDatabase DB = new TestDatabase();
+    static final CdcFixture CDC = CdcFixture.sharedServer().withKey("orders");
+    private static final TestDatabase DB = CDC.db();
 
-    private static CdcServer server;
-    private static String key;
-    private LogCapture log;
-
-    @BeforeAll
-    static void start() {
-        server = CdcServer.start(DB);
-        key = Contract.key(server, List.of("orders"));
-    }
-
-    @AfterAll
-    static void stop() {
-        server.close();
-    }
-
-    @BeforeEach
-    void capture() {
-        log = new LogCapture();
-    }
-
-    @AfterEach
-    void nothingInTheLog() {
-        try {
-            assertThat(log.withStackTrace()).as("log lines with a stack trace").isEmpty();
-            assertThat(log.lines()).noneMatch(e -> e.getLevel().isGreaterOrEqual(Level.ERROR));
-        } finally {
-            log.close();
-        }
-    }
+    @RegisterExtension
+    final LogCapture.CleanEachTest log = LogCapture.cleanEachTest();
 
     /** Ids in a URL path or query, percent-encoded. */
     static Stream<String> badIds() {
@@ -77,14 +48,14 @@ class HostileInputTest {
     @ParameterizedTest
     @MethodSource("badIds")
     void aSubscriptionIdOfAnyFormOverRestIsNotFound(String id) {
-        assertErrorBody(Api.get(server.http("/v1/subscriptions/" + id), key), 404, "not_found");
-        assertErrorBody(Api.delete(server.http("/v1/subscriptions/" + id), key), 404, "not_found");
+        assertErrorBody(Api.get(CDC.server().http("/v1/subscriptions/" + id), CDC.key()), 404, "not_found");
+        assertErrorBody(Api.delete(CDC.server().http("/v1/subscriptions/" + id), CDC.key()), 404, "not_found");
     }
 
     @ParameterizedTest
     @MethodSource("badIds")
     void aSubscriptionIdOfAnyFormOverSseIsNotFound(String id) {
-        try (SseTestClient sse = SseTestClient.open(server.http("/v1/events?subscription_id=" + id + "&api_key=" + key))) {
+        try (SseTestClient sse = SseTestClient.open(CDC.server().http("/v1/events?subscription_id=" + id + "&api_key=" + CDC.key()))) {
             assertThat(sse.status()).isEqualTo(404);
             assertThat(sse.bodyJson().get("code").asText()).isEqualTo("not_found");
         }
@@ -93,7 +64,7 @@ class HostileInputTest {
     @ParameterizedTest
     @ValueSource(strings = {"\\u0000", "s-0123456789abcdef\\u0000", "\\u0007", "\\ud800", "s-\\u20ac"})
     void aSubscriptionIdOfAnyFormOverWebSocketIsNotFoundAndTheConnectionStaysOpen(String jsonId) {
-        try (WsTestClient ws = WsTestClient.authenticated(server, key)) {
+        try (WsTestClient ws = WsTestClient.authenticated(CDC.server(), CDC.key())) {
             ws.send("{\"type\":\"subscribe\",\"request_id\":\"s\",\"subscription_id\":\"" + jsonId + "\"}");
             assertWsError(ws.next(), "not_found", "s");
             ws.send("{\"type\":\"unsubscribe\",\"request_id\":\"u\",\"subscription_id\":\"" + jsonId + "\"}");
@@ -107,7 +78,7 @@ class HostileInputTest {
     @Test
     void aKeyIdOfAnyFormIsNotFound() {
         for (String id : List.of("%00", "key_%00", "key_%07", "%E2%82%AC", "k".repeat(300))) {
-            assertErrorBody(Api.delete(server.http("/v1/keys/" + id), CdcServer.ADMIN_KEY), 404, "not_found");
+            assertErrorBody(Api.delete(CDC.server().http("/v1/keys/" + id), CdcServer.ADMIN_KEY), 404, "not_found");
         }
     }
 
@@ -120,13 +91,13 @@ class HostileInputTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("badKeyNames")
     void aKeyNameWithControlCharactersOrTooLongIsBadRequest(String what, String name) {
-        assertErrorBody(Api.postJson(server.http("/v1/keys"), CdcServer.ADMIN_KEY,
+        assertErrorBody(Api.postJson(CDC.server().http("/v1/keys"), CdcServer.ADMIN_KEY,
                                      Map.of("name", name, "tables", List.of("orders"))), 400, "bad_request");
     }
 
     @Test
     void aKeyNameOfAnyOtherTextIsTaken() {
-        Api.Response r = Api.postJson(server.http("/v1/keys"), CdcServer.ADMIN_KEY,
+        Api.Response r = Api.postJson(CDC.server().http("/v1/keys"), CdcServer.ADMIN_KEY,
                                       Map.of("name", "Bestellungen – €, 注文 😀", "tables", List.of("orders")));
         assertThat(r.status()).isEqualTo(201);
         assertThat(r.json().get("name").asText()).isEqualTo("Bestellungen – €, 注文 😀");
@@ -136,14 +107,14 @@ class HostileInputTest {
     @ValueSource(strings = {"+999999999-12-31T23:59:59Z", "-999999999-01-01T00:00:00Z", "+10000-01-01T00:00:00Z",
                             "10000-01-01T00:00:00Z", "2027-13-01T00:00:00Z", "2027-01-01T00:00:00", "\u0000"})
     void anExpiresAtOutsideTheTakenRangeIsBadRequest(String expiresAt) {
-        assertErrorBody(Api.postJson(server.http("/v1/keys"), CdcServer.ADMIN_KEY,
+        assertErrorBody(Api.postJson(CDC.server().http("/v1/keys"), CdcServer.ADMIN_KEY,
                                      Map.of("name", "far", "tables", List.of("orders"), "expires_at", expiresAt)),
                         400, "bad_request");
     }
 
     @Test
     void theLastInstantOfTheYear9999IsTaken() {
-        Api.Response r = Api.postJson(server.http("/v1/keys"), CdcServer.ADMIN_KEY,
+        Api.Response r = Api.postJson(CDC.server().http("/v1/keys"), CdcServer.ADMIN_KEY,
                                       Map.of("name", "far", "tables", List.of("orders"),
                                              "expires_at", "9999-12-31T23:59:59.999999Z"));
         assertThat(r.status()).as(r.body()).isEqualTo(201);
@@ -160,16 +131,16 @@ class HostileInputTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("nulFilters")
     void aNulInAFilterIsBadRequestOnEveryPath(String what, String filter) {
-        Api.Response rest = Api.send("POST", server.http("/v1/subscriptions"), key,
+        Api.Response rest = Api.send("POST", CDC.server().http("/v1/subscriptions"), CDC.key(),
                                      "{\"tables\":[\"orders\"],\"filter\":" + filter + "}", "application/json");
         assertErrorBody(rest, 400, "bad_request");
-        try (WsTestClient ws = WsTestClient.authenticated(server, key)) {
+        try (WsTestClient ws = WsTestClient.authenticated(CDC.server(), CDC.key())) {
             ws.send("{\"type\":\"subscribe\",\"request_id\":\"f\",\"tables\":[\"orders\"],\"filter\":" + filter + "}");
             assertWsError(ws.next(), "bad_request", "f");
         }
-        String query = "/v1/events?tables=orders&api_key=" + key + "&filter="
+        String query = "/v1/events?tables=orders&api_key=" + CDC.key() + "&filter="
                 + java.net.URLEncoder.encode(filter, java.nio.charset.StandardCharsets.UTF_8);
-        try (SseTestClient sse = SseTestClient.open(server.http(query))) {
+        try (SseTestClient sse = SseTestClient.open(CDC.server().http(query))) {
             assertThat(sse.status()).isEqualTo(400);
             assertThat(sse.bodyJson().get("code").asText()).isEqualTo("bad_request");
         }
@@ -177,18 +148,18 @@ class HostileInputTest {
 
     @Test
     void aNulInATableNameOrCursorIsBadRequestOnEveryPath() {
-        assertErrorBody(Api.send("POST", server.http("/v1/subscriptions"), key, "{\"tables\":[\"ord\\u0000ers\"]}",
+        assertErrorBody(Api.send("POST", CDC.server().http("/v1/subscriptions"), CDC.key(), "{\"tables\":[\"ord\\u0000ers\"]}",
                                  "application/json"), 400, "bad_request");
-        assertErrorBody(Api.send("POST", server.http("/v1/keys"), CdcServer.ADMIN_KEY,
+        assertErrorBody(Api.send("POST", CDC.server().http("/v1/keys"), CdcServer.ADMIN_KEY,
                                  "{\"name\":\"n\",\"tables\":[\"\\u0000\"]}", "application/json"), 400, "bad_request");
-        try (WsTestClient ws = WsTestClient.authenticated(server, key)) {
+        try (WsTestClient ws = WsTestClient.authenticated(CDC.server(), CDC.key())) {
             ws.send("{\"type\":\"subscribe\",\"request_id\":\"t\",\"tables\":[\"\\u0000\"]}");
             assertWsError(ws.next(), "bad_request", "t");
             ws.send("{\"type\":\"subscribe\",\"request_id\":\"c\",\"tables\":[\"orders\"],\"resume_from\":\"\\u0000\"}");
             assertWsError(ws.next(), "bad_request", "c");
         }
         for (String query : List.of("tables=%00", "tables=orders&last_event_id=%00", "tables=orders%00")) {
-            URI uri = server.http("/v1/events?" + query + "&api_key=" + key);
+            URI uri = CDC.server().http("/v1/events?" + query + "&api_key=" + CDC.key());
             try (SseTestClient sse = SseTestClient.open(uri)) {
                 assertThat(sse.status()).as(query).isEqualTo(400);
                 assertThat(sse.bodyJson().get("code").asText()).isEqualTo("bad_request");
@@ -198,10 +169,10 @@ class HostileInputTest {
 
     @Test
     void aNulInAnApiKeyIsUnauthorized() {
-        try (SseTestClient sse = SseTestClient.open(server.http("/v1/events?tables=orders&api_key=cdc_%00"))) {
+        try (SseTestClient sse = SseTestClient.open(CDC.server().http("/v1/events?tables=orders&api_key=cdc_%00"))) {
             assertThat(sse.status()).isEqualTo(401);
         }
-        try (WsTestClient ws = WsTestClient.connect(server.ws("/v1/ws"))) {
+        try (WsTestClient ws = WsTestClient.connect(CDC.server().ws("/v1/ws"))) {
             ws.send("{\"type\":\"auth\",\"request_id\":\"a\",\"api_key\":\"cdc_\\u0000\"}");
             JsonNode error = ws.next();
             assertWsError(error, "unauthorized", "a");

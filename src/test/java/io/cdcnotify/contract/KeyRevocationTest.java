@@ -11,13 +11,12 @@ import java.util.function.Predicate;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.cdcnotify.testing.Api;
+import io.cdcnotify.testing.CdcFixture;
 import io.cdcnotify.testing.CdcServer;
 import io.cdcnotify.testing.RawWsClient;
 import io.cdcnotify.testing.SseTestClient;
 import io.cdcnotify.testing.TestDatabase;
 import io.cdcnotify.testing.WsTestClient;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -35,32 +34,22 @@ import static org.awaitility.Awaitility.await;
 class KeyRevocationTest {
 
     @RegisterExtension
-    static final TestDatabase DB = new TestDatabase();
+    static final CdcFixture CDC = CdcFixture.sharedServer();
+    private static final TestDatabase DB = CDC.db();
 
     private static final Duration FIVE_SECONDS = Duration.ofSeconds(5);
 
-    private static CdcServer server;
-
-    @BeforeAll
-    static void start() {
-        server = CdcServer.start(DB);
-    }
-
-    @AfterAll
-    static void stop() {
-        server.close();
-    }
 
     @Test
     void deletingAKeyClosesItsOpenWebSocketsWith4403WithinFiveSeconds() throws Exception {
-        JsonNode created = Contract.createKey(server, Map.of("name", "doomed", "tables", List.of("orders")));
+        JsonNode created = Contract.createKey(CDC.server(), Map.of("name", "doomed", "tables", List.of("orders")));
         String key = created.get("key").asText();
-        String survivor = Contract.key(server, List.of("orders"));
-        try (WsTestClient byHeader = WsTestClient.authenticated(server, key);
-             WsTestClient byMessage = Contract.authenticatedByMessage(server, key);
-             WsTestClient other = WsTestClient.authenticated(server, survivor)) {
+        String survivor = Contract.key(CDC.server(), List.of("orders"));
+        try (WsTestClient byHeader = WsTestClient.authenticated(CDC.server(), key);
+             WsTestClient byMessage = Contract.authenticatedByMessage(CDC.server(), key);
+             WsTestClient other = WsTestClient.authenticated(CDC.server(), survivor)) {
             byHeader.subscribe("r1", List.of("orders"));
-            assertThat(Api.delete(server.http("/v1/keys/" + created.get("id").asText()), CdcServer.ADMIN_KEY).status())
+            assertThat(Api.delete(CDC.server().http("/v1/keys/" + created.get("id").asText()), CdcServer.ADMIN_KEY).status())
                     .isEqualTo(204);
             assertThat(byHeader.closeFuture().get(5, TimeUnit.SECONDS).code()).isEqualTo(4403);
             assertThat(byMessage.closeFuture().get(5, TimeUnit.SECONDS).code()).isEqualTo(4403);
@@ -71,10 +60,10 @@ class KeyRevocationTest {
 
     @Test
     void deletingAKeyEndsItsSseStreamsWithErrorUnauthorizedWithinFiveSeconds() {
-        JsonNode created = Contract.createKey(server, Map.of("name", "doomed", "tables", List.of("orders")));
+        JsonNode created = Contract.createKey(CDC.server(), Map.of("name", "doomed", "tables", List.of("orders")));
         String key = created.get("key").asText();
-        try (SseTestClient sse = SseTestClient.subscribed(server, key, "orders")) {
-            assertThat(Api.delete(server.http("/v1/keys/" + created.get("id").asText()), CdcServer.ADMIN_KEY).status())
+        try (SseTestClient sse = SseTestClient.subscribed(CDC.server(), key, "orders")) {
+            assertThat(Api.delete(CDC.server().http("/v1/keys/" + created.get("id").asText()), CdcServer.ADMIN_KEY).status())
                     .isEqualTo(204);
             SseTestClient.Event error = sse.next(FIVE_SECONDS);
             assertThat(error.event()).isEqualTo("error");
@@ -87,10 +76,10 @@ class KeyRevocationTest {
 
     @Test
     void aRevokedKeyIsRefusedLikeAnUnknownOne() {
-        JsonNode created = Contract.createKey(server, Map.of("name", "doomed", "tables", List.of("orders")));
+        JsonNode created = Contract.createKey(CDC.server(), Map.of("name", "doomed", "tables", List.of("orders")));
         String key = created.get("key").asText();
-        assertThat(Api.get(server.http("/v1/state"), key).status()).isEqualTo(200);
-        assertThat(Api.delete(server.http("/v1/keys/" + created.get("id").asText()), CdcServer.ADMIN_KEY).status())
+        assertThat(Api.get(CDC.server().http("/v1/state"), key).status()).isEqualTo(200);
+        assertThat(Api.delete(CDC.server().http("/v1/keys/" + created.get("id").asText()), CdcServer.ADMIN_KEY).status())
                 .isEqualTo(204);
         assertRefusedEverywhere(key);
     }
@@ -119,11 +108,11 @@ class KeyRevocationTest {
         body.put("name", "short-lived");
         body.put("tables", List.of("orders"));
         body.put("expires_at", Instant.now().plusSeconds(3).toString());
-        JsonNode created = Contract.createKey(server, body);
+        JsonNode created = Contract.createKey(CDC.server(), body);
         String key = created.get("key").asText();
         Instant expiresAt = Instant.parse(created.get("expires_at").asText());
-        try (WsTestClient ws = WsTestClient.authenticated(server, key);
-             SseTestClient sse = SseTestClient.subscribed(server, key, "orders")) {
+        try (WsTestClient ws = WsTestClient.authenticated(CDC.server(), key);
+             SseTestClient sse = SseTestClient.subscribed(CDC.server(), key, "orders")) {
             // the moment of the close, as a future of its own: a callback's side effect may land after get() returns
             java.util.concurrent.CompletableFuture<Instant> wsClosedAt = ws.closeFuture().thenApply(c -> Instant.now());
             SseTestClient.Event error = sse.next(Duration.ofSeconds(10));
@@ -146,32 +135,32 @@ class KeyRevocationTest {
         body.put("tables", List.of("orders"));
         // two seconds ahead: on a busy machine the POST itself may take longer than one
         body.put("expires_at", Instant.now().plusSeconds(2).toString());
-        String key = Contract.createKey(server, body).get("key").asText();
-        await().atMost(FIVE_SECONDS.plusSeconds(2)).until(() -> Api.get(server.http("/v1/state"), key).status() == 401);
+        String key = Contract.createKey(CDC.server(), body).get("key").asText();
+        await().atMost(FIVE_SECONDS.plusSeconds(2)).until(() -> Api.get(CDC.server().http("/v1/state"), key).status() == 401);
         assertRefusedEverywhere(key);
     }
 
     private static void assertRefusedEverywhere(String key) {
-        try (WsTestClient ws = WsTestClient.connect(server.ws("/v1/ws"), Map.of("Authorization", "Bearer " + key))) {
+        try (WsTestClient ws = WsTestClient.connect(CDC.server().ws("/v1/ws"), Map.of("Authorization", "Bearer " + key))) {
             assertWsError(ws.next(), "unauthorized");
             assertThat(ws.closed().code()).isEqualTo(4401);
         }
-        try (WsTestClient ws = WsTestClient.connect(server.ws("/v1/ws?api_key=" + key))) {
+        try (WsTestClient ws = WsTestClient.connect(CDC.server().ws("/v1/ws?api_key=" + key))) {
             assertWsError(ws.next(), "unauthorized");
             assertThat(ws.closed().code()).isEqualTo(4401);
         }
-        try (WsTestClient ws = WsTestClient.connect(server.ws("/v1/ws"))) {
+        try (WsTestClient ws = WsTestClient.connect(CDC.server().ws("/v1/ws"))) {
             ws.send(Map.of("type", "auth", "api_key", key));
             assertWsError(ws.next(), "unauthorized");
             assertThat(ws.closed().code()).isEqualTo(4401);
         }
-        try (SseTestClient sse = SseTestClient.open(Contract.events(server, "tables=orders"),
+        try (SseTestClient sse = SseTestClient.open(Contract.events(CDC.server(), "tables=orders"),
                                                     Map.of("Authorization", "Bearer " + key))) {
             assertThat(sse.status()).isEqualTo(401);
             assertThat(sse.bodyJson().get("code").asText()).isEqualTo("unauthorized");
         }
-        Contract.assertErrorBody(Api.get(server.http("/v1/state"), key), 401, "unauthorized");
-        Contract.assertErrorBody(Api.get(server.http("/v1/subscriptions"), key), 401, "unauthorized");
+        Contract.assertErrorBody(Api.get(CDC.server().http("/v1/state"), key), 401, "unauthorized");
+        Contract.assertErrorBody(Api.get(CDC.server().http("/v1/subscriptions"), key), 401, "unauthorized");
     }
 
     // ---- a peer that does not read: the cut reaches it anyway ----

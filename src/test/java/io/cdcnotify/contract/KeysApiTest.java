@@ -18,10 +18,9 @@ import java.util.stream.Stream;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.cdcnotify.testing.Api;
+import io.cdcnotify.testing.CdcFixture;
 import io.cdcnotify.testing.CdcServer;
 import io.cdcnotify.testing.TestDatabase;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -37,22 +36,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 class KeysApiTest {
 
     @RegisterExtension
-    static final TestDatabase DB = new TestDatabase();
+    static final CdcFixture CDC = CdcFixture.sharedServer();
+    private static final TestDatabase DB = CDC.db();
 
     private static final Set<String> KEY_FIELDS = Set.of("id", "name", "tables", "admin", "expires_at", "created_at");
     private static final String MALFORMED = "{\"name\": \"x\", \"tables\": [";
 
-    private static CdcServer server;
-
-    @BeforeAll
-    static void start() {
-        server = CdcServer.start(DB);
-    }
-
-    @AfterAll
-    static void stop() {
-        server.close();
-    }
 
     @Test
     void postCreatesAKeyAnswering201WithItsFieldsAndThePlaintextKey() {
@@ -79,8 +68,8 @@ class KeysApiTest {
 
     @Test
     void theCreatedKeyAuthenticates() {
-        String key = Contract.key(server, List.of("orders"));
-        assertThat(Api.get(server.http("/v1/state"), key).status()).isEqualTo(200);
+        String key = Contract.key(CDC.server(), List.of("orders"));
+        assertThat(Api.get(CDC.server().http("/v1/state"), key).status()).isEqualTo(200);
     }
 
     @Test
@@ -91,7 +80,7 @@ class KeysApiTest {
         body.put("tables", List.of("*"));
         body.put("admin", true);
         body.put("expires_at", expires.toString());
-        JsonNode k = Contract.createKey(server, body);
+        JsonNode k = Contract.createKey(CDC.server(), body);
         assertThat(k.get("admin").asBoolean()).isTrue();
         assertThat(k.get("expires_at").asText()).endsWith("Z");
         assertThat(Instant.parse(k.get("expires_at").asText())).isEqualTo(expires);
@@ -100,7 +89,7 @@ class KeysApiTest {
 
     @Test
     void postWithExplicitDefaultsIsAccepted() {
-        JsonNode k = Contract.createKey(server, new LinkedHashMap<>(Map.of("name", "svc", "tables", List.of("orders"),
+        JsonNode k = Contract.createKey(CDC.server(), new LinkedHashMap<>(Map.of("name", "svc", "tables", List.of("orders"),
                                                                            "admin", false)));
         assertThat(k.get("admin").asBoolean()).isFalse();
         Api.Response r = post(CdcServer.ADMIN_KEY, "{\"name\":\"svc\",\"tables\":[\"orders\"],\"admin\":false,\"expires_at\":null}");
@@ -110,10 +99,10 @@ class KeysApiTest {
 
     @Test
     void aKeyMadeAdminMayManageKeys() {
-        String admin = Contract.createAdminKey(server, List.of("orders")).get("key").asText();
+        String admin = Contract.createAdminKey(CDC.server(), List.of("orders")).get("key").asText();
         Api.Response r = post(admin, "{\"name\":\"by-admin\",\"tables\":[\"orders\"]}");
         assertThat(r.status()).as(r.body()).isEqualTo(201);
-        assertThat(Api.get(server.http("/v1/keys"), admin).status()).isEqualTo(200);
+        assertThat(Api.get(CDC.server().http("/v1/keys"), admin).status()).isEqualTo(200);
     }
 
     static Stream<Arguments> invalidBodies() {
@@ -148,16 +137,16 @@ class KeysApiTest {
     @Test
     void aBodyThatIsNotDeclaredJsonIs400() {
         String body = "{\"name\":\"x\",\"tables\":[\"orders\"]}";
-        assertErrorBody(Api.send("POST", server.http("/v1/keys"), CdcServer.ADMIN_KEY, body, "text/plain"),
+        assertErrorBody(Api.send("POST", CDC.server().http("/v1/keys"), CdcServer.ADMIN_KEY, body, "text/plain"),
                         400, "bad_request");
-        assertErrorBody(Api.send("POST", server.http("/v1/keys"), CdcServer.ADMIN_KEY, body, null), 400, "bad_request");
+        assertErrorBody(Api.send("POST", CDC.server().http("/v1/keys"), CdcServer.ADMIN_KEY, body, null), 400, "bad_request");
     }
 
     @Test
     void getListsTheKeysWithTheirFieldsButNeverAKeyOrItsHash() throws Exception {
-        JsonNode created = Contract.createKey(server, Map.of("name", "listed", "tables", List.of("orders")));
+        JsonNode created = Contract.createKey(CDC.server(), Map.of("name", "listed", "tables", List.of("orders")));
         String plaintext = created.get("key").asText();
-        Api.Response r = Api.get(server.http("/v1/keys"), CdcServer.ADMIN_KEY);
+        Api.Response r = Api.get(CDC.server().http("/v1/keys"), CdcServer.ADMIN_KEY);
         assertThat(r.status()).isEqualTo(200);
         assertThat(r.raw().headers().firstValue("Content-Type").orElse("")).startsWith("application/json");
         JsonNode list = r.json();
@@ -182,39 +171,39 @@ class KeysApiTest {
 
     @Test
     void deleteAnswers204ThenTheKeyIsGoneAnd404() {
-        JsonNode created = Contract.createKey(server, Map.of("name", "short", "tables", List.of("orders")));
+        JsonNode created = Contract.createKey(CDC.server(), Map.of("name", "short", "tables", List.of("orders")));
         String id = created.get("id").asText();
-        Api.Response deleted = Api.delete(server.http("/v1/keys/" + id), CdcServer.ADMIN_KEY);
+        Api.Response deleted = Api.delete(CDC.server().http("/v1/keys/" + id), CdcServer.ADMIN_KEY);
         assertThat(deleted.status()).isEqualTo(204);
         assertThat(deleted.body()).isEmpty();
-        assertErrorBody(Api.delete(server.http("/v1/keys/" + id), CdcServer.ADMIN_KEY), 404, "not_found");
-        assertThat(Api.get(server.http("/v1/keys"), CdcServer.ADMIN_KEY).json())
+        assertErrorBody(Api.delete(CDC.server().http("/v1/keys/" + id), CdcServer.ADMIN_KEY), 404, "not_found");
+        assertThat(Api.get(CDC.server().http("/v1/keys"), CdcServer.ADMIN_KEY).json())
                 .noneMatch(k -> k.get("id").asText().equals(id));
-        assertErrorBody(Api.get(server.http("/v1/state"), created.get("key").asText()), 401, "unauthorized");
+        assertErrorBody(Api.get(CDC.server().http("/v1/state"), created.get("key").asText()), 401, "unauthorized");
     }
 
     @Test
     void deletingAnUnknownKeyIs404() {
-        assertErrorBody(Api.delete(server.http("/v1/keys/key_0000000000000000"), CdcServer.ADMIN_KEY), 404, "not_found");
-        assertErrorBody(Api.delete(server.http("/v1/keys/anything"), CdcServer.ADMIN_KEY), 404, "not_found");
+        assertErrorBody(Api.delete(CDC.server().http("/v1/keys/key_0000000000000000"), CdcServer.ADMIN_KEY), 404, "not_found");
+        assertErrorBody(Api.delete(CDC.server().http("/v1/keys/anything"), CdcServer.ADMIN_KEY), 404, "not_found");
     }
 
     @Test
     void aKeyWithoutAdminRightsIs403() {
-        String key = Contract.key(server, List.of("*"));
-        String victim = Contract.createKey(server, Map.of("name", "victim", "tables", List.of("orders"))).get("id").asText();
+        String key = Contract.key(CDC.server(), List.of("*"));
+        String victim = Contract.createKey(CDC.server(), Map.of("name", "victim", "tables", List.of("orders"))).get("id").asText();
         assertErrorBody(post(key, "{\"name\":\"x\",\"tables\":[\"orders\"]}"), 403, "forbidden");
-        assertErrorBody(Api.get(server.http("/v1/keys"), key), 403, "forbidden");
-        assertErrorBody(Api.delete(server.http("/v1/keys/" + victim), key), 403, "forbidden");
-        assertThat(Api.get(server.http("/v1/keys"), CdcServer.ADMIN_KEY).json())
+        assertErrorBody(Api.get(CDC.server().http("/v1/keys"), key), 403, "forbidden");
+        assertErrorBody(Api.delete(CDC.server().http("/v1/keys/" + victim), key), 403, "forbidden");
+        assertThat(Api.get(CDC.server().http("/v1/keys"), CdcServer.ADMIN_KEY).json())
                 .anyMatch(k -> k.get("id").asText().equals(victim));
     }
 
     @Test
     void rightsAreCheckedBeforeTheBody() {
-        String key = Contract.key(server, List.of("orders"));
+        String key = Contract.key(CDC.server(), List.of("orders"));
         assertErrorBody(post(key, MALFORMED), 403, "forbidden");
-        assertErrorBody(Api.send("POST", server.http("/v1/keys"), key, "plain text", "text/plain"), 403, "forbidden");
+        assertErrorBody(Api.send("POST", CDC.server().http("/v1/keys"), key, "plain text", "text/plain"), 403, "forbidden");
         assertErrorBody(post(null, MALFORMED), 401, "unauthorized");
         assertErrorBody(post("cdc_unknown", MALFORMED), 401, "unauthorized");
     }
@@ -223,15 +212,15 @@ class KeysApiTest {
     void noKeyOrAnUnknownKeyIs401() {
         for (String bad : new String[] {null, "cdc_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "garbage"}) {
             assertErrorBody(post(bad, "{\"name\":\"x\",\"tables\":[\"orders\"]}"), 401, "unauthorized");
-            assertErrorBody(Api.get(server.http("/v1/keys"), bad), 401, "unauthorized");
-            assertErrorBody(Api.delete(server.http("/v1/keys/whatever"), bad), 401, "unauthorized");
+            assertErrorBody(Api.get(CDC.server().http("/v1/keys"), bad), 401, "unauthorized");
+            assertErrorBody(Api.delete(CDC.server().http("/v1/keys/whatever"), bad), 401, "unauthorized");
         }
     }
 
     @Test
     void noTableInTheDatabaseHoldsAPlaintextKey() throws Exception {
-        List<String> keys = List.of(Contract.key(server, List.of("orders")),
-                                    Contract.createAdminKey(server, List.of("*")).get("key").asText());
+        List<String> keys = List.of(Contract.key(CDC.server(), List.of("orders")),
+                                    Contract.createAdminKey(CDC.server(), List.of("*")).get("key").asText());
         try (Connection c = DB.connect(); Statement st = c.createStatement()) {
             List<String> tables = new ArrayList<>();
             try (ResultSet rs = st.executeQuery(
@@ -261,6 +250,6 @@ class KeysApiTest {
     }
 
     private static Api.Response post(String bearer, String body) {
-        return Api.send("POST", server.http("/v1/keys"), bearer, body, "application/json");
+        return Api.send("POST", CDC.server().http("/v1/keys"), bearer, body, "application/json");
     }
 }

@@ -12,6 +12,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.cdcnotify.testing.Api;
 import io.cdcnotify.testing.CdcServer;
+import io.cdcnotify.testing.LogCapture;
 import io.cdcnotify.testing.Outbox;
 import io.cdcnotify.testing.SseTestClient;
 import io.cdcnotify.testing.TestDatabase;

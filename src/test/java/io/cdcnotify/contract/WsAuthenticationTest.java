@@ -9,6 +9,7 @@ import java.util.stream.Stream;
 import ch.qos.logback.classic.Level;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.cdcnotify.testing.CdcServer;
+import io.cdcnotify.testing.LogCapture;
 import io.cdcnotify.testing.TestDatabase;
 import io.cdcnotify.testing.WsTestClient;
 import org.junit.jupiter.api.AfterAll;

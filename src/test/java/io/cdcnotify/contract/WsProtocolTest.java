@@ -3,18 +3,13 @@ package io.cdcnotify.contract;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
-import java.util.Map;
 
-import ch.qos.logback.classic.Level;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.cdcnotify.testing.CdcFixture;
 import io.cdcnotify.testing.CdcServer;
+import io.cdcnotify.testing.LogCapture;
 import io.cdcnotify.testing.RawWsClient;
-import io.cdcnotify.testing.TestDatabase;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -29,39 +24,14 @@ import static org.awaitility.Awaitility.await;
 class WsProtocolTest {
 
     @RegisterExtension
-    static final TestDatabase DB = new TestDatabase();
+    static final CdcFixture CDC = CdcFixture.sharedServer();
 
     private static final ObjectMapper JSON = new ObjectMapper();
     /** {@code cdc.limits.max-frame-bytes}, by default. */
     private static final int MAX_MESSAGE = 65_536;
 
-    private static CdcServer server;
-    private LogCapture log;
-
-    @BeforeAll
-    static void start() {
-        server = CdcServer.start(DB);
-    }
-
-    @AfterAll
-    static void stop() {
-        server.close();
-    }
-
-    @BeforeEach
-    void capture() {
-        log = new LogCapture();
-    }
-
-    @AfterEach
-    void noTraceNoError() {
-        try {
-            assertThat(log.withStackTrace()).as("log lines with a stack trace").isEmpty();
-            assertThat(log.lines()).noneMatch(e -> e.getLevel().isGreaterOrEqual(Level.ERROR));
-        } finally {
-            log.close();
-        }
-    }
+    @RegisterExtension
+    final LogCapture.CleanEachTest log = LogCapture.cleanEachTest();
 
     @Test
     void invalidUtf8InATextFrameCloses1007() throws IOException {
@@ -227,7 +197,7 @@ class WsProtocolTest {
 
     @Test
     void violationsBeforeAuthenticationAreClosedTheSameWay() throws IOException {
-        try (RawWsClient ws = RawWsClient.open(server.port(), "/v1/ws", null)) {
+        try (RawWsClient ws = RawWsClient.open(CDC.server().port(), "/v1/ws", null)) {
             ws.frame(true, 0x3, new byte[0]);
             assertClosedWith(ws, 1002);
         }
@@ -236,14 +206,14 @@ class WsProtocolTest {
     @Test
     void theEndIsLoggedOnceWithTheConnectionIdWhetherAViolationOrAVanishedClient() throws IOException {
         String violating;
-        try (RawWsClient ws = RawWsClient.open(server.port(), "/v1/ws", CdcServer.ADMIN_KEY)) {
-            violating = JSON.readTree(ws.next().text()).get("connection_id").asText();
+        try (RawWsClient ws = authenticated()) {
+            violating = ws.connectionId();
             ws.frame(true, 0x3, new byte[0]);
             assertClosedWith(ws, 1002);
         }
         String vanished;
-        try (RawWsClient ws = RawWsClient.open(server.port(), "/v1/ws", CdcServer.ADMIN_KEY)) {
-            vanished = JSON.readTree(ws.next().text()).get("connection_id").asText();
+        try (RawWsClient ws = authenticated()) {
+            vanished = ws.connectionId();
         } // the socket closes without a close frame
         await().atMost(Contract.WAIT).untilAsserted(() -> {
             assertThat(closedLines(violating)).containsExactly("websocket connection closed (1002 reserved opcode 3)");
@@ -252,7 +222,7 @@ class WsProtocolTest {
     }
 
     private java.util.List<String> closedLines(String connectionId) {
-        return log.lines().stream()
+        return log.log().lines().stream()
                 .filter(e -> connectionId.equals(LogCapture.connectionId(e)))
                 .filter(e -> e.getLoggerName().equals("io.cdcnotify.ws.WsEndpoint"))
                 .map(ch.qos.logback.classic.spi.ILoggingEvent::getFormattedMessage)
@@ -260,11 +230,8 @@ class WsProtocolTest {
                 .toList();
     }
 
-    private static RawWsClient authenticated() throws IOException {
-        RawWsClient ws = RawWsClient.open(server.port(), "/v1/ws", CdcServer.ADMIN_KEY);
-        JsonNode ok = JSON.readTree(ws.next().text());
-        assertThat(ok.get("type").asText()).isEqualTo("auth_ok");
-        return ws;
+    private static RawWsClient authenticated() {
+        return RawWsClient.authenticated(CDC.server().port(), CdcServer.ADMIN_KEY, 0);
     }
 
     private static void assertClosedWith(RawWsClient ws, int code) throws IOException {

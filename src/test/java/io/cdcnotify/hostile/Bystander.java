@@ -5,7 +5,6 @@ import java.sql.PreparedStatement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -44,9 +43,7 @@ final class Bystander implements AutoCloseable {
     /** Connects on a key of its own for {@code table}, subscribes, and starts writing. */
     static Bystander start(ChildService service, TestDatabase db, String table) {
         ChildService.Key key = service.createKey("bystander-" + table, List.of(table));
-        WsTestClient client = WsTestClient.connect(service.ws("/v1/ws"),
-                                                   Map.of("Authorization", "Bearer " + key.secret()));
-        client.expect("auth_ok");
+        WsTestClient client = WsTestClient.authenticated(service.ws("/v1/ws"), key.secret());
         client.subscribe("bystander", List.of(table));
         Bystander b = new Bystander(db, table, client);
         b.startWriting();

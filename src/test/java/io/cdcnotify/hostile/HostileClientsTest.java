@@ -1,10 +1,6 @@
 package io.cdcnotify.hostile;
 
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
-import java.net.InetSocketAddress;
-import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.Statement;
@@ -26,6 +22,9 @@ import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.cdcnotify.testing.HalfRequests;
+import io.cdcnotify.testing.RawWsClient;
+import io.cdcnotify.testing.SseTestClient;
 import io.cdcnotify.testing.TestDatabase;
 import io.cdcnotify.testing.WsTestClient;
 import org.junit.jupiter.api.AfterAll;
@@ -161,7 +160,7 @@ class HostileClientsTest {
 
     @Test
     void pingFrameFloodNeverReadingIsCutWithinTheRateLimitsTime() throws Exception {
-        byte[] ping = RawWs.encode(true, 0, RawWs.PING, new byte[125]);
+        byte[] ping = RawWsClient.encode(true, 0, RawWsClient.PING, new byte[125]);
         long before = service.retainedHeap();
         floodNeverReading(ping);
         // a ping-frame flood holds one pong, whatever its rate: nothing of the buffer budgets the allowance
@@ -172,8 +171,8 @@ class HostileClientsTest {
 
     @Test
     void jsonPingFloodNeverReadingIsCutWithinTheRateLimitsTime() throws Exception {
-        byte[] ping = RawWs.encode(true, 0, RawWs.TEXT,
-                                   "{\"type\":\"ping\",\"request_id\":\"p\"}".getBytes(StandardCharsets.UTF_8));
+        byte[] ping = RawWsClient.encode(true, 0, RawWsClient.TEXT,
+                                         "{\"type\":\"ping\",\"request_id\":\"p\"}".getBytes(StandardCharsets.UTF_8));
         floodNeverReading(ping);
     }
 
@@ -187,34 +186,17 @@ class HostileClientsTest {
     private void floodNeverReading(byte[] frame) throws Exception {
         ChildService.Key key = service.createKey("flooder", List.of("flood"));
         double connections = service.metric("cdc_connections", "transport", "websocket");
-        try (RawWs ws = RawWs.authenticated(service, key.secret(), SMALL_RCVBUF)) {
-            byte[] burst = new byte[frame.length * 64];
-            for (int i = 0; i < 64; i++) {
-                System.arraycopy(frame, 0, burst, i * frame.length, frame.length);
-            }
-            AtomicBoolean flooding = new AtomicBoolean(true);
-            AtomicLong sent = new AtomicLong();
+        try (RawWsClient ws = RawWsClient.authenticated(service.port(), key.secret(), SMALL_RCVBUF)) {
             long start = System.nanoTime();
-            Thread flood = Thread.ofVirtual().name("flood").start(() -> {
-                long until = System.nanoTime() + FLOOD_CUT.plusSeconds(5).toNanos();
-                try {
-                    while (flooding.get() && System.nanoTime() < until) {
-                        ws.raw(burst);
-                        sent.addAndGet(64);
-                    }
-                } catch (IOException e) {
-                    // cut off: what we want
-                }
-            });
+            RawWsClient.Flood flood = ws.flood(frame, FLOOD_CUT.plusSeconds(5));
             Duration cut;
             try {
                 service.awaitReleased(ws.localPort(), FLOOD_CUT.plusSeconds(2));
                 cut = Duration.ofNanos(System.nanoTime() - start);
             } finally {
-                flooding.set(false);
-                flood.join(Duration.ofSeconds(10));
+                flood.stop();
             }
-            assertThat(sent.get()).as("frames the flood got out").isGreaterThan(500);
+            assertThat(flood.sent()).as("frames the flood got out").isGreaterThan(500);
             assertThat(cut).as("time to cut the flooder off").isLessThan(FLOOD_CUT);
             assertCloseCode(ws, "the flooder's close code", 4429, 4408);
             awaitMetric("cdc_connections", connections, "transport", "websocket");
@@ -228,19 +210,10 @@ class HostileClientsTest {
         String table = "a";
         ChildService.Key key = service.createKey("slow-ws", List.of(table));
         double connections = service.metric("cdc_connections", "transport", "websocket");
-        try (RawWs ws = RawWs.authenticated(service, key.secret(), SMALL_RCVBUF)) {
-            ws.text("{\"type\":\"subscribe\",\"request_id\":\"s\",\"tables\":[\"" + table + "\"]}");
-            assertThat(ws.nextJson(Duration.ofSeconds(10)).path("type").asText()).isEqualTo("subscribed");
-            // then it never reads again: 2,000 events of 100 KB, in 20 transactions of 100
-            LargeWrites writes = LargeWrites.start(table, 20, 100, 100_000);
-            long firstCommit = writes.awaitFirstCommit();
-            Duration cut = service.awaitReleased(ws.localPort(), Duration.ofSeconds(20));
-            writes.await();
-            assertThat(Duration.ofNanos(System.nanoTime() - firstCommit)).as("time to cut the slow reader off")
-                    .isLessThan(SLOW_CUT);
-            assertThat(cut).isNotNull();
+        try (RawWsClient ws = nonReadingWebSocket(key, table)) {
+            // 2,000 events of 100 KB, in 20 transactions of 100
+            assertCutAsSlowConsumer(table, 20, "websocket", ws.localPort(), connections);
             assertCloseCode(ws, "the slow reader's close code", 4408);
-            awaitMetric("cdc_connections", connections, "transport", "websocket");
         }
     }
 
@@ -249,20 +222,27 @@ class HostileClientsTest {
         String table = "a_sse";
         ChildService.Key key = service.createKey("slow-sse", List.of(table));
         double connections = service.metric("cdc_connections", "transport", "sse");
-        try (RawSse sse = RawSse.open(service, "/v1/events?tables=" + table, key.secret(), SMALL_RCVBUF)) {
-            awaitMetric("cdc_connections", connections + 1, "transport", "sse");
-            LargeWrites writes = LargeWrites.start(table, 5, 100, 100_000);
-            long firstCommit = writes.awaitFirstCommit();
-            service.awaitReleased(sse.localPort(), Duration.ofSeconds(20));
-            writes.await();
-            assertThat(Duration.ofNanos(System.nanoTime() - firstCommit)).as("time to cut the slow SSE reader off")
-                    .isLessThan(SLOW_CUT);
-            awaitMetric("cdc_connections", connections, "transport", "sse");
-            String end = sse.drainTail(Duration.ofSeconds(5));
-            if (end.contains("event: error")) {
-                assertThat(end).contains("slow_consumer");
-            }
+        try (SseTestClient sse = nonReadingSse(key, table, connections)) {
+            // 500 events of 100 KB, in 5 transactions of 100
+            assertCutAsSlowConsumer(table, 5, "sse", sse.localPort(), connections);
+            assertSseEndedWith(sse, "slow_consumer");
         }
+    }
+
+    /**
+     * Writes events of 100 KB for {@code table} in {@code transactions} transactions of 100, while the one client on
+     * it, from {@code clientPort}, does not read: the service lets go of it within {@link #SLOW_CUT} of the first
+     * commit, and counts it gone.
+     */
+    private void assertCutAsSlowConsumer(String table, int transactions, String transport, int clientPort,
+                                         double connections) throws Exception {
+        LargeWrites writes = LargeWrites.start(table, transactions, 100, 100_000);
+        long firstCommit = writes.awaitFirstCommit();
+        service.awaitReleased(clientPort, Duration.ofSeconds(20));
+        writes.await();
+        assertThat(Duration.ofNanos(System.nanoTime() - firstCommit))
+                .as("time to cut the slow %s reader off", transport).isLessThan(SLOW_CUT);
+        awaitMetric("cdc_connections", connections, "transport", transport);
     }
 
     // ------------------------------------------------------------------ revocation of clients that do not read
@@ -272,21 +252,9 @@ class HostileClientsTest {
         String table = "revoked_sse";
         ChildService.Key key = service.createKey("revoked-sse", List.of(table));
         double connections = service.metric("cdc_connections", "transport", "sse");
-        try (RawSse sse = RawSse.open(service, "/v1/events?tables=" + table, key.secret(), SMALL_RCVBUF)) {
-            awaitMetric("cdc_connections", connections + 1, "transport", "sse");
-            fillUntilWriterBlocks(table, "sse");
-            assertThat(service.holdsConnectionFrom(sse.localPort()))
-                    .as("the stream is open before the revocation (else this test proves nothing)").isTrue();
-            long revoked = System.nanoTime();
-            service.deleteKey(key);
-            service.awaitReleased(sse.localPort(), CONTRACT_CUT);
-            awaitMetric("cdc_connections", connections, "transport", "sse");
-            assertThat(Duration.ofNanos(System.nanoTime() - revoked)).as("revocation to cut-off")
-                    .isLessThan(CONTRACT_CUT.plusMillis(500));
-            String end = sse.drainTail(Duration.ofSeconds(5));
-            if (end.contains("event: error")) {
-                assertThat(end).contains("unauthorized");
-            }
+        try (SseTestClient sse = nonReadingSse(key, table, connections)) {
+            assertRevocationCuts(key, table, "sse", sse.localPort(), connections);
+            assertSseEndedWith(sse, "unauthorized");
         }
     }
 
@@ -295,20 +263,29 @@ class HostileClientsTest {
         String table = "revoked_ws";
         ChildService.Key key = service.createKey("revoked-ws", List.of(table));
         double connections = service.metric("cdc_connections", "transport", "websocket");
-        try (RawWs ws = RawWs.authenticated(service, key.secret(), SMALL_RCVBUF)) {
-            ws.text("{\"type\":\"subscribe\",\"request_id\":\"s\",\"tables\":[\"" + table + "\"]}");
-            assertThat(ws.nextJson(Duration.ofSeconds(10)).path("type").asText()).isEqualTo("subscribed");
-            fillUntilWriterBlocks(table, "websocket");
-            assertThat(service.holdsConnectionFrom(ws.localPort()))
-                    .as("the connection is open before the revocation (else this test proves nothing)").isTrue();
-            long revoked = System.nanoTime();
-            service.deleteKey(key);
-            service.awaitReleased(ws.localPort(), CONTRACT_CUT);
-            awaitMetric("cdc_connections", connections, "transport", "websocket");
-            assertThat(Duration.ofNanos(System.nanoTime() - revoked)).as("revocation to cut-off")
-                    .isLessThan(CONTRACT_CUT.plusMillis(500));
+        try (RawWsClient ws = nonReadingWebSocket(key, table)) {
+            assertRevocationCuts(key, table, "websocket", ws.localPort(), connections);
             assertCloseCode(ws, "the revoked client's close code", 4403);
         }
+    }
+
+    /**
+     * Gets the service's writer for the one client on {@code table} (from {@code clientPort}) stuck in a socket
+     * write, then deletes {@code key}: the service lets go of the connection within the contract's 5 s, and counts
+     * it gone.
+     */
+    private void assertRevocationCuts(ChildService.Key key, String table, String transport, int clientPort,
+                                      double connections) throws Exception {
+        fillUntilWriterBlocks(table, transport);
+        assertThat(service.holdsConnectionFrom(clientPort))
+                .as("the %s connection is open before the revocation (else this test proves nothing)", transport)
+                .isTrue();
+        long revoked = System.nanoTime();
+        service.deleteKey(key);
+        service.awaitReleased(clientPort, CONTRACT_CUT);
+        awaitMetric("cdc_connections", connections, "transport", transport);
+        assertThat(Duration.ofNanos(System.nanoTime() - revoked)).as("revocation to cut-off")
+                .isLessThan(CONTRACT_CUT.plusMillis(500));
     }
 
     /**
@@ -344,9 +321,8 @@ class HostileClientsTest {
     void fourHundredAbandonedHalfRequestsLeaveNoTraceAndTheServiceHealthy() throws Exception {
         double fds = service.metric("process_open_fds");
         ChildService.Key key = service.createKey("half", List.of("half"));
-        List<Socket> sockets = new ArrayList<>();
         // with valid keys, so that the service is reading the body when the client goes
-        String[] halves = {
+        List<String> halves = List.of(
                 "GET /v1/state HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bea",
                 "POST /v1/keys HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + service.adminKey
                         + "\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"name\":\"half",
@@ -354,29 +330,16 @@ class HostileClientsTest {
                 "POST /v1/subscriptions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + key.secret()
                         + "\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n100\r\n{\"tab",
                 "POST /v1/subscriptions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + key.secret()
-                        + "\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{\"tables\":[\"ha",
-        };
+                        + "\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{\"tables\":[\"ha");
+        HalfRequests half = HalfRequests.send(service.port(), 400, halves);
         try {
-            for (int i = 0; i < 400; i++) {
-                Socket s = new Socket();
-                s.connect(new InetSocketAddress("127.0.0.1", service.port()), 5_000);
-                s.getOutputStream().write(halves[i % halves.length].getBytes(StandardCharsets.US_ASCII));
-                s.getOutputStream().flush();
-                sockets.add(s);
-            }
             // while 400 requests hang half-way, everyone else is served
             service.assertHealthy();
             ChildService.pause(2_000);
             service.assertHealthy();
         } finally {
             // half of them leave with a reset, half with a FIN
-            for (int i = 0; i < sockets.size(); i++) {
-                Socket s = sockets.get(i);
-                if (i % 2 == 0) {
-                    s.setSoLinger(true, 0);
-                }
-                s.close();
-            }
+            half.closeEveryOtherWithReset();
         }
         // the service lets go of them all
         awaitCondition(Duration.ofSeconds(10), () -> service.metric("process_open_fds") < fds + 20,
@@ -479,9 +442,7 @@ class HostileClientsTest {
     @MethodSource("wsInputs")
     void nulBytesOverWebSocketGetAContractErrorAndTheConnectionStays(String what, String message) {
         ChildService.Key key = service.createKey("nul-ws", List.of("nul"));
-        try (WsTestClient ws = WsTestClient.connect(service.ws("/v1/ws"),
-                                                    Map.of("Authorization", "Bearer " + key.secret()))) {
-            ws.expect("auth_ok");
+        try (WsTestClient ws = WsTestClient.authenticated(service.ws("/v1/ws"), key.secret())) {
             ws.send(message);
             JsonNode answer = answerOrClose(ws, what);
             assertThat(answer.path("type").asText()).as(what + ": " + answer)
@@ -515,26 +476,26 @@ class HostileClientsTest {
         byte[] surrogate = {'"', (byte) 0xED, (byte) 0xA0, (byte) 0x80, '"'};
         return Stream.of(
                 Arguments.of("invalid UTF-8 in a text frame", 1007,
-                             RawWs.encode(true, 0, RawWs.TEXT, invalidUtf8)),
+                             RawWsClient.encode(true, 0, RawWsClient.TEXT, invalidUtf8)),
                 Arguments.of("overlong UTF-8 in a text frame", 1007,
-                             RawWs.encode(true, 0, RawWs.TEXT, overlong)),
+                             RawWsClient.encode(true, 0, RawWsClient.TEXT, overlong)),
                 Arguments.of("a UTF-16 surrogate in a text frame", 1007,
-                             RawWs.encode(true, 0, RawWs.TEXT, surrogate)),
+                             RawWsClient.encode(true, 0, RawWsClient.TEXT, surrogate)),
                 Arguments.of("invalid UTF-8 split over two fragments", 1007,
-                             concat(RawWs.encode(false, 0, RawWs.TEXT, new byte[] {'"', (byte) 0xE2}),
-                                    RawWs.encode(true, 0, RawWs.CONTINUATION, new byte[] {0x28, '"'}))),
-                Arguments.of("a ping of 126 bytes", 1002, RawWs.encode(true, 0, RawWs.PING, new byte[126])),
-                Arguments.of("a close of 126 bytes", 1002, RawWs.encode(true, 0, RawWs.CLOSE, closePayload(124))),
-                Arguments.of("a fragmented ping", 1002, RawWs.encode(false, 0, RawWs.PING, new byte[4])),
-                Arguments.of("reserved opcode 3", 1002, RawWs.encode(true, 0, 3, new byte[4])),
-                Arguments.of("reserved control opcode 11", 1002, RawWs.encode(true, 0, 11, new byte[0])),
+                             concat(RawWsClient.encode(false, 0, RawWsClient.TEXT, new byte[] {'"', (byte) 0xE2}),
+                                    RawWsClient.encode(true, 0, RawWsClient.CONTINUATION, new byte[] {0x28, '"'}))),
+                Arguments.of("a ping of 126 bytes", 1002, RawWsClient.encode(true, 0, RawWsClient.PING, new byte[126])),
+                Arguments.of("a close of 126 bytes", 1002, RawWsClient.encode(true, 0, RawWsClient.CLOSE, closePayload(124))),
+                Arguments.of("a fragmented ping", 1002, RawWsClient.encode(false, 0, RawWsClient.PING, new byte[4])),
+                Arguments.of("reserved opcode 3", 1002, RawWsClient.encode(true, 0, 3, new byte[4])),
+                Arguments.of("reserved control opcode 11", 1002, RawWsClient.encode(true, 0, 11, new byte[0])),
                 Arguments.of("a new text frame inside a fragmented message", 1002,
-                             concat(RawWs.encode(false, 0, RawWs.TEXT, "{\"type\":".getBytes(StandardCharsets.UTF_8)),
-                                    RawWs.encode(true, 0, RawWs.TEXT, "\"ping\"}".getBytes(StandardCharsets.UTF_8)))),
+                             concat(RawWsClient.encode(false, 0, RawWsClient.TEXT, "{\"type\":".getBytes(StandardCharsets.UTF_8)),
+                                    RawWsClient.encode(true, 0, RawWsClient.TEXT, "\"ping\"}".getBytes(StandardCharsets.UTF_8)))),
                 Arguments.of("a continuation with no message to continue", 1002,
-                             RawWs.encode(true, 0, RawWs.CONTINUATION, "{}".getBytes(StandardCharsets.UTF_8))),
+                             RawWsClient.encode(true, 0, RawWsClient.CONTINUATION, "{}".getBytes(StandardCharsets.UTF_8))),
                 Arguments.of("RSV1 set without an extension", 1002,
-                             RawWs.encode(true, 4, RawWs.TEXT, "{}".getBytes(StandardCharsets.UTF_8))));
+                             RawWsClient.encode(true, 4, RawWsClient.TEXT, "{}".getBytes(StandardCharsets.UTF_8))));
     }
 
     /**
@@ -546,9 +507,9 @@ class HostileClientsTest {
     @MethodSource("protocolViolations")
     void webSocketProtocolViolationsCloseWithTheRfcCode(String what, int expected, byte[] frames) throws Exception {
         ChildService.Key key = service.createKey("violator", List.of("violations"));
-        try (RawWs ws = RawWs.authenticated(service, key.secret(), 0)) {
+        try (RawWsClient ws = RawWsClient.authenticated(service.port(), key.secret(), 0)) {
             ws.raw(frames);
-            RawWs.Ending end = ws.awaitClose(CONTRACT_CUT);
+            RawWsClient.Ending end = ws.awaitClose(CONTRACT_CUT);
             assertThat(end.httpInStream()).as(what + ": an HTTP response inside the WebSocket stream").isFalse();
             assertThat(end.code()).as(what + ": close code (reason: " + end.reason() + ")").isEqualTo(expected);
             service.awaitReleased(ws.localPort(), CONTRACT_CUT);
@@ -568,10 +529,7 @@ class HostileClientsTest {
         List<WsTestClient> clients = new ArrayList<>();
         try {
             for (int i = 0; i < 40; i++) {
-                WsTestClient c = WsTestClient.connect(service.ws("/v1/ws"),
-                                                      Map.of("Authorization", "Bearer " + wsKey.secret()));
-                clients.add(c);
-                c.expect("auth_ok");
+                clients.add(WsTestClient.authenticated(service.ws("/v1/ws"), wsKey.secret()));
             }
             CountDownLatch go = new CountDownLatch(1);
             ConcurrentLinkedQueue<JsonNode> answers = new ConcurrentLinkedQueue<>();
@@ -638,12 +596,55 @@ class HostileClientsTest {
     // ------------------------------------------------------------------ helpers
 
     /**
+     * A WebSocket on {@code key} with a receive buffer of {@link #SMALL_RCVBUF}, subscribed to {@code table}; the
+     * test then reads nothing more from it.
+     */
+    private RawWsClient nonReadingWebSocket(ChildService.Key key, String table) throws IOException {
+        RawWsClient ws = RawWsClient.authenticated(service.port(), key.secret(), SMALL_RCVBUF);
+        try {
+            ws.text("{\"type\":\"subscribe\",\"request_id\":\"s\",\"tables\":[\"" + table + "\"]}");
+            assertThat(ws.nextJson(Duration.ofSeconds(10)).path("type").asText()).isEqualTo("subscribed");
+            return ws;
+        } catch (IOException | RuntimeException | AssertionError e) {
+            ws.close();
+            throw e;
+        }
+    }
+
+    /**
+     * An SSE stream of {@code table} on {@code key} with a receive buffer of {@link #SMALL_RCVBUF}, of which only
+     * the headers are read, once the service counts it ({@code connections} streams before it).
+     */
+    private SseTestClient nonReadingSse(ChildService.Key key, String table, double connections) {
+        SseTestClient sse = SseTestClient.stuck(service.port(), "/v1/events?tables=" + table, key.secret(),
+                                                SMALL_RCVBUF);
+        try {
+            awaitMetric("cdc_connections", connections + 1, "transport", "sse");
+            return sse;
+        } catch (RuntimeException | AssertionError e) {
+            sse.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Where the service's last words to an SSE client that was not reading reached it (an {@code event: error}),
+     * they name {@code code}; a stream cut from outside its stuck writer may end without them.
+     */
+    private static void assertSseEndedWith(SseTestClient sse, String code) {
+        String end = sse.endOfStream(Duration.ofSeconds(5));
+        if (end.contains("event: error")) {
+            assertThat(end).contains(code);
+        }
+    }
+
+    /**
      * Asserts the close code the service gave a client that was not reading, where one can be seen: the close
      * frame if it reached the socket (read what is left), else the code in the service's log line about closing
      * that connection. A connection cut from outside its stuck writer gets no close frame and may have no code
      * logged; then only the cut itself (checked by the caller) is evidence.
      */
-    private void assertCloseCode(RawWs ws, String what, Integer... expected) {
+    private void assertCloseCode(RawWsClient ws, String what, Integer... expected) {
         int code = closeCode(ws);
         if (code == 1006 || code == -1) {
             System.out.println("hostile: " + what + ": no close code visible (cut from outside the writer)");
@@ -652,13 +653,13 @@ class HostileClientsTest {
         assertThat(code).as(what).isIn((Object[]) expected);
     }
 
-    private int closeCode(RawWs ws) {
+    private int closeCode(RawWsClient ws) {
         int code = ws.drainToEnd(Duration.ofSeconds(5));
         if (code != 1006 && code != -1) {
             return code;
         }
         Pattern closing = Pattern.compile("\\b(4\\d{3}|1\\d{3})\\b");
-        for (JsonNode line : service.linesOf(ws.connectionId, mark)) {
+        for (JsonNode line : service.linesOf(ws.connectionId(), mark)) {
             String message = line.path("message").asText();
             if (message.contains("close")) {
                 Matcher m = closing.matcher(message);
@@ -805,75 +806,6 @@ class HostileClientsTest {
                 Thread.currentThread().interrupt();
             }
             return max.get();
-        }
-    }
-
-    /**
-     * An SSE stream on a plain socket that reads the status line and headers, then nothing until told: a client
-     * that does not read.
-     */
-    static final class RawSse implements AutoCloseable {
-        private final Socket socket;
-        private final InputStream in;
-
-        private RawSse(Socket socket) throws IOException {
-            this.socket = socket;
-            this.in = socket.getInputStream();
-        }
-
-        static RawSse open(ChildService service, String pathAndQuery, String key, int receiveBuffer)
-                throws IOException {
-            Socket socket = new Socket();
-            socket.setReceiveBufferSize(receiveBuffer);
-            socket.connect(new InetSocketAddress("127.0.0.1", service.port()), 5_000);
-            socket.setSoTimeout(10_000);
-            OutputStream out = socket.getOutputStream();
-            out.write(("GET " + pathAndQuery + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
-                    + "Authorization: Bearer " + key + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
-            out.flush();
-            RawSse sse = new RawSse(socket);
-            StringBuilder head = new StringBuilder();
-            while (!head.toString().endsWith("\r\n\r\n")) {
-                int b = sse.in.read();
-                if (b < 0 || head.length() > 16_384) {
-                    throw new AssertionError("no SSE response: " + head);
-                }
-                head.append((char) b);
-            }
-            assertThat(head.toString()).as("the SSE response").startsWith("HTTP/1.1 200");
-            return sse;
-        }
-
-        int localPort() {
-            return socket.getLocalPort();
-        }
-
-        /** Reads to the end of the stream (at most {@code wait}) and returns its last 4 KB. */
-        String drainTail(Duration wait) {
-            long deadline = System.nanoTime() + wait.toNanos();
-            byte[] buffer = new byte[65_536];
-            StringBuilder tail = new StringBuilder();
-            try {
-                while (System.nanoTime() < deadline) {
-                    socket.setSoTimeout((int) Math.max(1, (deadline - System.nanoTime()) / 1_000_000));
-                    int n = in.read(buffer);
-                    if (n < 0) {
-                        break;
-                    }
-                    tail.append(new String(buffer, 0, n, StandardCharsets.ISO_8859_1));
-                    if (tail.length() > 8_192) {
-                        tail.delete(0, tail.length() - 4_096);
-                    }
-                }
-            } catch (IOException e) {
-                // reset or timeout: what was read is the tail
-            }
-            return tail.toString();
-        }
-
-        @Override
-        public void close() throws IOException {
-            socket.close();
         }
     }
 }

@@ -1,12 +1,11 @@
 package io.cdcnotify.it;
 
-import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -38,6 +37,7 @@ class NonReadingClientsTest {
 
     /** A slow consumer stuck in a write is cut 5 close graces (10 s) after it became slow; then a tick. */
     private static final Duration CUT_WITHIN = Duration.ofSeconds(30);
+    private static final byte[] PING = "{\"type\":\"ping\",\"request_id\":\"p\"}".getBytes(StandardCharsets.UTF_8);
     private static final Pattern BUFFERED = Pattern.compile("(?m)^cdc_buffered_bytes(?:\\{[^}]*})? (\\S+)$");
 
     @Test
@@ -110,20 +110,11 @@ class NonReadingClientsTest {
         int before = connections("websocket");
         try (RawWsClient stuck = RawWsClient.stuck(CDC.server(), key, 4096)) {
             await().atMost(CUT_WITHIN).untilAsserted(() -> assertThat(connections("websocket")).isEqualTo(before + 1));
-            AtomicBoolean refused = new AtomicBoolean();
-            Thread flood = Thread.ofVirtual().start(() -> {
-                try {
-                    for (int i = 0; i < 1_000_000 && !refused.get(); i++) {
-                        stuck.send(Map.of("type", "ping", "request_id", "p" + i));
-                    }
-                } catch (IOException e) {
-                    refused.set(true); // the server closed the connection under us
-                }
-            });
+            RawWsClient.Flood flood = stuck.flood(RawWsClient.encode(true, 0, RawWsClient.TEXT, PING),
+                                                  Duration.ofSeconds(90));
             // 4429 after 5 s over the limit, then the replies queued before it fill the socket, then the grace
             await().atMost(Duration.ofSeconds(60)).until(() -> connections("websocket") == before);
-            refused.set(true);
-            flood.join(Duration.ofSeconds(30));
+            flood.stop();
             assertThat(buffered()).as("what it held was given back").isLessThan(64 * 1024);
         }
     }

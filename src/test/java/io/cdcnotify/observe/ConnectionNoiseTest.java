@@ -1,27 +1,21 @@
 package io.cdcnotify.observe;
 
-import java.io.OutputStream;
-import java.net.Socket;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
 
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.LoggerContext;
 import ch.qos.logback.classic.spi.ILoggingEvent;
-import ch.qos.logback.core.AppenderBase;
 import io.cdcnotify.testing.Api;
-import io.cdcnotify.testing.CdcServer;
+import io.cdcnotify.testing.CdcFixture;
+import io.cdcnotify.testing.HalfRequests;
+import io.cdcnotify.testing.LogCapture;
 import io.cdcnotify.testing.TestDatabase;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.slf4j.LoggerFactory;
-import org.slf4j.bridge.SLF4JBridgeHandler;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -34,34 +28,17 @@ import static org.awaitility.Awaitility.await;
 class ConnectionNoiseTest {
 
     @RegisterExtension
-    static final TestDatabase DB = new TestDatabase();
+    static final CdcFixture CDC = CdcFixture.sharedServer();
+    private static final TestDatabase DB = CDC.db();
 
     private static final int SOCKETS = 400;
-    private static final List<ILoggingEvent> LINES = new CopyOnWriteArrayList<>();
-    private static final AppenderBase<ILoggingEvent> CAPTURE = new AppenderBase<>() {
-        @Override
-        protected void append(ILoggingEvent e) {
-            e.prepareForDeferredProcessing();
-            LINES.add(e);
-        }
-    };
-    private static CdcServer server;
-
-    @BeforeAll
-    static void start() {
-        if (!SLF4JBridgeHandler.isInstalled()) {
-            SLF4JBridgeHandler.removeHandlersForRootLogger();
-            SLF4JBridgeHandler.install();
-        }
-        CAPTURE.start();
-        root().addAppender(CAPTURE);
-        server = CdcServer.start(DB);
-    }
+    /** Opened before the class's server starts (a static field is set before the extension runs). */
+    private static final LogCapture LOG = new LogCapture();
+    private static final List<ILoggingEvent> LINES = LOG.lines();
 
     @AfterAll
     static void stop() {
-        server.close();
-        root().detachAppender(CAPTURE);
+        LOG.close();
     }
 
     @Test
@@ -69,24 +46,15 @@ class ConnectionNoiseTest {
         ConnectionNoiseFilter filter = filter();
         long droppedBefore = filter.droppedEver();
         int linesBefore = LINES.size();
-        List<Socket> sockets = new ArrayList<>();
-        for (int i = 0; i < SOCKETS; i++) {
-            Socket s = new Socket("127.0.0.1", server.port());
-            OutputStream out = s.getOutputStream();
-            out.write(("GET /v1/state HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer cdc_")
-                              .getBytes(StandardCharsets.US_ASCII));
-            out.flush();
-            sockets.add(s);
-        }
-        for (Socket s : sockets) {
-            s.close();
-        }
+        HalfRequests.send(CDC.server().port(), SOCKETS,
+                          List.of("GET /v1/state HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer cdc_"))
+                .close();
         // each abandoned request is one line Helidon logs with a trace, and the filter drops: wait for all of them
         await().atMost(Duration.ofSeconds(60)).untilAsserted(
                 () -> assertThat(filter.droppedEver() - droppedBefore).isGreaterThanOrEqualTo(SOCKETS));
         // the service still answers (health awaits readiness: the listener may still be catching up after start)
         await().atMost(Duration.ofSeconds(30)).untilAsserted(
-                () -> assertThat(Api.get(server.http("/health"), null).status()).isEqualTo(200));
+                () -> assertThat(Api.get(CDC.server().http("/health"), null).status()).isEqualTo(200));
         List<ILoggingEvent> fresh = List.copyOf(LINES.subList(linesBefore, LINES.size()));
         assertThat(fresh).filteredOn(e -> e.getThrowableProxy() != null).as("lines with a stack trace").isEmpty();
         assertThat(fresh).filteredOn(e -> e.getLevel().isGreaterOrEqual(Level.WARN)).as("WARN lines")
@@ -105,7 +73,7 @@ class ConnectionNoiseTest {
             assertThat(own.decide(null, helidon, Level.WARN, "escaped", null, new IllegalStateException("x")))
                     .isEqualTo(ch.qos.logback.core.spi.FilterReply.DENY);
         }
-        // not from Helidon's web server, at ERROR, or without a throwable: untouched
+        // not from Helidon's web CDC.server(), at ERROR, or without a throwable: untouched
         assertThat(own.decide(null, context.getLogger("io.cdcnotify.x"), Level.WARN, "m", null, new RuntimeException()))
                 .isEqualTo(ch.qos.logback.core.spi.FilterReply.NEUTRAL);
         assertThat(own.decide(null, helidon, Level.ERROR, "m", null, new RuntimeException()))
@@ -125,9 +93,5 @@ class ConnectionNoiseTest {
         return context.getTurboFilterList().stream()
                 .filter(ConnectionNoiseFilter.class::isInstance).map(ConnectionNoiseFilter.class::cast)
                 .findFirst().orElseThrow(() -> new AssertionError("the logback configuration has no ConnectionNoiseFilter"));
-    }
-
-    private static Logger root() {
-        return (Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
     }
 }

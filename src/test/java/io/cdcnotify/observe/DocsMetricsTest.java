@@ -14,11 +14,8 @@ import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-import io.cdcnotify.testing.CdcServer;
-import io.cdcnotify.testing.TestDatabase;
+import io.cdcnotify.testing.CdcFixture;
 import io.cdcnotify.testing.WsTestClient;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -33,23 +30,12 @@ import static org.awaitility.Awaitility.await;
 class DocsMetricsTest {
 
     @RegisterExtension
-    static final TestDatabase DB = new TestDatabase();
+    static final CdcFixture CDC = CdcFixture.sharedServer();
 
     private static final Path PAGE = Path.of("docs/observability.md");
     /** A metric name in backquotes, perhaps followed by its labels ({@code `gc_total{name}`}). */
     private static final Pattern NAME = Pattern.compile("`([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\\{[^}`]*})?`");
 
-    private static CdcServer server;
-
-    @BeforeAll
-    static void start() {
-        server = CdcServer.start(DB);
-    }
-
-    @AfterAll
-    static void stop() {
-        server.close();
-    }
 
     /** The section of the page about {@code /metrics}: from its heading to the next section of the same level. */
     private static String metricsSection() throws Exception {
@@ -80,7 +66,7 @@ class DocsMetricsTest {
         List<String> documented = documentedNames(metricsSection());
         assertThat(documented).as("metric names found in the page").hasSizeGreaterThan(20)
                 .contains("cdc_events_received_total", "cdc_http_responses_total", "process_open_fds");
-        Scrape scrape = Scrape.of(server);
+        Scrape scrape = Scrape.of(CDC.server());
         Set<String> exported = new LinkedHashSet<>(scrape.types().keySet());
         scrape.samples().forEach(s -> exported.add(s.name()));
         List<String> missing = documented.stream().filter(n -> !exported.contains(n)).toList();
@@ -96,7 +82,7 @@ class DocsMetricsTest {
             named.add(m.group(1));
         }
         assertThat(named).contains("memory_usedHeap_bytes");
-        Scrape scrape = Scrape.of(server);
+        Scrape scrape = Scrape.of(CDC.server());
         Set<String> exported = new LinkedHashSet<>(scrape.types().keySet());
         scrape.samples().forEach(s -> exported.add(s.name()));
         assertThat(named).allSatisfy(n -> assertThat(exported).as("docs/operations.md names %s", n).contains(n));
@@ -107,7 +93,7 @@ class DocsMetricsTest {
         Matcher said = Pattern.compile("Prometheus text format \\(`([^`]+)`\\)").matcher(metricsSection());
         assertThat(said.find()).as("the page names the content type").isTrue();
         try (HttpClient http = HttpClient.newHttpClient()) {
-            HttpResponse<String> res = http.send(HttpRequest.newBuilder(server.http("/metrics")).build(),
+            HttpResponse<String> res = http.send(HttpRequest.newBuilder(CDC.server().http("/metrics")).build(),
                                                  HttpResponse.BodyHandlers.ofString());
             assertThat(res.headers().firstValue("content-type")).hasValue(said.group(1));
         }
@@ -117,7 +103,7 @@ class DocsMetricsTest {
     void aScraperThatAsksForOpenMetricsGetsIt() throws Exception {
         assertThat(metricsSection()).contains("(`Accept: application/openmetrics-text`) gets OpenMetrics");
         try (HttpClient http = HttpClient.newHttpClient()) {
-            HttpResponse<String> res = http.send(HttpRequest.newBuilder(server.http("/metrics"))
+            HttpResponse<String> res = http.send(HttpRequest.newBuilder(CDC.server().http("/metrics"))
                                                          .header("Accept", "application/openmetrics-text").build(),
                                                  HttpResponse.BodyHandlers.ofString());
             assertThat(res.headers().firstValue("content-type").orElse("")).startsWith("application/openmetrics-text");
@@ -130,12 +116,12 @@ class DocsMetricsTest {
         String row = metricsSection().lines().filter(l -> l.startsWith("| `cdc_http_responses_total`"))
                 .findFirst().orElseThrow();
         assertThat(row).contains("WebSocket upgrade counts once, as `1xx`");
-        Scrape before = Scrape.of(server);
-        try (WsTestClient ws = WsTestClient.connect(server.ws("/v1/ws"))) {
+        Scrape before = Scrape.of(CDC.server());
+        try (WsTestClient ws = WsTestClient.connect(CDC.server().ws("/v1/ws"))) {
             assertThat(ws).isNotNull(); // the upgrade (101) is what counts, not how the connection goes on
         }
         await().atMost(Duration.ofSeconds(15)).untilAsserted(() -> {
-            Scrape after = Scrape.of(server);
+            Scrape after = Scrape.of(CDC.server());
             assertThat(after.value("cdc_http_responses_total", Map.of("status", "1xx"))
                        - before.value("cdc_http_responses_total", Map.of("status", "1xx"))).isEqualTo(1);
         });

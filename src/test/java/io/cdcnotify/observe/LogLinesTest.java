@@ -13,11 +13,12 @@ import ch.qos.logback.classic.joran.JoranConfigurator;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.OutputStreamAppender;
 import ch.qos.logback.core.encoder.Encoder;
-import ch.qos.logback.core.read.ListAppender;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.cdcnotify.testing.Api;
+import io.cdcnotify.testing.CdcFixture;
 import io.cdcnotify.testing.CdcServer;
+import io.cdcnotify.testing.LogCapture;
 import io.cdcnotify.testing.Outbox;
 import io.cdcnotify.testing.SseTestClient;
 import io.cdcnotify.testing.TestDatabase;
@@ -26,7 +27,6 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
-import org.slf4j.LoggerFactory;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -39,39 +39,28 @@ import static org.awaitility.Awaitility.await;
 class LogLinesTest {
 
     @RegisterExtension
-    static final TestDatabase DB = new TestDatabase();
+    static final CdcFixture CDC = CdcFixture.sharedServer();
+    private static final TestDatabase DB = CDC.db();
 
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Duration WAIT = Duration.ofSeconds(15);
-    /** Captures events with their MDC taken on the logging thread, as an asynchronous appender would. */
-    private static final ListAppender<ILoggingEvent> LOGS = new ListAppender<>() {
-        @Override
-        protected void append(ILoggingEvent e) {
-            e.prepareForDeferredProcessing();
-            super.append(e);
-        }
-    };
+    /** Opened before the class's server starts (a static field is set before the extension runs). */
+    private static final LogCapture LOGS = new LogCapture();
     private static Encoder<ILoggingEvent> shipped;
-    private static CdcServer server;
 
     @BeforeAll
-    static void start() throws Exception {
+    static void encoder() throws Exception {
         shipped = shippedEncoder();
-        Logger root = (Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
-        LOGS.start();
-        root.addAppender(LOGS);
-        server = CdcServer.start(DB);
     }
 
     @AfterAll
     static void stop() {
-        server.close();
-        ((Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME)).detachAppender(LOGS);
+        LOGS.close();
     }
 
     @Test
     void everyLineIsOneJsonObjectWithTheContractFields() {
-        Api.get(server.http("/health"), null);
+        Api.get(CDC.server().http("/health"), null);
         for (JsonNode line : lines()) {
             assertThat(line.path("timestamp").asText()).matches("\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d(\\.\\d+)?Z");
             assertThat(Instant.parse(line.get("timestamp").asText())).isBefore(Instant.now().plusSeconds(1));
@@ -83,10 +72,10 @@ class LogLinesTest {
 
     @Test
     void aWebSocketConnectionIsLoggedOpenAndClosedAtInfoWithItsConnectionId() {
-        String key = Api.createKey(server, List.of("orders"));
+        String key = Api.createKey(CDC.server(), List.of("orders"));
         String id;
         // the key in the query: it must not reach the logs either
-        try (WsTestClient ws = WsTestClient.authenticated(server, "/v1/ws?api_key=" + key, Map.of()).closingCleanly()) {
+        try (WsTestClient ws = WsTestClient.authenticated(CDC.server(), "/v1/ws?api_key=" + key, Map.of()).closingCleanly()) {
             id = ws.connectionId(); // from auth_ok: what the log lines must carry
             ws.send("{\"type\":\"ping\",\"request_id\":\"p\"}");
             ws.expect("pong");
@@ -113,11 +102,11 @@ class LogLinesTest {
 
     @Test
     void everyLineFromTheConnectionsOwnClassesCarriesItsConnectionId() {
-        String key = Api.createKey(server, List.of("orders"));
-        try (WsTestClient ws = WsTestClient.authenticated(server, key).closingCleanly()) {
+        String key = Api.createKey(CDC.server(), List.of("orders"));
+        try (WsTestClient ws = WsTestClient.authenticated(CDC.server(), key).closingCleanly()) {
             ws.subscribe("r", List.of("orders"));
         }
-        try (SseTestClient sse = SseTestClient.subscribed(server, key, "orders")) {
+        try (SseTestClient sse = SseTestClient.subscribed(CDC.server(), key, "orders")) {
             sse.events(0, WAIT);
         }
         await().atMost(WAIT).pollInterval(Duration.ofMillis(300)).untilAsserted(() -> {
@@ -133,9 +122,9 @@ class LogLinesTest {
 
     @Test
     void anSseStreamIsLoggedOpenAndClosedAtInfoWithItsConnectionId() {
-        String key = Api.createKey(server, List.of("orders"));
+        String key = Api.createKey(CDC.server(), List.of("orders"));
         int before = lines().size();
-        try (SseTestClient sse = SseTestClient.open(server.http("/v1/events?tables=orders&api_key=" + key))) {
+        try (SseTestClient sse = SseTestClient.open(CDC.server().http("/v1/events?tables=orders&api_key=" + key))) {
             assertThat(sse.status()).isEqualTo(200);
             sse.expect("subscribed");
         }
@@ -161,13 +150,13 @@ class LogLinesTest {
 
     @Test
     void aClientsErrorLeavesNoStackTrace() {
-        try (WsTestClient ws = WsTestClient.connect(server.ws("/v1/ws"))) {
+        try (WsTestClient ws = WsTestClient.connect(CDC.server().ws("/v1/ws"))) {
             ws.send("{\"type\":\"auth\",\"api_key\":\"cdc_" + "n".repeat(43) + "\"}");
             assertThat(ws.expect("error").get("code").asText()).isEqualTo("unauthorized");
             ws.closed();
         }
-        Api.postJson(server.http("/v1/subscriptions"), CdcServer.ADMIN_KEY, Map.of("tables", List.of("bad table!")));
-        Api.send("POST", server.http("/v1/keys"), CdcServer.ADMIN_KEY, "{\"name\":", "application/json");
+        Api.postJson(CDC.server().http("/v1/subscriptions"), CdcServer.ADMIN_KEY, Map.of("tables", List.of("bad table!")));
+        Api.send("POST", CDC.server().http("/v1/keys"), CdcServer.ADMIN_KEY, "{\"name\":", "application/json");
         assertThat(lines()).allSatisfy(l -> assertThat(l.has("stack_trace")).as(l.toString()).isFalse());
         assertNoKey("cdc_" + "n".repeat(43));
     }
@@ -178,10 +167,7 @@ class LogLinesTest {
 
     /** Every captured event, encoded by the shipped encoder and parsed back: each must be one JSON object. */
     private static List<JsonNode> lines() {
-        List<ILoggingEvent> events;
-        synchronized (LOGS) { // the appender adds under this lock
-            events = List.copyOf(LOGS.list);
-        }
+        List<ILoggingEvent> events = List.copyOf(LOGS.lines());
         List<JsonNode> lines = new ArrayList<>();
         for (ILoggingEvent e : events) {
             String text = new String(shipped.encode(e), StandardCharsets.UTF_8);

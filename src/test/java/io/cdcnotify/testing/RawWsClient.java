@@ -6,7 +6,6 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
@@ -15,6 +14,8 @@ import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -27,7 +28,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
  * Client frames are masked as the RFC requires, so only what a test means to break is broken. The well-behaved
  * client is {@link WsTestClient}.
  */
-public class RawWsClient implements AutoCloseable {
+public final class RawWsClient implements AutoCloseable {
 
     public static final int CONTINUATION = 0x0;
     public static final int TEXT = 0x1;
@@ -71,6 +72,7 @@ public class RawWsClient implements AutoCloseable {
     private final String head;
     /** The first {@link #KEEP} bytes read after the upgrade's headers, to check that no HTTP response hides there. */
     private final ByteArrayOutputStream received = new ByteArrayOutputStream();
+    private String connectionId;
 
     /**
      * Connects, sends the upgrade request and reads its answer's headers, nothing after them.
@@ -80,15 +82,10 @@ public class RawWsClient implements AutoCloseable {
      *                      to read
      * @throws IOException when the connection fails or the upgrade is refused (the message holds the answer)
      */
-    protected RawWsClient(int port, String pathAndQuery, Map<String, String> headers, int receiveBuffer)
+    private RawWsClient(int port, String pathAndQuery, Map<String, String> headers, int receiveBuffer)
             throws IOException {
-        socket = new Socket();
+        socket = RawHttp.connect("127.0.0.1", port, receiveBuffer, WAIT);
         try {
-            if (receiveBuffer > 0) {
-                socket.setReceiveBufferSize(receiveBuffer);
-            }
-            socket.connect(new InetSocketAddress("127.0.0.1", port), 5_000);
-            socket.setSoTimeout((int) WAIT.toMillis());
             in = new BufferedInputStream(socket.getInputStream());
             out = socket.getOutputStream();
             byte[] nonce = new byte[16];
@@ -102,7 +99,7 @@ public class RawWsClient implements AutoCloseable {
             headers.forEach((k, v) -> request.append(k).append(": ").append(v).append("\r\n"));
             out.write(request.append("\r\n").toString().getBytes(StandardCharsets.US_ASCII));
             out.flush();
-            head = readHead();
+            head = RawHttp.readHead(in);
             if (!head.startsWith("HTTP/1.1 101")) {
                 throw new IOException("upgrade refused: " + head);
             }
@@ -135,30 +132,33 @@ public class RawWsClient implements AutoCloseable {
         }
     }
 
-    protected static Map<String, String> bearer(String key) {
+    /**
+     * {@code /v1/ws} on {@code port} with the key in the header, once {@code auth_ok} is read (its connection id in
+     * {@link #connectionId()}); a small {@code receiveBuffer} (0: the default) for a client that means to stop
+     * reading then.
+     */
+    public static RawWsClient authenticated(int port, String key, int receiveBuffer) {
+        RawWsClient ws;
+        try {
+            ws = open(port, "/v1/ws", bearer(key), receiveBuffer);
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+        try {
+            ws.expectAuthOk();
+            return ws;
+        } catch (RuntimeException | AssertionError e) {
+            ws.close();
+            throw e;
+        }
+    }
+
+    private static Map<String, String> bearer(String key) {
         Map<String, String> headers = new LinkedHashMap<>();
         if (key != null) {
             headers.put("Authorization", "Bearer " + key);
         }
         return headers;
-    }
-
-    private String readHead() throws IOException {
-        ByteArrayOutputStream h = new ByteArrayOutputStream();
-        int matched = 0;
-        byte[] end = {'\r', '\n', '\r', '\n'};
-        while (matched < 4) {
-            int b = in.read();
-            if (b < 0) {
-                throw new EOFException("connection closed during the upgrade: " + h.toString(StandardCharsets.ISO_8859_1));
-            }
-            h.write(b);
-            matched = b == end[matched] ? matched + 1 : (b == '\r' ? 1 : 0);
-            if (h.size() > 16_384) {
-                throw new IOException("upgrade response too long");
-            }
-        }
-        return h.toString(StandardCharsets.ISO_8859_1);
     }
 
     /** What the upgrade answered: the status line and headers. */
@@ -228,6 +228,58 @@ public class RawWsClient implements AutoCloseable {
     /** Sends a ping control frame (a valid one has up to 125 bytes). */
     public void ping(byte[] payload) throws IOException {
         frame(true, PING, payload);
+    }
+
+    /**
+     * Writes {@code frame} again and again, 64 copies a write, as fast as the socket takes them, on a thread of its
+     * own, and reads nothing: a flood, which ends when the server cuts the connection (a write fails), after
+     * {@code atMost}, or at {@link Flood#stop()}.
+     */
+    public Flood flood(byte[] frame, Duration atMost) {
+        return new Flood(frame, atMost);
+    }
+
+    /** A flood under way: see {@link #flood}. */
+    public final class Flood {
+        private static final int COPIES = 64;
+        private final AtomicBoolean flooding = new AtomicBoolean(true);
+        private final AtomicLong sent = new AtomicLong();
+        private final Thread thread;
+        private volatile boolean cut;
+
+        private Flood(byte[] frame, Duration atMost) {
+            byte[] burst = new byte[frame.length * COPIES];
+            for (int i = 0; i < COPIES; i++) {
+                System.arraycopy(frame, 0, burst, i * frame.length, frame.length);
+            }
+            long until = System.nanoTime() + atMost.toNanos();
+            thread = Thread.ofVirtual().name("flood").start(() -> {
+                try {
+                    while (flooding.get() && System.nanoTime() < until) {
+                        raw(burst);
+                        sent.addAndGet(COPIES);
+                    }
+                } catch (IOException e) {
+                    cut = true; // the server closed the connection under us
+                }
+            });
+        }
+
+        /** The frames written so far. */
+        public long sent() {
+            return sent.get();
+        }
+
+        /** Whether a write failed: the server cut the connection. */
+        public boolean cut() {
+            return cut;
+        }
+
+        /** Stops flooding and waits (up to {@link #WAIT}) for the last write to return. */
+        public void stop() throws InterruptedException {
+            flooding.set(false);
+            thread.join(WAIT);
+        }
     }
 
     // ---- reading
@@ -320,13 +372,22 @@ public class RawWsClient implements AutoCloseable {
         }
     }
 
-    /** Reads {@code auth_ok} and returns it. */
+    /** Reads {@code auth_ok} and returns it; its connection id is {@link #connectionId()} then. */
     public JsonNode expectAuthOk() {
         JsonNode ok = nextJson(WAIT);
         if (!"auth_ok".equals(ok.path("type").asText())) {
             throw new AssertionError("expected auth_ok, got " + ok);
         }
+        connectionId = ok.path("connection_id").asText();
         return ok;
+    }
+
+    /** The connection id of the {@code auth_ok} read, for the server's log lines. */
+    public String connectionId() {
+        if (connectionId == null) {
+            throw new IllegalStateException("no auth_ok read yet");
+        }
+        return connectionId;
     }
 
     /**
@@ -387,23 +448,7 @@ public class RawWsClient implements AutoCloseable {
      * once the server should be done.
      */
     public boolean closedByServer(Duration within) {
-        long deadline = System.nanoTime() + within.toNanos();
-        byte[] buffer = new byte[64 * 1024];
-        try {
-            while (System.nanoTime() < deadline) {
-                socket.setSoTimeout((int) Math.max(1, (deadline - System.nanoTime()) / 1_000_000));
-                int n = in.read(buffer);
-                if (n < 0) {
-                    return true;
-                }
-                keep(buffer, n);
-            }
-            return false;
-        } catch (SocketTimeoutException e) {
-            return false;
-        } catch (IOException e) {
-            return true; // reset: closed with data unread
-        }
+        return RawHttp.drainUntilClosed(socket, in, within, this::keep);
     }
 
     /** True when the server closed the TCP connection within {@link #WAIT}. */

@@ -5,9 +5,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.InetSocketAddress;
 import java.net.Socket;
-import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -124,7 +122,13 @@ public final class SseTestClient implements AutoCloseable {
      * {@link #closedByServer}.
      */
     public static SseTestClient stuck(CdcServer server, String pathAndQuery, String key, int receiveBuffer) {
-        SseTestClient c = connect(server, pathAndQuery, Map.of("Authorization", "Bearer " + key), receiveBuffer);
+        return stuck(server.port(), pathAndQuery, key, receiveBuffer);
+    }
+
+    /** {@link #stuck(CdcServer, String, String, int)} on a server known by its port (one in a child JVM, say). */
+    public static SseTestClient stuck(int port, String pathAndQuery, String key, int receiveBuffer) {
+        SseTestClient c = connect("127.0.0.1", port, pathAndQuery, Map.of("Authorization", "Bearer " + key),
+                                  receiveBuffer);
         if (c.status != 200) {
             c.close();
             throw new IllegalStateException("no stream: " + c.status + " " + c.headers);
@@ -134,13 +138,9 @@ public final class SseTestClient implements AutoCloseable {
 
     private static SseTestClient connect(String host, int port, String pathAndQuery,
                                          Map<String, String> requestHeaders, int receiveBuffer) {
-        Socket socket = new Socket();
+        Socket socket = null;
         try {
-            if (receiveBuffer > 0) {
-                socket.setReceiveBufferSize(receiveBuffer);
-            }
-            socket.connect(new InetSocketAddress(host, port), 10_000);
-            socket.setSoTimeout((int) WAIT.toMillis());
+            socket = RawHttp.connect(host, port, receiveBuffer, WAIT);
             StringBuilder request = new StringBuilder()
                     .append("GET ").append(pathAndQuery).append(" HTTP/1.1\r\n")
                     .append("Host: ").append(host).append(':').append(port).append("\r\n")
@@ -151,7 +151,7 @@ public final class SseTestClient implements AutoCloseable {
             out.write(request.toString().getBytes(StandardCharsets.UTF_8));
             out.flush();
             InputStream in = new BufferedInputStream(socket.getInputStream());
-            String head = readHead(in);
+            String head = RawHttp.readHead(in);
             String[] lines = head.split("\r\n");
             int status = Integer.parseInt(lines[0].split(" ")[1]);
             Map<String, String> headers = new LinkedHashMap<>();
@@ -164,10 +164,12 @@ public final class SseTestClient implements AutoCloseable {
             }
             return new SseTestClient(socket, in, status, headers);
         } catch (IOException e) {
-            try {
-                socket.close();
-            } catch (IOException ignored) {
-                // closing anyway
+            if (socket != null) {
+                try {
+                    socket.close();
+                } catch (IOException ignored) {
+                    // closing anyway
+                }
             }
             throw new AssertionError(e);
         }
@@ -367,21 +369,28 @@ public final class SseTestClient implements AutoCloseable {
      * lets a stuck writer go on, so ask this only once the server should be done.
      */
     public boolean closedByServer(Duration within) {
-        long deadline = System.nanoTime() + within.toNanos();
-        byte[] buffer = new byte[64 * 1024];
-        try {
-            while (System.nanoTime() < deadline) {
-                socket.setSoTimeout((int) Math.max(1, (deadline - System.nanoTime()) / 1_000_000));
-                if (in.read(buffer) < 0) {
-                    return true;
-                }
+        return RawHttp.drainUntilClosed(socket, in, within, (bytes, n) -> { });
+    }
+
+    /**
+     * For a client that did not read: reads (at last) what the server wrote, as {@link #closedByServer} does, and
+     * returns the last 4 KB of it, as they came on the wire (chunk sizes and all): where the server's last event,
+     * an {@code event: error} say, would be.
+     */
+    public String endOfStream(Duration within) {
+        StringBuilder tail = new StringBuilder();
+        RawHttp.drainUntilClosed(socket, in, within, (bytes, n) -> {
+            tail.append(new String(bytes, 0, n, StandardCharsets.ISO_8859_1));
+            if (tail.length() > 8_192) {
+                tail.delete(0, tail.length() - 4_096);
             }
-            return false;
-        } catch (SocketTimeoutException e) {
-            return false;
-        } catch (IOException e) {
-            return true; // reset: closed with data unread
-        }
+        });
+        return tail.length() <= 4_096 ? tail.toString() : tail.substring(tail.length() - 4_096);
+    }
+
+    /** The local port of this connection, as the server sees it. */
+    public int localPort() {
+        return socket.getLocalPort();
     }
 
     private String tail() {
@@ -514,24 +523,6 @@ public final class SseTestClient implements AutoCloseable {
                 }
             }
         }
-    }
-
-    private static String readHead(InputStream in) throws IOException {
-        ByteArrayOutputStream head = new ByteArrayOutputStream();
-        int matched = 0;
-        byte[] end = {'\r', '\n', '\r', '\n'};
-        while (matched < 4) {
-            int b = in.read();
-            if (b < 0) {
-                throw new IOException("connection closed in the response head: " + head);
-            }
-            head.write(b);
-            matched = b == end[matched] ? matched + 1 : (b == '\r' ? 1 : 0);
-            if (head.size() > 16_384) {
-                throw new IOException("response head too long");
-            }
-        }
-        return head.toString(StandardCharsets.ISO_8859_1);
     }
 
     private static String readLine(InputStream in) throws IOException {

@@ -66,14 +66,28 @@ public final class WsTestClient implements WebSocket.Listener, AutoCloseable {
 
     /** Connects with the key in the Authorization header and waits for {@code auth_ok}. */
     public static WsTestClient authenticated(CdcServer server, String key) {
-        return authenticated(server, "/v1/ws", Map.of("Authorization", "Bearer " + key));
+        return authenticated(server.ws("/v1/ws"), key);
+    }
+
+    /** {@link #authenticated(CdcServer, String)} on a server known by its URI (one in a child JVM, say). */
+    public static WsTestClient authenticated(URI uri, String key) {
+        return authenticated(uri, Map.of("Authorization", "Bearer " + key));
     }
 
     /** Connects (the key in the query, say) and waits for {@code auth_ok}. */
     public static WsTestClient authenticated(CdcServer server, String pathAndQuery, Map<String, String> headers) {
-        WsTestClient client = connect(server.ws(pathAndQuery), headers);
-        client.authOk = client.expect("auth_ok");
-        return client;
+        return authenticated(server.ws(pathAndQuery), headers);
+    }
+
+    private static WsTestClient authenticated(URI uri, Map<String, String> headers) {
+        WsTestClient client = connect(uri, headers);
+        try {
+            client.authOk = client.expect("auth_ok");
+            return client;
+        } catch (RuntimeException | AssertionError e) {
+            client.close();
+            throw e;
+        }
     }
 
     /** The {@code auth_ok} message of a client made by {@code authenticated}. */
