@@ -286,7 +286,7 @@ public final class Relay {
                         "the last message of stream " + config.stream() + " carries no reader position"));
             }
             StreamPublisher next = new StreamPublisher(nats.jetStream(), config.stream(), subjects, last, lastId,
-                                                       config.publishTimeout(), published);
+                                                       config.publishTimeout(), published, consumer::fedByLeader);
             OutboxListener l = listeners.apply(next).startingAt(from);
             publisher = next;
             listener = l;

@@ -1,6 +1,7 @@
 package io.cdcnotify.fanout;
 
 import java.time.Clock;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;
 
@@ -17,10 +18,15 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Feeds this instance's hub from the stream: an ordered consumer (in stream order, recreated by the client
- * after a gap or a server restart from the last sequence it delivered), started at the stream's end. Messages
- * arrive on one dispatcher thread, the only caller of the sink, as the listener thread is in database mode.
- * A sequence at or below the last one fed is dropped; a jump past the next one means the stream no longer
- * holds what this instance missed, which {@code onGap} handles.
+ * after a gap or a server restart from the last sequence it delivered), started at the stream's end.
+ *
+ * <p>Two paths feed the hub, one at a time (this object's lock; the hub has one caller at a time, as the
+ * listener thread is its only caller in database mode): the consumer's dispatcher thread with each message, and,
+ * on the leader, the publisher with the events the stream has just acknowledged ({@link #fedByLeader}), so that
+ * the leader's own clients do not wait for their events' round trip through NATS. Both go by stream sequence: a
+ * sequence at or below the last one fed is dropped, so whichever path brings an event first feeds it and the
+ * other drops it; a jump past the next one means the stream no longer holds what this instance missed, which
+ * {@code onGap} handles.
  */
 final class StreamConsumer {
 
@@ -105,10 +111,6 @@ final class StreamConsumer {
         if (sequence <= lastSequence) {
             return;
         }
-        if (sequence != lastSequence + 1) {
-            LOG.warn("the stream skipped from {} to {}: the events between are gone from it", lastSequence, sequence);
-            onGap.run();
-        }
         OutboxEvent event;
         try {
             event = EventCodec.decode(message.getData());
@@ -117,18 +119,44 @@ final class StreamConsumer {
             lastSequence = sequence;
             return;
         }
+        pending = message.metaData().pendingCount();
+        if (accept(sequence, event)) {
+            sink.accept(List.of(event));
+        }
+    }
+
+    /**
+     * The leader's path: events the stream has stored, with the sequence of the first (the others follow it one
+     * by one), in stream order. Those this instance already fed from the stream are skipped.
+     */
+    synchronized void fedByLeader(long firstSequence, List<OutboxEvent> events) {
+        List<OutboxEvent> fresh = new ArrayList<>(events.size());
+        for (int i = 0; i < events.size(); i++) {
+            if (firstSequence + i > lastSequence && accept(firstSequence + i, events.get(i))) {
+                fresh.add(events.get(i));
+            }
+        }
+        if (!fresh.isEmpty()) {
+            sink.accept(fresh);
+        }
+    }
+
+    /** Takes the event at {@code sequence} (past the last one fed) as fed; false when it must not reach clients. */
+    private boolean accept(long sequence, OutboxEvent event) {
+        if (sequence != lastSequence + 1) {
+            LOG.warn("the stream skipped from {} to {}: the events between are gone from it", lastSequence, sequence);
+            onGap.run();
+        }
+        lastSequence = sequence;
         if (recent.put(event.id(), Boolean.TRUE) != null) {
             // the publishers' chaining should make this impossible; clients must never see it
             LOG.warn("stream message {} repeats event {}: dropped", sequence, event.id());
-            lastSequence = sequence;
-            return;
+            return false;
         }
-        sink.accept(List.of(event));
-        lastSequence = sequence;
-        pending = message.metaData().pendingCount();
         lastEventId = event.id();
         lagMillis = Math.max(0, clock.millis() - event.createdAtMicros() / 1000);
         lastProgress = System.nanoTime();
+        return true;
     }
 
     /** The stream sequence of the last message fed to the hub. */

@@ -3,7 +3,6 @@ package io.cdcnotify.hub;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
@@ -19,13 +18,13 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Knows who is subscribed to what, and who is connected. {@link #publish} routes each event by table to its
- * subscriptions, encoding it once and only if somebody wants it; routing reads copy-on-write arrays without a
- * lock, so the listener thread never waits for a subscribe, and never for a client.
+ * subscriptions, encoding it once and only if somebody wants it; routing reads copy-on-write arrays
+ * ({@link Routes}) without a lock, so the listener thread never waits for a client, and for subscribes at most
+ * while one batch of them is applied.
  */
 public final class Hub {
 
     private static final Logger LOG = LoggerFactory.getLogger(Hub.class);
-    private static final Subscription[] NONE = new Subscription[0];
 
     /**
      * @param clientBufferEvents live events one connection may have waiting before it is a slow consumer
@@ -66,8 +65,7 @@ public final class Hub {
     private final DetachedQueue.Budget budget;
     private final Memory memory;
     private volatile long lastEnforced;
-    private final Map<String, Subscription[]> byTable = new ConcurrentHashMap<>();
-    private volatile Subscription[] everyTable = NONE;
+    private final Routes routes = new Routes();
     private final Map<String, Subscription> subscriptions = new ConcurrentHashMap<>();
     private final Map<String, Client> clients = new ConcurrentHashMap<>();
     private final Map<String, AtomicInteger> clientsPerKey = new ConcurrentHashMap<>();
@@ -87,9 +85,10 @@ public final class Hub {
     /** Routes events, in order, to their subscriptions. Called by the listener thread alone; never blocks. */
     public void publish(List<OutboxEvent> events) {
         metrics.received(events.size());
-        Subscription[] all = everyTable;
+        routes.settle();
+        Subscription[] all = routes.everyTable();
         for (OutboxEvent event : events) {
-            Subscription[] some = byTable.getOrDefault(event.table(), NONE);
+            Subscription[] some = routes.of(event.table());
             if (some.length == 0 && all.length == 0) {
                 continue;
             }
@@ -154,15 +153,7 @@ public final class Hub {
         if (existing != null) {
             return existing;
         }
-        if (s.everyTable()) {
-            synchronized (this) {
-                everyTable = with(everyTable, s);
-            }
-        } else {
-            for (String table : s.tables()) {
-                byTable.compute(table, (t, subs) -> with(subs == null ? NONE : subs, s));
-            }
-        }
+        routes.add(s);
         return s;
     }
 
@@ -179,18 +170,7 @@ public final class Hub {
         if (!subscriptions.remove(s.id(), s)) {
             return;
         }
-        if (s.everyTable()) {
-            synchronized (this) {
-                everyTable = without(everyTable, s);
-            }
-        } else {
-            for (String table : s.tables()) {
-                byTable.computeIfPresent(table, (t, subs) -> {
-                    Subscription[] rest = without(subs, s);
-                    return rest.length == 0 ? null : rest;
-                });
-            }
-        }
+        routes.remove(s);
         for (Attachment a : s.end()) {
             a.client().ended(a);
         }
@@ -407,15 +387,4 @@ public final class Hub {
         }
     }
 
-    private static Subscription[] with(Subscription[] subs, Subscription s) {
-        Subscription[] more = Arrays.copyOf(subs, subs.length + 1);
-        more[subs.length] = s;
-        return more;
-    }
-
-    private static Subscription[] without(Subscription[] subs, Subscription s) {
-        List<Subscription> rest = new ArrayList<>(Arrays.asList(subs));
-        rest.remove(s);
-        return rest.toArray(NONE);
-    }
 }

@@ -267,7 +267,7 @@ final class Bookkeeping {
             persisted.removeAll(detach);
         }
         // a subscription deleted in the database took its attachment rows with it
-        persisted.removeIf(id -> s.known().contains(id) && !result.existing().contains(id));
+        persisted.removeAll(result.gone());
         long old = System.nanoTime() - 2 * ATTACH_GRACE_NANOS;
         attachedAt.values().removeIf(at -> at < old);
         return result;

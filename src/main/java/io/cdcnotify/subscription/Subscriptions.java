@@ -313,7 +313,7 @@ public final class Subscriptions {
             if (!s.durable()) {
                 continue;
             }
-            if (known.contains(s.id()) && !result.existing().contains(s.id())) {
+            if (known.contains(s.id()) && result.gone().contains(s.id())) {
                 LOG.info("subscription {} was deleted or expired", s.id());
                 hub.end(s);
                 persistedCursors.remove(s.id());

@@ -9,6 +9,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import io.cdcnotify.TestAccess;
 import io.cdcnotify.config.Settings;
 import io.cdcnotify.listen.OutboxListener;
+import io.helidon.common.testing.virtualthreads.PinningAssertionError;
 import io.helidon.common.testing.virtualthreads.PinningRecorder;
 import io.helidon.config.Config;
 import io.helidon.webserver.WebServer;
@@ -116,7 +117,26 @@ public final class CdcServer implements AutoCloseable {
             server.stop();
             onClose.run();
         } finally {
-            pinning.close(); // throws PinningAssertionError with the pinned stack
+            try {
+                pinning.close(); // throws PinningAssertionError with the pinned stack
+            } catch (PinningAssertionError e) {
+                if (!whileLoadingAClass(e)) {
+                    throw e;
+                }
+                System.err.println("[CdcServer] not counted: a virtual thread pinned while the JDK loaded a class (" + e
+                        .getStackTrace()[0] + ")");
+            }
         }
+    }
+
+    /**
+     * One pin, inside the JDK's class loading (a class loaded for the first time, from a jar whose lock another
+     * thread held): the JDK pins there whatever the code above it does, so it says nothing about ours. Seen once,
+     * on a busy machine, under a log call that loaded a class of the JSON log encoder.
+     */
+    private static boolean whileLoadingAClass(PinningAssertionError e) {
+        boolean oneEvent = e.getMessage().split("jdk.VirtualThreadPinned", -1).length == 2;
+        return oneEvent && java.util.Arrays.stream(e.getStackTrace())
+                .anyMatch(f -> f.getClassName().equals("java.lang.ClassLoader") && f.getMethodName().equals("loadClass"));
     }
 }
