@@ -23,7 +23,7 @@ EXPOSE 8080
 # it is a probe. (HealthcheckTest runs this line under dash against a running service.)
 HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 CMD java -Xmx64m -XX:TieredStopAtLevel=1 -jar /app/cdc-notify.jar health
 # Heap: 75 % of the container's memory limit. G1 gives heap back once more than 30 % of it is free after a
-# collection, and glibc keeps two malloc arenas: the resident memory stays near the live heap (~30-35 kB per idle
+# collection, and glibc keeps two malloc arenas: the resident memory stays near the live heap (~22-32 kB per idle
 # connection, docs/benchmarks.md "Memory per connection"; ZGC took 53 kB). An out-of-memory ends the
 # process, so that the container restarts instead of running on without a thread it needs.
 ENV MALLOC_ARENA_MAX=2

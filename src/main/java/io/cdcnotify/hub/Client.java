@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -22,7 +23,8 @@ import org.slf4j.MDC;
 
 /**
  * One connection, whatever its transport: a queue that anyone may add to without waiting, and one writer
- * thread that drains it onto the wire.
+ * that drains it onto the wire: a thread of the connection's parked between bursts ({@link #run}), or one thread
+ * per burst, started when something is queued ({@link #writeOnDemand}).
  *
  * <p>The queue holds live events and commands (attach, send, end). Fan-out only enqueues. What the connection
  * holds is bounded twice: past {@code bufferEvents} live events not yet written, or once it holds
@@ -364,15 +366,32 @@ public final class Client {
 
     /**
      * Drains the queue onto the wire until the connection ends. Runs on the connection's own thread (the SSE
-     * handler's, or a virtual thread per WebSocket).
+     * handler's, or a test's), parked between bursts.
      */
     public void run() {
+        write(true);
+    }
+
+    /**
+     * Writes on threads made by {@code threads} instead of one thread for the connection's life: one starts when
+     * something is queued while none runs, drains the queue and ends once it is empty. An idle connection then
+     * keeps no parked writer (its frozen stack and thread objects, ~2.5 kB). Still one writer at a time, in queue
+     * order; the last one closes the connection as {@link #run} does. Call once, instead of {@link #run}.
+     */
+    public void writeOnDemand(ThreadFactory threads) {
+        queue.consumeOnDemand(() -> threads.newThread(() -> write(false)).start());
+    }
+
+    /** @param wait park while the queue is empty, else end the thread (the next item starts another) */
+    private void write(boolean wait) {
         String outer = MDC.get("connection_id");
-        writingEventId = -1;
         MDC.put("connection_id", id);
         Disconnect end = Disconnect.GONE;
+        boolean asleep = false;
         try {
-            end = loop();
+            writingEventId = -1;
+            end = loop(wait);
+            asleep = end == null;
         } catch (IOException | UncheckedIOException e) {
             LOG.debug("connection lost while writing: {}", e.toString());
             end = Disconnect.GONE;
@@ -387,8 +406,10 @@ public final class Client {
             MDC.remove("event_id");
             end = Disconnect.internal();
         } finally {
-            writingSince = 0;
-            finish(end);
+            if (!asleep) { // asleep, the connection's state may belong to the next writer already
+                writingSince = 0;
+                finish(end);
+            }
             if (outer == null) {
                 MDC.remove("connection_id");
             } else {
@@ -397,13 +418,17 @@ public final class Client {
         }
     }
 
-    private Disconnect loop() throws Exception {
+    /** Why the connection ends; null when an on-demand writer found nothing to do and went to sleep. */
+    private Disconnect loop(boolean wait) throws Exception {
         while (true) {
             Disconnect stop = stopReason();
             if (stop != null) {
                 return stop;
             }
-            Object item = deferred.isEmpty() ? queue.take() : deferred.poll();
+            Object item = !deferred.isEmpty() ? deferred.poll() : wait ? queue.take() : queue.pollOrSleep();
+            if (item == null) {
+                return null;
+            }
             // the burst's items count in the budgets until the flush has put them on the wire
             List<Object> burst = new ArrayList<>();
             try {

@@ -7,6 +7,7 @@ import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 
+import io.cdcnotify.socket.ReadBuffer;
 import io.helidon.common.socket.HelidonSocket;
 import io.helidon.webserver.ConnectionContext;
 import io.helidon.webserver.http.ServerRequest;
@@ -29,6 +30,9 @@ final class SseSocket {
     private static final Logger LOG = LoggerFactory.getLogger(SseSocket.class);
     private static final ConcurrentHashMap<Class<?>, Optional<Field>> FIELDS = new ConcurrentHashMap<>();
     private static final AtomicBoolean WARNED = new AtomicBoolean();
+
+    /** Bytes one read of the watch takes at most: the client has nothing to send, anything it does is dropped. */
+    private static final int READ_BUFFER = 256;
 
     private final HelidonSocket socket;
 
@@ -77,6 +81,7 @@ final class SseSocket {
      */
     void watch(String name, Runnable gone) {
         Thread.ofVirtual().name(name).start(() -> {
+            ReadBuffer.shrink(socket, READ_BUFFER);
             try {
                 // get() blocks for input and answers null at its end (read(BufferData) cannot tell the end apart)
                 while (true) {

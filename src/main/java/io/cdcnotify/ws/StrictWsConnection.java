@@ -12,6 +12,7 @@ import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
 
+import io.cdcnotify.socket.ReadBuffer;
 import io.helidon.common.buffers.BufferData;
 import io.helidon.common.buffers.DataReader;
 import io.helidon.common.concurrency.limits.Limit;
@@ -72,6 +73,12 @@ final class StrictWsConnection implements ServerConnection, WsSession {
      * that cut the flooders themselves.
      */
     private static final int FRAMES_PER_TURN = 64;
+    /**
+     * Bytes one read of the socket takes at most, instead of Helidon's 8 KiB kept per connection: a client's
+     * messages are small (a subscribe with its tables fits), a larger frame takes several reads, and a flood of
+     * control frames still gets eight or more per read.
+     */
+    private static final int READ_BUFFER = 1024;
 
     private final ConnectionContext ctx;
     private final HttpPrologue prologue;
@@ -127,6 +134,7 @@ final class StrictWsConnection implements ServerConnection, WsSession {
     @Override
     public void handle(Limit limit) {
         readerThread = Thread.currentThread();
+        ReadBuffer.shrink(ctx.serverSocket(), READ_BUFFER);
         try {
             try {
                 limit.invoke(() -> listener.onOpen(this));

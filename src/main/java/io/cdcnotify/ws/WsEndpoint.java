@@ -180,7 +180,8 @@ final class WsEndpoint implements WsListener {
         client = connected.get();
         requests = new WsRequests(deps, key, client, transport,
                                   new RequestLimits(deps.limits().maxMessagesPerSecond(), System.nanoTime()));
-        Thread.ofVirtual().name("ws-writer-" + connectionId).start(client::run);
+        // no thread waits for an idle connection's writes: one starts when there is something to write
+        client.writeOnDemand(Thread.ofVirtual().name("ws-writer-" + connectionId).factory());
         client.send(new Message.AuthOk(connectionId));
         LOG.info("websocket connection authenticated as key {}", key.id());
     }
