@@ -64,6 +64,13 @@ final class StrictWsConnection implements ServerConnection, WsSession {
     private static final int CLOSE = 0x8;
     /** How long a client may take to answer the server's close frame before its socket is closed. */
     private static final Duration CLOSE_WAIT = Duration.ofSeconds(2);
+    /** Bytes a client may still send after the close that answered its violation before its socket is closed. */
+    private static final long DISCARD_BYTES = 256 * 1024;
+    /**
+     * How long a client that broke the protocol may send nothing before its socket is closed: bytes it had on
+     * their way have come by then, and it has had our close frame.
+     */
+    private static final Duration DISCARD_QUIET = Duration.ofMillis(200);
     private static final int PING = 0x9;
     private static final int PONG = 0xA;
     /**
@@ -103,6 +110,10 @@ final class StrictWsConnection implements ServerConnection, WsSession {
     private long textBytes;
 
     private volatile Thread readerThread;
+    /** Set when the read loop has ended: Helidon closes the socket then, and the close wait has nothing to do. */
+    private volatile boolean readerDone;
+    /** When the reader last discarded bytes after a violation's close (see discardUntilClientCloses). */
+    private volatile long discardedAt;
     private volatile boolean canRun = true;
     private volatile boolean readingNetwork;
     private volatile long lastFrameNanos = System.nanoTime();
@@ -120,11 +131,21 @@ final class StrictWsConnection implements ServerConnection, WsSession {
 
     /** A frame the client broke the protocol with: the close code and reason to answer it with. */
     private static final class Violation extends RuntimeException {
+        /** {@link #owed} when the violation was found inside a frame's header: where the next frame starts is unknown. */
+        static final long MID_HEADER = -1;
+
         private final int code;
+        /** Bytes of the offending frame still unread (0: the next byte starts a frame), or {@link #MID_HEADER}. */
+        private final long owed;
 
         Violation(int code, String reason) {
+            this(code, reason, 0);
+        }
+
+        Violation(int code, String reason, long owed) {
             super(reason, null, false, false);
             this.code = code;
+            this.owed = owed;
         }
     }
 
@@ -140,6 +161,7 @@ final class StrictWsConnection implements ServerConnection, WsSession {
                 limit.invoke(() -> listener.onOpen(this));
             } catch (LimitException e) {
                 closeAndNotify(TRY_AGAIN_LATER, "too many concurrent requests");
+                discardUntilClientCloses(0);
                 return;
             }
             int framesThisTurn = 0;
@@ -157,6 +179,7 @@ final class StrictWsConnection implements ServerConnection, WsSession {
                     more = limit.invoke(() -> process(frame));
                 } catch (LimitException e) {
                     closeAndNotify(TRY_AGAIN_LATER, "too many concurrent requests");
+                    discardUntilClientCloses(0);
                     return;
                 }
                 if (!more) {
@@ -167,6 +190,7 @@ final class StrictWsConnection implements ServerConnection, WsSession {
         } catch (Violation v) {
             LOG.debug("websocket protocol violation, closing with {}: {}", v.code, v.getMessage());
             closeAndNotify(v.code, v.getMessage());
+            discardUntilClientCloses(v.owed);
         } catch (CloseConnectionException e) {
             // the socket is gone or was closed under us: nothing more can be written
             notifyEnd(() -> listener.onClose(this, ABNORMAL, "connection lost"));
@@ -180,6 +204,8 @@ final class StrictWsConnection implements ServerConnection, WsSession {
             LOG.error("websocket connection failed", e);
             notifyEnd(() -> listener.onError(this, e));
             close(INTERNAL, "internal error");
+        } finally {
+            readerDone = true;
         }
     }
 
@@ -226,7 +252,8 @@ final class StrictWsConnection implements ServerConnection, WsSession {
 
     /**
      * After our close frame a client has {@link #CLOSE_WAIT} to answer with its own; one that does not (it never
-     * reads, or goes on flooding) would otherwise hold the read side open for as long as it likes.
+     * reads, or goes on flooding) would otherwise hold the read side open for as long as it likes. The socket is
+     * closed under the reader, which then ends.
      */
     private void closeSocketUnlessAnswered() {
         Thread.ofVirtual().name("ws-close-wait").start(() -> {
@@ -235,7 +262,7 @@ final class StrictWsConnection implements ServerConnection, WsSession {
             } catch (InterruptedException e) {
                 return;
             }
-            if (!endNotified.get()) {
+            if (!readerDone) {
                 try {
                     ctx.serverSocket().close();
                 } catch (RuntimeException e) {
@@ -290,20 +317,21 @@ final class StrictWsConnection implements ServerConnection, WsSession {
             boolean fin = (b0 & 0x80) != 0;
             int opcode = b0 & 0x0F;
             if ((b0 & 0x70) != 0) {
-                throw new Violation(PROTOCOL_ERROR, "reserved bits set without an extension");
+                throw new Violation(PROTOCOL_ERROR, "reserved bits set without an extension", Violation.MID_HEADER);
             }
             boolean control = (opcode & 0x8) != 0;
             if (opcode != CONTINUATION && opcode != TEXT && opcode != BINARY && opcode != CLOSE && opcode != PING
                     && opcode != PONG) {
-                throw new Violation(PROTOCOL_ERROR, "reserved opcode " + opcode);
+                throw new Violation(PROTOCOL_ERROR, "reserved opcode " + opcode, Violation.MID_HEADER);
             }
             if ((b1 & 0x80) == 0) {
-                throw new Violation(PROTOCOL_ERROR, "unmasked client frame");
+                throw new Violation(PROTOCOL_ERROR, "unmasked client frame", Violation.MID_HEADER);
             }
             long length = b1 & 0x7F;
             if (control && (length > MAX_CONTROL_PAYLOAD || !fin)) {
                 throw new Violation(PROTOCOL_ERROR, length > MAX_CONTROL_PAYLOAD ? "control frame longer than 125 bytes"
-                                                                                 : "fragmented control frame");
+                                                                                 : "fragmented control frame",
+                                    Violation.MID_HEADER);
             }
             if (length == 126) {
                 length = ((reader.read() & 0xFF) << 8) | (reader.read() & 0xFF);
@@ -313,11 +341,11 @@ final class StrictWsConnection implements ServerConnection, WsSession {
                     length = (length << 8) | (reader.read() & 0xFF);
                 }
                 if (length < 0) {
-                    throw new Violation(PROTOCOL_ERROR, "frame length out of range");
+                    throw new Violation(PROTOCOL_ERROR, "frame length out of range", Violation.MID_HEADER);
                 }
             }
             if (length > maxFrameLength) {
-                throw new Violation(TOO_BIG, "frame too large");
+                throw new Violation(TOO_BIG, "frame too large", 4 + length); // its mask and payload follow
             }
             byte[] mask = reader.readBytes(4);
             byte[] payload = length == 0 ? new byte[0] : reader.readBytes((int) length);
@@ -539,6 +567,96 @@ final class StrictWsConnection implements ServerConnection, WsSession {
         } catch (CloseConnectionException e) {
             // the peer is gone already
         }
+    }
+
+    /**
+     * After the close frame that answers a violation, the client may still be sending: the rest of a frame too
+     * large, frames already on their way. Closing the socket with those bytes unread makes the kernel send a reset,
+     * and a reset can destroy our close frame before the client has read it, or fail the client's next write: the
+     * client would see the connection lost (1006) instead of the code it broke. So the reader discards what comes
+     * (nothing of it is processed) until the client's own close frame (its answer) or the end of its stream; a
+     * client that sends nothing for {@link #DISCARD_QUIET}, or goes on past {@link #CLOSE_WAIT} or
+     * {@link #DISCARD_BYTES}, has its socket closed under the reader.
+     *
+     * @param owed bytes of the offending frame still unread, or {@link Violation#MID_HEADER}: then frames can no
+     *             longer be told apart, and bytes are discarded until the client closes its side
+     */
+    private void discardUntilClientCloses(long owed) {
+        long budget = DISCARD_BYTES;
+        discardedAt = System.nanoTime();
+        closeSocketWhenQuiet();
+        try {
+            if (owed == Violation.MID_HEADER) {
+                while (budget > 0) {
+                    reader.ensureAvailable();
+                    int n = reader.available();
+                    reader.skip(n);
+                    budget -= n;
+                    discardedAt = System.nanoTime();
+                }
+                return;
+            }
+            if (owed > budget) {
+                return;
+            }
+            skip(owed);
+            budget -= owed;
+            while (true) {
+                int b0 = reader.read() & 0xFF;
+                int b1 = reader.read() & 0xFF;
+                long length = b1 & 0x7F;
+                if (length == 126) {
+                    length = ((reader.read() & 0xFF) << 8) | (reader.read() & 0xFF);
+                } else if (length == 127) {
+                    length = 0;
+                    for (int i = 0; i < 8; i++) {
+                        length = (length << 8) | (reader.read() & 0xFF);
+                    }
+                }
+                long rest = length + ((b1 & 0x80) != 0 ? 4 : 0);
+                if (length < 0 || rest > budget) {
+                    return;
+                }
+                skip(rest);
+                budget -= rest;
+                if ((b0 & 0x0F) == CLOSE) {
+                    return; // the client answered our close: the socket can be closed cleanly
+                }
+            }
+        } catch (RuntimeException e) {
+            // the client closed its side, or the socket was closed under the reader: done either way
+        }
+    }
+
+    private void skip(long bytes) {
+        while (bytes > 0) {
+            reader.ensureAvailable();
+            int n = (int) Math.min(reader.available(), bytes);
+            reader.skip(n);
+            bytes -= n;
+            discardedAt = System.nanoTime();
+        }
+    }
+
+    /** Closes the socket under a discarding reader once the client is quiet, or at the latest after the close wait. */
+    private void closeSocketWhenQuiet() {
+        long until = System.nanoTime() + CLOSE_WAIT.toNanos();
+        Thread.ofVirtual().name("ws-discard-wait").start(() -> {
+            try {
+                while (!readerDone) {
+                    Thread.sleep(DISCARD_QUIET.dividedBy(4));
+                    long now = System.nanoTime();
+                    if (now - discardedAt > DISCARD_QUIET.toNanos() || now > until) {
+                        if (!readerDone) {
+                            ctx.serverSocket().close();
+                        }
+                        return;
+                    }
+                }
+            } catch (InterruptedException | RuntimeException e) {
+                // stopping, or the socket is gone already
+            }
+        });
     }
 
     /** The listener hears of the end once, however it comes. */

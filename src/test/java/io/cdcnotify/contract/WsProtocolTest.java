@@ -102,6 +102,41 @@ class WsProtocolTest {
         }
     }
 
+    /**
+     * A client still sending when the server answers its violation (the rest of a frame too large, a ping after
+     * it) reads the close code and then a clean end of stream, never a reset: a reset can destroy the close frame
+     * before the client reads it, or fail its next write, and the client would see 1006 (connection lost)
+     * instead of the code it broke.
+     */
+    @Test
+    void aClientStillSendingAfterAFrameTooLargeGetsTheCloseCodeAndNoReset() throws IOException {
+        byte[] frame = RawWsClient.encode(true, 0, RawWsClient.TEXT, new byte[MAX_MESSAGE + 1]);
+        try (RawWsClient ws = authenticated()) {
+            ws.raw(Arrays.copyOfRange(frame, 0, 1000));
+            assertThat(ws.closeFrame().closeCode()).isEqualTo(1009);
+            // the server's close is out; a client not yet aware of it sends on, then answers the close
+            ws.raw(Arrays.copyOfRange(frame, 1000, frame.length));
+            ws.ping("after".getBytes(StandardCharsets.UTF_8));
+            ws.frame(true, RawWsClient.CLOSE, new byte[] {0x03, (byte) 0xF1}); // 1009
+            assertThat(ws.socketEndedWithoutReset()).as("the server ends the connection without a reset").isTrue();
+        }
+    }
+
+    /** The same for a violation found inside a frame's header, where the rest of the stream can't be parsed. */
+    @Test
+    void aClientStillSendingAfterAnUnmaskedFrameGetsTheCloseCodeAndNoReset() throws IOException {
+        try (RawWsClient ws = authenticated()) {
+            ws.raw(new byte[] {(byte) 0x81, 0x05, 'h', 'e', 'l', 'l', 'o'}); // unmasked: a protocol error
+            assertThat(ws.closeFrame().closeCode()).isEqualTo(1002);
+            for (int i = 0; i < 64; i++) {
+                ws.raw(new byte[1024]); // a write after a reset fails
+            }
+            ws.frame(true, RawWsClient.CLOSE, new byte[] {0x03, (byte) 0xEA}); // 1002
+            ws.shutdownOutput();
+            assertThat(ws.socketEndedWithoutReset()).as("the server ends the connection without a reset").isTrue();
+        }
+    }
+
     @Test
     void aPingOver125BytesCloses1002() throws IOException {
         try (RawWsClient ws = authenticated()) {

@@ -451,6 +451,33 @@ public final class RawWsClient implements AutoCloseable {
         return RawHttp.drainUntilClosed(socket, in, within, this::keep);
     }
 
+    /** Ends our sending side (a TCP half-close): the server reads the end of our stream. */
+    public void shutdownOutput() throws IOException {
+        socket.shutdownOutput();
+    }
+
+    /**
+     * True when the server ended the TCP connection within {@link #WAIT} with an end of stream; false when it did
+     * not end it, or reset it (closed it with bytes of ours unread, which can destroy what it wrote last).
+     */
+    public boolean socketEndedWithoutReset() {
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        byte[] buffer = new byte[64 * 1024];
+        try {
+            while (System.nanoTime() < deadline) {
+                socket.setSoTimeout((int) Math.max(1, (deadline - System.nanoTime()) / 1_000_000));
+                int n = in.read(buffer);
+                if (n < 0) {
+                    return true;
+                }
+                keep(buffer, n);
+            }
+            return false;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
     /** True when the server closed the TCP connection within {@link #WAIT}. */
     public boolean socketClosedByServer() {
         return closedByServer(WAIT);
