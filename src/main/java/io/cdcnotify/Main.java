@@ -345,8 +345,15 @@ public final class Main {
                 : () -> new FanoutState("nats", relay.leader(), relay.stream(), relay.streamLastSequence(),
                                         relay.consumedSequence());
 
-        server.config(config.get("server"))
-                .directHandlers(Main::refusedBeforeRouting)
+        server.config(config.get("server"));
+        if (!config.get("server.max-tcp-connections").exists()) {
+            io.cdcnotify.socket.ConnectionCap.fromOpenFileLimit().ifPresent(cap -> {
+                server.maxTcpConnections(cap);
+                LOG.info("accepting at most {} connections at once (the open-file limit's room; "
+                         + "server.max-tcp-connections sets another)", cap);
+            });
+        }
+        server.directHandlers(Main::refusedBeforeRouting)
                 .addFeature(ObserveEndpoints.feature(config, metrics, database::reachable, feeding,
                                                      headers -> io.cdcnotify.auth.Credentials.bearer(headers)
                                                              .flatMap(keys::authenticate)

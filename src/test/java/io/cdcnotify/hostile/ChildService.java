@@ -88,8 +88,17 @@ final class ChildService implements AutoCloseable {
      */
     static ChildService start(TestDatabase db, Class<?> owner, String maxHeap, Map<String, String> settings,
                               String mainClass) {
+        return start(db, owner, maxHeap, settings, mainClass, List.of());
+    }
+
+    /**
+     * Starts {@code mainClass} through {@code launcher}: a command the java command line is appended to, such as
+     * {@code prlimit --nofile=600:600 --} for a low open-file limit.
+     */
+    static ChildService start(TestDatabase db, Class<?> owner, String maxHeap, Map<String, String> settings,
+                              String mainClass, List<String> launcher) {
         boolean testClasses = !"io.cdcnotify.Main".equals(mainClass);
-        List<String> command = new ArrayList<>();
+        List<String> command = new ArrayList<>(launcher);
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.add("-Xmx" + maxHeap);
         command.add("-XX:+ExitOnOutOfMemoryError");
