@@ -120,7 +120,7 @@ public final class LoadDriver {
             setup(monitor);
             ExecutorService wsExec = executor("ws-io");
             ExecutorService sseExec = executor("sse-io");
-            WsClients ws = new WsClients(o.str("url"), key, prefix, stats, wsExec);
+            WsClients ws = new WsClients(o.str("url"), key, prefix, stats, wsExec, o.integer("ws-selectors"));
             SseClients sse = new SseClients(o.str("url"), key, prefix, stats, sseExec);
             long openNanos = openClients(stats, ws, sse, wsCount, sseCount, tables);
             if (openNanos < 0) {
@@ -283,11 +283,13 @@ public final class LoadDriver {
             if (serverPid > 0) {
                 memory.put("rss_before_kb", Resources.statusKb(serverPid, "VmRSS"));
                 memory.put("live_heap_before_kb", Resources.heapUsedKb(serverPid, true));
+                // after the full collection heapUsedKb ran: the floor, with G1's free-ratio shrink done
+                memory.put("rss_after_gc_before_kb", Resources.statusKb(serverPid, "VmRSS"));
                 memory.put("threads_before", Resources.threads(serverPid));
             }
             ExecutorService wsExec = executor("ws-io");
             ExecutorService sseExec = executor("sse-io");
-            WsClients ws = new WsClients(o.str("url"), key, prefix, stats, wsExec);
+            WsClients ws = new WsClients(o.str("url"), key, prefix, stats, wsExec, o.integer("ws-selectors"));
             SseClients sse = new SseClients(o.str("url"), key, prefix, stats, sseExec);
             long openNanos = openClients(stats, ws, sse, wsCount, sseCount, tables);
             boolean allOpened = openNanos >= 0;
@@ -312,6 +314,10 @@ public final class LoadDriver {
                            (rss - ((Number) memory.get("rss_before_kb")).longValue()) / (double) n);
                 memory.put("live_heap_per_connection_kb",
                            (heap - ((Number) memory.get("live_heap_before_kb")).longValue()) / (double) n);
+                long rssAfterGc = Resources.statusKb(serverPid, "VmRSS");
+                memory.put("rss_after_gc_open_kb", rssAfterGc);
+                memory.put("rss_after_gc_per_connection_kb",
+                           (rssAfterGc - ((Number) memory.get("rss_after_gc_before_kb")).longValue()) / (double) n);
                 memory.put("class_histogram_top", Resources.classHistogram(serverPid, 25));
             }
             long peakRss = peakRssUntil(holdStart + hold);
@@ -733,8 +739,10 @@ public final class LoadDriver {
         }
         Map<String, Object> mem = (Map<String, Object>) report.get("memory");
         if (mem != null && mem.containsKey("rss_open_kb")) {
-            s.append(String.format(Locale.ROOT, "service memory    RSS %s -> %s kB (%.1f kB/conn), live heap %s -> %s kB (%.1f kB/conn), threads %s -> %s%n",
+            s.append(String.format(Locale.ROOT, "service memory    RSS %s -> %s kB (%.1f kB/conn), after a full GC %s -> %s kB (%.1f kB/conn), live heap %s -> %s kB (%.1f kB/conn), threads %s -> %s%n",
                                    mem.get("rss_before_kb"), mem.get("rss_open_kb"), num(mem.get("rss_per_connection_kb")),
+                                   mem.get("rss_after_gc_before_kb"), mem.get("rss_after_gc_open_kb"),
+                                   num(mem.get("rss_after_gc_per_connection_kb")),
                                    mem.get("live_heap_before_kb"), mem.get("live_heap_open_kb"),
                                    num(mem.get("live_heap_per_connection_kb")), mem.get("threads_before"), mem.get("threads_open")));
         }

@@ -32,6 +32,7 @@ final class Options {
         DEFAULTS.put("drain", "10");               // at most this many seconds after the writer stops for late events
         DEFAULTS.put("server-pid", "0");           // the service's pid(s), comma-separated: CPU and RSS (summed), heap
         DEFAULTS.put("io-threads", "2");           // HttpClient executor threads per transport
+        DEFAULTS.put("ws-selectors", "1");         // HttpClients (one selector thread each) the WebSocket clients share
         DEFAULTS.put("connect-concurrency", "200");// handshakes in flight at once
         DEFAULTS.put("connect-timeout", "180");    // seconds for all clients to be subscribed
         DEFAULTS.put("out", "");                   // file the JSON line is appended to

@@ -16,14 +16,17 @@ import java.util.concurrent.TimeUnit;
 /**
  * WebSocket clients on the JDK's {@link WebSocket}: each authenticates with the {@code Authorization} header,
  * subscribes to its table on {@code auth_ok}, and hands every {@code cdc_event} to its {@link Stats.Receiver}.
- * One {@link HttpClient} (one selector thread) and a small executor serve them all.
+ * {@code --ws-selectors} {@link HttpClient}s (one selector thread each, the clients spread round-robin) and a small
+ * executor serve them all: one selector thread reads every frame of every client, and at 100,000 frames/s it is
+ * the driver's bottleneck.
  */
 final class WsClients implements AutoCloseable {
 
     private static final String EVENT_TYPE = "{\"v\":1,\"type\":\"cdc_event\"";
     private static final String EVENT_OBJECT = "\"event\":{";
 
-    private final HttpClient http;
+    private final HttpClient[] http;
+    private int opened;
     private final URI[] uris;
     private final java.util.Map<Integer, Integer> perTable = new java.util.HashMap<>();
     private final String key;
@@ -31,8 +34,11 @@ final class WsClients implements AutoCloseable {
     private final Stats stats;
     private final List<CompletableFuture<WebSocket>> sockets = new ArrayList<>();
 
-    WsClients(String baseUrl, String key, String tablePrefix, Stats stats, ExecutorService executor) {
-        this.http = HttpClient.newBuilder().executor(executor).connectTimeout(Duration.ofSeconds(30)).build();
+    WsClients(String baseUrl, String key, String tablePrefix, Stats stats, ExecutorService executor, int selectors) {
+        this.http = new HttpClient[Math.max(1, selectors)];
+        for (int i = 0; i < http.length; i++) {
+            http[i] = HttpClient.newBuilder().executor(executor).connectTimeout(Duration.ofSeconds(30)).build();
+        }
         // several instances, comma-separated: clients go to them round-robin
         this.uris = java.util.Arrays.stream(baseUrl.split(",")).map(String::trim)
                 .map(u -> URI.create(u.replaceFirst("^http", "ws") + "/v1/ws")).toArray(URI[]::new);
@@ -49,7 +55,7 @@ final class WsClients implements AutoCloseable {
         gate.acquire();
         Stats.Receiver receiver = stats.newReceiver(Stats.WS, table, filter);
         receiver.hold(gate);
-        CompletableFuture<WebSocket> ws = http.newWebSocketBuilder()
+        CompletableFuture<WebSocket> ws = http[opened++ % http.length].newWebSocketBuilder()
                 .header("Authorization", "Bearer " + key)
                 .connectTimeout(Duration.ofSeconds(30))
                 .buildAsync(uris[instance(table)], new Listener(receiver, tablePrefix + table, filter));
