@@ -65,6 +65,10 @@ import org.slf4j.LoggerFactory;
 public final class Main {
 
     private static final Logger LOG = LoggerFactory.getLogger(Main.class);
+    /** The process's status when its server stopped accepting connections (EX_SOFTWARE). */
+    static final int EXIT_SERVER_FAILED = 70;
+    /** How often serve checks that its server still accepts connections ({@code socket/AcceptWatch}). */
+    private static final Duration ACCEPT_CHECK = Duration.ofSeconds(5);
     /** SIGTERM: clients get their close within this, the process exits well within 30 s. */
     private static final Duration SHUTDOWN_GRACE = Duration.ofSeconds(8);
 
@@ -208,12 +212,20 @@ public final class Main {
             }
             LOG.info("cdc-notify {} listening on port {}; web console {}", version(), service.port(), service.url());
             CountDownLatch stopped = new CountDownLatch(1);
+            java.util.concurrent.atomic.AtomicBoolean stopping = new java.util.concurrent.atomic.AtomicBoolean();
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                stopping.set(true);
                 service.stop(SHUTDOWN_GRACE);
                 LOG.info("cdc-notify stopped");
                 flushLogs();
                 stopped.countDown();
             }, "cdc-shutdown"));
+            // a server that stopped accepting serves nothing: the process exits (through the hook above, on a
+            // thread of its own) for its supervisor to restart it
+            new io.cdcnotify.socket.AcceptWatch(
+                    new java.net.InetSocketAddress(config.get("server.host").asString().orElse("0.0.0.0"), service.port()),
+                    ACCEPT_CHECK, stopping::get,
+                    () -> Thread.ofPlatform().name("cdc-exit").start(() -> System.exit(EXIT_SERVER_FAILED))).start();
             // The server's threads serve; this one waits for the shutdown hook, so that serve ends with the service.
             while (true) {
                 try {

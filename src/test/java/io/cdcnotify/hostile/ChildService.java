@@ -197,6 +197,12 @@ final class ChildService implements AutoCloseable {
         return process.isAlive();
     }
 
+    /** Waits up to {@code wait} for the process to end: its exit status, or empty if it still runs. */
+    java.util.OptionalInt awaitExit(Duration wait) throws InterruptedException {
+        return process.waitFor(wait.toMillis(), TimeUnit.MILLISECONDS) ? java.util.OptionalInt.of(process.exitValue())
+                                                                       : java.util.OptionalInt.empty();
+    }
+
     long pid() {
         return process.pid();
     }

@@ -9,6 +9,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalInt;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -70,6 +71,37 @@ class OpenFilesTest {
             bystander.close();
             assertThat(service.stdoutLines()).noneMatch(line -> line.contains("terminating now"));
             service.assertNoStackTraceSince(mark);
+        }
+    }
+
+    /**
+     * With the cap set over the limit (an operator's mistake), the accept loop does fail at "Too many open files"
+     * and Helidon closes the listening socket: the process then exits with status 70 and says why, for its
+     * supervisor to restart it, instead of running on and serving nothing ({@code socket/AcceptWatch}).
+     */
+    @Test
+    void whenTheAcceptLoopFailsAnywayTheProcessExitsWithStatus70() throws Exception {
+        try (ChildService service = ChildService.start(DB, OpenFilesTest.class, "128m",
+                                                       Map.of("server.max-tcp-connections", "100000"),
+                                                       "io.cdcnotify.Main",
+                                                       List.of("prlimit", "--nofile=" + LIMIT + ":" + LIMIT, "--"))) {
+            List<SocketChannel> sockets = new ArrayList<>();
+            try {
+                InetSocketAddress address = new InetSocketAddress("127.0.0.1", service.port());
+                for (int i = 0; i < 2 * LIMIT && service.alive(); i++) {
+                    SocketChannel socket = SocketChannel.open();
+                    socket.configureBlocking(false);
+                    socket.connect(address);
+                    sockets.add(socket);
+                }
+                OptionalInt exit = service.awaitExit(Duration.ofSeconds(60));
+                assertThat(exit).as("the service's exit status").hasValue(70);
+            } finally {
+                for (SocketChannel socket : sockets) {
+                    close(socket);
+                }
+            }
+            assertThat(service.stdoutLines()).anyMatch(line -> line.contains("no longer accepts connections"));
         }
     }
 
