@@ -93,7 +93,11 @@ public final class Worker {
                 try {
                     job.run();
                 } catch (RuntimeException e) {
-                    LOG.warn("periodic job {} failed: {}", name, e.toString());
+                    if (life.live()) {
+                        LOG.warn("periodic job {} failed: {}", name, e.toString());
+                    } else { // stopped under it (an interrupted wait, a closed pool): no failure to report
+                        LOG.debug("periodic job {} ended by its stop: {}", name, e.toString());
+                    }
                 }
                 life.beat();
             }

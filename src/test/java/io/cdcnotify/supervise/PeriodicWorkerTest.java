@@ -30,6 +30,29 @@ class PeriodicWorkerTest {
         }
     }
 
+    /** A run its stop interrupts (the service shutting down) is not a failure to warn about. */
+    @Test
+    void aRunEndedByTheStopIsNoFailure() {
+        AtomicInteger runs = new AtomicInteger();
+        Worker job = Worker.every("test-stopped", Duration.ofMillis(10), Duration.ofSeconds(5), () -> {
+            runs.incrementAndGet();
+            try {
+                Thread.sleep(Long.MAX_VALUE);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while waiting");
+            }
+        });
+        try (io.cdcnotify.testing.LogCapture log = new io.cdcnotify.testing.LogCapture()) {
+            job.start();
+            await().atMost(Duration.ofSeconds(5)).until(() -> runs.get() == 1);
+            job.stop(Duration.ofSeconds(5));
+            assertThat(job.thread().isAlive()).isFalse();
+            assertThat(log.lines()).filteredOn(e -> e.getLoggerName().equals(Worker.class.getName()))
+                    .noneMatch(e -> e.getLevel().isGreaterOrEqual(ch.qos.logback.classic.Level.WARN));
+        }
+    }
+
     @Test
     void aJobKilledByAnErrorIsUnhealthyUntilRestarted() {
         AtomicInteger runs = new AtomicInteger();
