@@ -222,8 +222,8 @@ public final class Main {
             }, "cdc-shutdown"));
             // a server that stopped accepting serves nothing: the process exits (through the hook above, on a
             // thread of its own) for its supervisor to restart it
-            new io.cdcnotify.socket.AcceptWatch(
-                    new java.net.InetSocketAddress(config.get("server.host").asString().orElse("0.0.0.0"), service.port()),
+            String host = config.get("server.host").asString().orElse("0.0.0.0");
+            new io.cdcnotify.socket.AcceptWatch(new java.net.InetSocketAddress(host, service.port()),
                     ACCEPT_CHECK, stopping::get,
                     () -> Thread.ofPlatform().name("cdc-exit").start(() -> System.exit(EXIT_SERVER_FAILED))).start();
             // The server's threads serve; this one waits for the shutdown hook, so that serve ends with the service.

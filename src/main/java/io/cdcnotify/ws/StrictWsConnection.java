@@ -131,7 +131,7 @@ final class StrictWsConnection implements ServerConnection, WsSession {
 
     /** A frame the client broke the protocol with: the close code and reason to answer it with. */
     private static final class Violation extends RuntimeException {
-        /** {@link #owed} when the violation was found inside a frame's header: where the next frame starts is unknown. */
+        /** {@link #owed} for a violation found inside a frame's header: where the next frame starts is unknown. */
         static final long MID_HEADER = -1;
 
         private final int code;
@@ -333,16 +333,9 @@ final class StrictWsConnection implements ServerConnection, WsSession {
                                                                                  : "fragmented control frame",
                                     Violation.MID_HEADER);
             }
-            if (length == 126) {
-                length = ((reader.read() & 0xFF) << 8) | (reader.read() & 0xFF);
-            } else if (length == 127) {
-                length = 0;
-                for (int i = 0; i < 8; i++) {
-                    length = (length << 8) | (reader.read() & 0xFF);
-                }
-                if (length < 0) {
-                    throw new Violation(PROTOCOL_ERROR, "frame length out of range", Violation.MID_HEADER);
-                }
+            length = payloadLength(b1);
+            if (length < 0) {
+                throw new Violation(PROTOCOL_ERROR, "frame length out of range", Violation.MID_HEADER);
             }
             if (length > maxFrameLength) {
                 throw new Violation(TOO_BIG, "frame too large", 4 + length); // its mask and payload follow
@@ -357,6 +350,24 @@ final class StrictWsConnection implements ServerConnection, WsSession {
             // the client went away, or the socket was closed under us (server stop, a cut-off from another thread)
             throw new CloseConnectionException("socket closed", e);
         }
+    }
+
+    /**
+     * The payload length that a frame's second byte {@code b1} gives, with the 16- or 64-bit extended length
+     * after it read (RFC 6455 section 5.2); negative when a 64-bit length has its top bit set.
+     */
+    private long payloadLength(int b1) {
+        long length = b1 & 0x7F;
+        if (length == 126) {
+            return ((reader.read() & 0xFF) << 8) | (reader.read() & 0xFF);
+        }
+        if (length == 127) {
+            length = 0;
+            for (int i = 0; i < 8; i++) {
+                length = (length << 8) | (reader.read() & 0xFF);
+            }
+        }
+        return length;
     }
 
     /** Hands one frame to the listener; false once the connection is done. */
@@ -604,15 +615,7 @@ final class StrictWsConnection implements ServerConnection, WsSession {
             while (true) {
                 int b0 = reader.read() & 0xFF;
                 int b1 = reader.read() & 0xFF;
-                long length = b1 & 0x7F;
-                if (length == 126) {
-                    length = ((reader.read() & 0xFF) << 8) | (reader.read() & 0xFF);
-                } else if (length == 127) {
-                    length = 0;
-                    for (int i = 0; i < 8; i++) {
-                        length = (length << 8) | (reader.read() & 0xFF);
-                    }
-                }
+                long length = payloadLength(b1);
                 long rest = length + ((b1 & 0x80) != 0 ? 4 : 0);
                 if (length < 0 || rest > budget) {
                     return;

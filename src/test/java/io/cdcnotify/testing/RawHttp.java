@@ -66,11 +66,29 @@ final class RawHttp {
         return head.toString(StandardCharsets.ISO_8859_1);
     }
 
+    /** How a connection ended while {@link #drain} read it. */
+    enum End {
+        /** The server closed it: an end of stream. */
+        END_OF_STREAM,
+        /** The server closed it with bytes of ours unread: a reset, which can destroy what it wrote last. */
+        RESET,
+        /** It did not end within the time given. */
+        OPEN
+    }
+
     /**
      * Reads (at last) everything the server wrote, handing it to {@code sink}, until the connection ends or
      * {@code within} passes: true when the server closed it (end of stream or reset).
      */
     static boolean drainUntilClosed(Socket socket, InputStream in, Duration within, Sink sink) {
+        return drain(socket, in, within, sink) != End.OPEN;
+    }
+
+    /**
+     * Reads everything the server wrote, handing it to {@code sink}, until the connection ends or {@code within}
+     * passes.
+     */
+    static End drain(Socket socket, InputStream in, Duration within, Sink sink) {
         long deadline = System.nanoTime() + within.toNanos();
         byte[] buffer = new byte[64 * 1024];
         try {
@@ -78,15 +96,15 @@ final class RawHttp {
                 socket.setSoTimeout((int) Math.max(1, (deadline - System.nanoTime()) / 1_000_000));
                 int n = in.read(buffer);
                 if (n < 0) {
-                    return true;
+                    return End.END_OF_STREAM;
                 }
                 sink.take(buffer, n);
             }
-            return false;
+            return End.OPEN;
         } catch (SocketTimeoutException e) {
-            return false;
+            return End.OPEN;
         } catch (IOException e) {
-            return true; // reset: closed with data unread
+            return End.RESET;
         }
     }
 }

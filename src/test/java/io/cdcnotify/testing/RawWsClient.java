@@ -461,22 +461,9 @@ public final class RawWsClient implements AutoCloseable {
      * not end it, or reset it (closed it with bytes of ours unread, which can destroy what it wrote last).
      */
     public boolean socketEndedWithoutReset() {
-        long deadline = System.nanoTime() + WAIT.toNanos();
-        byte[] buffer = new byte[64 * 1024];
-        try {
-            while (System.nanoTime() < deadline) {
-                socket.setSoTimeout((int) Math.max(1, (deadline - System.nanoTime()) / 1_000_000));
-                int n = in.read(buffer);
-                if (n < 0) {
-                    return true;
-                }
-                keep(buffer, n);
-            }
-            return false;
-        } catch (IOException e) {
-            return false;
-        }
+        return RawHttp.drain(socket, in, WAIT, this::keep) == RawHttp.End.END_OF_STREAM;
     }
+
 
     /** True when the server closed the TCP connection within {@link #WAIT}. */
     public boolean socketClosedByServer() {
