@@ -641,15 +641,16 @@ final class StrictWsConnection implements ServerConnection, WsSession {
         }
     }
 
-    /** Closes the socket under a discarding reader once the client is quiet, or at the latest after the close wait. */
+    /**
+     * Closes the socket under a discarding reader once the client is quiet. A client that never is runs into the
+     * close wait our close frame started ({@link #closeSocketUnlessAnswered}), which closes it just the same.
+     */
     private void closeSocketWhenQuiet() {
-        long until = System.nanoTime() + CLOSE_WAIT.toNanos();
         Thread.ofVirtual().name("ws-discard-wait").start(() -> {
             try {
                 while (!readerDone) {
                     Thread.sleep(DISCARD_QUIET.dividedBy(4));
-                    long now = System.nanoTime();
-                    if (now - discardedAt > DISCARD_QUIET.toNanos() || now > until) {
+                    if (System.nanoTime() - discardedAt > DISCARD_QUIET.toNanos()) {
                         if (!readerDone) {
                             ctx.serverSocket().close();
                         }
