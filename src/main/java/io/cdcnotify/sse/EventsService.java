@@ -30,8 +30,9 @@ import org.slf4j.MDC;
 
 /**
  * {@code GET /v1/events}: a Server-Sent Events stream of one subscription. Everything is checked before the
- * stream opens, so errors are plain HTTP; then this handler's own virtual thread becomes the connection's
- * writer and stays until the stream ends.
+ * stream opens, so errors are plain HTTP; then the stream's writer runs on demand (a thread per burst), and this
+ * handler's own virtual thread reads the connection's input until it ends, which is how it learns at once
+ * that the client went away. One thread per idle stream, parked in that read.
  */
 public final class EventsService implements HttpService {
 
@@ -83,8 +84,8 @@ public final class EventsService implements HttpService {
         Subscription subscription = ready.subscription();
         String connectionId = Hub.newClientId();
         Optional<SseSocket> socket = SseSocket.of(req);
-        Optional<Client> connected = hub.connect(connectionId, key.get().id(),
-                                                 new SseTransport(res::outputStream, socket),
+        SseTransport transport = new SseTransport(res::outputStream, socket);
+        Optional<Client> connected = hub.connect(connectionId, key.get().id(), transport,
                                                  limits.maxConnectionsPerKey());
         if (connected.isEmpty()) {
             if (ready.created()) {
@@ -103,28 +104,26 @@ public final class EventsService implements HttpService {
         res.header(HeaderNames.CONTENT_TYPE, "text/event-stream");
         res.header(HeaderValues.CACHE_NO_CACHE);
         res.header(HeaderNames.create("X-Accel-Buffering"), "no");
-        // the stream is the connection's last response: the watch below reads its input until it closes
+        // the stream is the connection's last response: this handler reads its input until it closes
         res.header(HeaderValues.CONNECTION_CLOSE);
         client.attach(subscription, ready.backlog(),
                       new Message.Subscribed(Optional.empty(), subscription.id(), subscription.tables()),
                       Message.Error.of(ErrorCode.NOT_FOUND, "no such subscription"));
-        socket.ifPresent(s -> s.watch("sse-watch-" + connectionId, () -> client.close(Disconnect.GONE)));
         MDC.put("connection_id", connectionId);
         try {
             LOG.info("sse stream opened for key {}", key.get().id());
-            client.run();
+            // no thread waits for an idle stream's writes: one starts when there is something to write, and this
+            // one waits for the client to go (the end of its input), or for the writer to end the stream
+            client.writeOnDemand(Thread.ofVirtual().name("sse-writer-" + connectionId).factory());
+            if (socket.isPresent()) {
+                socket.get().awaitInputEnd();
+                client.close(Disconnect.GONE); // nothing when the writer ended the stream: the first reason wins
+            }
+            transport.awaitClosed();
             LOG.info("sse stream closed");
-            // the stream was the connection's last response (Connection: close), but Helidon's last flush and close
-            // of it can still block on a peer that does not read: the socket is closed from outside after the
-            // close grace (a no-op when Helidon has closed it meanwhile)
-            socket.ifPresent(s -> Thread.ofVirtual().name("sse-linger-" + connectionId).start(() -> {
-                try {
-                    Thread.sleep(limits.closeGrace());
-                    s.close();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            }));
+        } catch (InterruptedException e) {
+            client.close(Disconnect.SHUTDOWN);
+            Thread.currentThread().interrupt();
         } finally {
             MDC.remove("connection_id");
         }

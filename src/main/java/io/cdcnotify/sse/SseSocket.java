@@ -17,8 +17,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The socket under an SSE stream, for the two things the response stream cannot do: notice at once that the
  * client went away (a stream nobody reads from is otherwise noticed only when a write fails, up to two
- * keepalives later), and be closed from outside while the writer is stuck in a write to a peer that stopped
- * reading.
+ * keepalives later), and be closed from outside: to cut a writer stuck in a write to a peer that stopped
+ * reading, and to end the stream's handler, which waits in a read of it.
  *
  * <p>Helidon 4.5 has no public way from a {@link ServerRequest} to its connection: the HTTP/1 request keeps its
  * {@link ConnectionContext} in a private field, read here by reflection (the service runs on the class path,
@@ -31,7 +31,7 @@ final class SseSocket {
     private static final ConcurrentHashMap<Class<?>, Optional<Field>> FIELDS = new ConcurrentHashMap<>();
     private static final AtomicBoolean WARNED = new AtomicBoolean();
 
-    /** Bytes one read of the watch takes at most: the client has nothing to send, anything it does is dropped. */
+    /** Bytes one read of {@link #awaitInputEnd} takes at most: the client has nothing to send, anything it does is dropped. */
     private static final int READ_BUFFER = 256;
 
     private final HelidonSocket socket;
@@ -74,34 +74,30 @@ final class SseSocket {
     }
 
     /**
-     * Watches the connection's input on a virtual thread of its own: a client sends nothing after its request,
-     * so the end of the input (or an error reading it) means it is gone, and {@code gone} runs. The watch ends
-     * with the connection; the response asks Helidon to close it ({@code Connection: close}), so nothing else
-     * reads from it meanwhile.
+     * Reads the connection's input on the calling thread until it ends: a client sends nothing after its request,
+     * so the end of the input (or an error reading it) means it is gone, and so does {@link #close} from another
+     * thread. Anything the client sends meanwhile is dropped. The response asks Helidon to close the connection
+     * ({@code Connection: close}), so nothing else reads from it.
      */
-    void watch(String name, Runnable gone) {
-        Thread.ofVirtual().name(name).start(() -> {
-            ReadBuffer.shrink(socket, READ_BUFFER);
-            try {
-                // get() blocks for input and answers null at its end (read(BufferData) cannot tell the end apart)
-                while (true) {
-                    try {
-                        if (socket.get() == null) {
-                            break;
-                        }
-                    } catch (UncheckedIOException e) {
-                        if (e.getCause() instanceof SocketTimeoutException) {
-                            continue; // the listener's read timeout: the client is merely quiet
-                        }
-                        throw e;
+    void awaitInputEnd() {
+        ReadBuffer.shrink(socket, READ_BUFFER);
+        try {
+            // get() blocks for input and answers null at its end (read(BufferData) cannot tell the end apart)
+            while (true) {
+                try {
+                    if (socket.get() == null) {
+                        return;
                     }
-                    // anything the client sends after its request is not for us: dropped
+                } catch (UncheckedIOException e) {
+                    if (e.getCause() instanceof SocketTimeoutException) {
+                        continue; // the listener's read timeout: the client is merely quiet
+                    }
+                    throw e;
                 }
-            } catch (RuntimeException e) {
-                LOG.debug("sse connection input ended: {}", e.toString());
             }
-            gone.run();
-        });
+        } catch (RuntimeException e) {
+            LOG.debug("sse connection input ended: {}", e.toString());
+        }
     }
 
     /** Closes the socket; a writer stuck in a write to it fails at once. */

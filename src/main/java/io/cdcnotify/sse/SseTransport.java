@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.time.Duration;
 import java.util.Optional;
+import java.util.concurrent.CountDownLatch;
 import java.util.function.Supplier;
 
 import io.cdcnotify.hub.Disconnect;
@@ -14,7 +15,9 @@ import io.cdcnotify.wire.SseFrames;
 
 /**
  * SSE framing (contract section 5), written straight to the response stream: an event's frame is the same
- * bytes for every SSE client, and a burst is flushed once.
+ * bytes for every SSE client, and a burst is flushed once. The writer that ends the stream closes the response
+ * and then the socket, which ends the handler's read of it ({@link SseSocket#awaitInputEnd}); the handler waits
+ * for that close ({@link #awaitClosed}) before it returns to Helidon, so the two never write at once.
  */
 final class SseTransport implements Transport {
 
@@ -22,6 +25,7 @@ final class SseTransport implements Transport {
 
     private final Supplier<OutputStream> opener;
     private final Optional<SseSocket> socket;
+    private final CountDownLatch closed = new CountDownLatch(1);
     private OutputStream out;
 
     /**
@@ -84,7 +88,16 @@ final class SseTransport implements Transport {
             stream().close();
         } catch (IOException | RuntimeException e) {
             // the peer is already gone
+        } finally {
+            // what the close wrote is in the kernel's buffer: it still reaches a peer that reads, ahead of the FIN
+            socket.ifPresent(SseSocket::close);
+            closed.countDown();
         }
+    }
+
+    /** Waits until the writer has closed the stream (and its socket): after that nothing of ours writes to it. */
+    void awaitClosed() throws InterruptedException {
+        closed.await();
     }
 
     @Override
