@@ -95,6 +95,123 @@ final class Events {
         return n == 0 ? -1 : v;
     }
 
+    // ---- the same, on an event's UTF-8 bytes (the NIO WebSocket client: no String per event) ----
+    // Equivalent to the String versions: every pattern is ASCII, and no byte of a multi-byte UTF-8 character is
+    // an ASCII byte, so a pattern is at the same place in the bytes as in the text, and what follows a match
+    // (digits, a timestamp) is ASCII, one byte per char.
+
+    private static final byte[] ID_BYTES = ascii(ID);
+    private static final byte[] CREATED_AT_BYTES = ascii(CREATED_AT);
+    private static final byte[] PAYLOAD_T_BYTES = ascii(PAYLOAD_T);
+    private static final byte[] SEQ_BYTES = ascii(SEQ);
+
+    static byte[] ascii(String s) {
+        return s.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    }
+
+    /** {@link #id(String, int)} on {@code a[from, end)}. */
+    static long id(byte[] a, int from, int end) {
+        int i = indexOf(a, from, end, ID_BYTES);
+        return i < 0 ? -1 : digits(a, i + ID_BYTES.length, end);
+    }
+
+    /** {@link #createdAtMicros(String)} on the text {@code a[start, end)}. */
+    static long createdAtMicros(byte[] a, int start, int end) {
+        int i = lastIndexOf(a, start, end, CREATED_AT_BYTES);
+        if (i < 0 || i + CREATED_AT_BYTES.length + 27 > end) {
+            return Long.MIN_VALUE;
+        }
+        return parseTimestamp(a, i + CREATED_AT_BYTES.length);
+    }
+
+    /** {@link #intendedMicros(String)} on the text {@code a[start, end)}. */
+    static long intendedMicros(byte[] a, int start, int end) {
+        int i = indexOf(a, start, end, PAYLOAD_T_BYTES);
+        return i < 0 ? -1 : digits(a, i + PAYLOAD_T_BYTES.length, end);
+    }
+
+    /** {@link #seq(String)} on the text {@code a[start, end)}. */
+    static long seq(byte[] a, int start, int end) {
+        int i = indexOf(a, start, end, PAYLOAD_T_BYTES);
+        if (i < 0) {
+            return -1;
+        }
+        int j = indexOf(a, i, end, SEQ_BYTES);
+        return j < 0 ? -1 : digits(a, j + SEQ_BYTES.length, end);
+    }
+
+    /** Where {@code p} first occurs in {@code a[from, end)}, or -1. */
+    static int indexOf(byte[] a, int from, int end, byte[] p) {
+        byte first = p[0];
+        for (int i = from, last = end - p.length; i <= last; i++) {
+            if (a[i] == first && matches(a, i, p)) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /** Where {@code p} last occurs in {@code a[start, end)}, or -1. */
+    static int lastIndexOf(byte[] a, int start, int end, byte[] p) {
+        byte first = p[0];
+        for (int i = end - p.length; i >= start; i--) {
+            if (a[i] == first && matches(a, i, p)) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /** Whether {@code a[start, end)} starts with {@code p}. */
+    static boolean startsWith(byte[] a, int start, int end, byte[] p) {
+        return end - start >= p.length && matches(a, start, p);
+    }
+
+    private static boolean matches(byte[] a, int at, byte[] p) {
+        for (int k = 1; k < p.length; k++) {
+            if (a[at + k] != p[k]) {
+                return false;
+            }
+        }
+        return a[at] == p[0];
+    }
+
+    private static long parseTimestamp(byte[] s, int p) {
+        if (s[p + 4] != '-' || s[p + 10] != 'T' || s[p + 19] != '.' || s[p + 26] != 'Z') {
+            return Long.MIN_VALUE;
+        }
+        int year = num(s, p, 4);
+        int month = num(s, p + 5, 2);
+        int day = num(s, p + 8, 2);
+        int hour = num(s, p + 11, 2);
+        int minute = num(s, p + 14, 2);
+        int second = num(s, p + 17, 2);
+        int micros = num(s, p + 20, 6);
+        long days = daysFromCivil(year, month, day);
+        return ((days * 24 + hour) * 60 + minute) * 60_000_000L + second * 1_000_000L + micros;
+    }
+
+    private static int num(byte[] s, int p, int n) {
+        int v = 0;
+        for (int i = 0; i < n; i++) {
+            v = v * 10 + (s[p + i] - '0');
+        }
+        return v;
+    }
+
+    private static long digits(byte[] s, int p, int end) {
+        long v = 0;
+        int n = 0;
+        for (int i = p; i < end; i++, n++) {
+            byte c = s[i];
+            if (c < '0' || c > '9') {
+                break;
+            }
+            v = v * 10 + (c - '0');
+        }
+        return n == 0 ? -1 : v;
+    }
+
     /** Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
     static long daysFromCivil(int y, int m, int d) {
         y -= m <= 2 ? 1 : 0;

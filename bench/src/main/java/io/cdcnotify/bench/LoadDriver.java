@@ -120,7 +120,7 @@ public final class LoadDriver {
             setup(monitor);
             ExecutorService wsExec = executor("ws-io");
             ExecutorService sseExec = executor("sse-io");
-            WsClients ws = new WsClients(o.str("url"), key, prefix, stats, wsExec, o.integer("ws-selectors"));
+            WsDriver ws = wsClients(key, prefix, stats, wsExec);
             SseClients sse = new SseClients(o.str("url"), key, prefix, stats, sseExec);
             long openNanos = openClients(stats, ws, sse, wsCount, sseCount, tables);
             if (openNanos < 0) {
@@ -289,7 +289,7 @@ public final class LoadDriver {
             }
             ExecutorService wsExec = executor("ws-io");
             ExecutorService sseExec = executor("sse-io");
-            WsClients ws = new WsClients(o.str("url"), key, prefix, stats, wsExec, o.integer("ws-selectors"));
+            WsDriver ws = wsClients(key, prefix, stats, wsExec);
             SseClients sse = new SseClients(o.str("url"), key, prefix, stats, sseExec);
             long openNanos = openClients(stats, ws, sse, wsCount, sseCount, tables);
             boolean allOpened = openNanos >= 0;
@@ -405,7 +405,7 @@ public final class LoadDriver {
      * Opens the clients, interleaved, client i on table i mod tables (a fraction {@code --filter-fraction} of each
      * transport's clients with a {@link ClientFilter}); nanoseconds until all subscribed, or -1.
      */
-    private long openClients(Stats stats, WsClients ws, SseClients sse, int wsCount, int sseCount, int tables)
+    private long openClients(Stats stats, WsDriver ws, SseClients sse, int wsCount, int sseCount, int tables)
             throws InterruptedException {
         Semaphore gate = new Semaphore(o.integer("connect-concurrency"));
         long t0 = System.nanoTime();
@@ -429,6 +429,7 @@ public final class LoadDriver {
         Map<String, Object> clients = new LinkedHashMap<>();
         clients.put("websocket", wsCount);
         clients.put("sse", sseCount);
+        clients.put("ws_client", o.str("ws-client"));
         clients.put("subscribed", wsCount + sseCount - stats.subscribed.getCount());
         clients.put("subscribe_all_seconds", took / 1e9);
         report.put("clients", clients);
@@ -441,6 +442,15 @@ public final class LoadDriver {
             return -Math.max(1, took);
         }
         return took;
+    }
+
+    /** The WebSocket clients {@code --ws-client} names: raw NIO (the default) or the JDK's WebSocket. */
+    private WsDriver wsClients(String key, String prefix, Stats stats, ExecutorService wsExec) throws IOException {
+        return switch (o.str("ws-client")) {
+            case "jdk" -> new WsClients(o.str("url"), key, prefix, stats, wsExec, o.integer("ws-selectors"));
+            case "nio" -> new NioWsClients(o.str("url"), key, prefix, stats, o.integer("ws-selectors"));
+            default -> throw new IllegalArgumentException("--ws-client is nio or jdk, got " + o.str("ws-client"));
+        };
     }
 
     private int finish(Stats stats, int status) throws IOException {
@@ -695,8 +705,8 @@ public final class LoadDriver {
         s.append(String.format(Locale.ROOT, "%n== cdc-bench %s %s ==%n", mode, o.str("label")));
         Map<String, Object> clients = (Map<String, Object>) report.get("clients");
         if (clients != null) {
-            s.append(String.format(Locale.ROOT, "clients           %s ws + %s sse on %s tables, all subscribed in %.1f s%n",
-                                   clients.get("websocket"), clients.get("sse"), o.str("tables"),
+            s.append(String.format(Locale.ROOT, "clients           %s ws (%s) + %s sse on %s tables, all subscribed in %.1f s%n",
+                                   clients.get("websocket"), clients.get("ws_client"), clients.get("sse"), o.str("tables"),
                                    ((Number) clients.get("subscribe_all_seconds")).doubleValue()));
         }
         Map<String, Object> writes = (Map<String, Object>) report.get("writes");

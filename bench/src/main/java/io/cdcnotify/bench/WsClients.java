@@ -14,13 +14,13 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 
 /**
- * WebSocket clients on the JDK's {@link WebSocket}: each authenticates with the {@code Authorization} header,
+ * WebSocket clients on the JDK's {@link WebSocket} ({@code --ws-client jdk}; {@link NioWsClients} is the default): each authenticates with the {@code Authorization} header,
  * subscribes to its table on {@code auth_ok}, and hands every {@code cdc_event} to its {@link Stats.Receiver}.
  * {@code --ws-selectors} {@link HttpClient}s (one selector thread each, the clients spread round-robin) and a small
  * executor serve them all: one selector thread reads every frame of every client, and at 100,000 frames/s it is
  * the driver's bottleneck.
  */
-final class WsClients implements AutoCloseable {
+final class WsClients implements WsDriver {
 
     private static final String EVENT_TYPE = "{\"v\":1,\"type\":\"cdc_event\"";
     private static final String EVENT_OBJECT = "\"event\":{";
@@ -51,7 +51,8 @@ final class WsClients implements AutoCloseable {
      * Opens one client subscribed to table {@code table}; {@code gate} bounds the clients between connect and
      * {@code subscribed} (the subscribe is where the service does its database work).
      */
-    void open(int table, ClientFilter filter, Semaphore gate) throws InterruptedException {
+    @Override
+    public void open(int table, ClientFilter filter, Semaphore gate) throws InterruptedException {
         gate.acquire();
         Stats.Receiver receiver = stats.newReceiver(Stats.WS, table, filter);
         receiver.hold(gate);
@@ -178,7 +179,8 @@ final class WsClients implements AutoCloseable {
     private volatile boolean closing;
 
     /** From now on, closes are expected. */
-    void closing() {
+    @Override
+    public void closing() {
         closing = true;
     }
 
