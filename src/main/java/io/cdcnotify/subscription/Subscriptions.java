@@ -6,14 +6,13 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
-import java.util.HashMap;
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Predicate;
 
@@ -57,8 +56,8 @@ public final class Subscriptions {
     private final SubscriptionConfig config;
     private final int maxPerKey;
     private final Clock clock;
-    /** The last cursor written to the database, per subscription, so a sync only writes what changed. */
-    private final Map<String, String> persistedCursors = new ConcurrentHashMap<>();
+    /** Which last cursors a sync writes: what changed, spread over a few syncs. */
+    private final CursorWrites cursorWrites = new CursorWrites();
     private final AtomicLong lastUnstoredWarning = new AtomicLong(System.nanoTime() - UNSTORED_WARNING_INTERVAL_NANOS - 1);
 
     public Subscriptions(Hub hub, OutboxReader reader, DbClient db, Retention retention, SubscriptionConfig config,
@@ -146,7 +145,7 @@ public final class Subscriptions {
         }
         store.delete(id);
         hub.subscription(id).ifPresent(hub::end);
-        persistedCursors.remove(id);
+        cursorWrites.forget(id);
         return true;
     }
 
@@ -295,7 +294,7 @@ public final class Subscriptions {
     public void sync() {
         long snapshot = System.nanoTime();
         Set<String> attached = new HashSet<>();
-        Map<String, String> cursors = new HashMap<>();
+        List<CursorWrites.Candidate> current = new ArrayList<>();
         Set<String> known = new HashSet<>();
         for (Subscription s : hub.subscriptions()) {
             if (!s.durable()) {
@@ -305,10 +304,11 @@ public final class Subscriptions {
             if (s.attachedHere() > 0) {
                 attached.add(s.id());
             }
-            s.lastCursor().filter(c -> !c.equals(persistedCursors.get(s.id()))).ifPresent(c -> cursors.put(s.id(), c));
+            s.lastCursor().ifPresent(c -> current.add(new CursorWrites.Candidate(s.id(), c)));
         }
+        Map<String, String> cursors = cursorWrites.select(current, known.size());
         SubscriptionStore.SyncResult result = bookkeeping.sync(attached, snapshot, cursors, known, config.detachedTtl());
-        persistedCursors.putAll(cursors);
+        cursorWrites.done(cursors);
         for (Subscription s : List.copyOf(hub.subscriptions())) {
             if (!s.durable()) {
                 continue;
@@ -316,7 +316,7 @@ public final class Subscriptions {
             if (known.contains(s.id()) && result.gone().contains(s.id())) {
                 LOG.info("subscription {} was deleted or expired", s.id());
                 hub.end(s);
-                persistedCursors.remove(s.id());
+                cursorWrites.forget(s.id());
             } else if (known.contains(s.id())) {
                 // attached elsewhere: what this instance queued since its own last client left went to those
                 // clients, and is dropped (the queue fills only while no client is attached anywhere)
