@@ -60,27 +60,12 @@ final class Events {
 
     /** Parses {@code YYYY-MM-DDTHH:MM:SS.ffffffZ} at {@code p}. */
     static long parseTimestamp(String s, int p) {
-        if (s.charAt(p + 4) != '-' || s.charAt(p + 10) != 'T' || s.charAt(p + 19) != '.' || s.charAt(p + 26) != 'Z') {
+        if (p + 27 > s.length()) {
             return Long.MIN_VALUE;
         }
-        int year = num(s, p, 4);
-        int month = num(s, p + 5, 2);
-        int day = num(s, p + 8, 2);
-        int hour = num(s, p + 11, 2);
-        int minute = num(s, p + 14, 2);
-        int second = num(s, p + 17, 2);
-        int micros = num(s, p + 20, 6);
-        long days = daysFromCivil(year, month, day);
-        return ((days * 24 + hour) * 60 + minute) * 60_000_000L + second * 1_000_000L + micros;
+        return parseTimestamp(s.substring(p, p + 27).getBytes(java.nio.charset.StandardCharsets.ISO_8859_1), 0);
     }
 
-    private static int num(String s, int p, int n) {
-        int v = 0;
-        for (int i = 0; i < n; i++) {
-            v = v * 10 + (s.charAt(p + i) - '0');
-        }
-        return v;
-    }
 
     private static long digits(String s, int p) {
         long v = 0;

@@ -405,16 +405,22 @@ final class NioWsClients implements WsDriver {
             }
         }
 
+        /** {@code buf}, or a copy of it at least {@code need} long (doubling from {@code CARRY_START}). */
+        private static byte[] room(byte[] buf, int need) {
+            if (buf != null && buf.length >= need) {
+                return buf;
+            }
+            int size = Math.max(CARRY_START, buf == null ? 0 : buf.length);
+            while (size < need) {
+                size *= 2;
+            }
+            return buf == null ? new byte[size] : java.util.Arrays.copyOf(buf, size);
+        }
+
         /** Appends {@code a[off, off + n)} to the connection's unparsed bytes, growing its buffer as needed. */
         private void keep(Conn c, byte[] a, int off, int n) {
             int need = c.carryLength + n;
-            if (c.carry == null || c.carry.length < need) {
-                int size = Math.max(CARRY_START, c.carry == null ? 0 : c.carry.length);
-                while (size < need) {
-                    size *= 2;
-                }
-                c.carry = c.carry == null ? new byte[size] : java.util.Arrays.copyOf(c.carry, size);
-            }
+            c.carry = room(c.carry, need);
             System.arraycopy(a, off, c.carry, c.carryLength, n);
             c.carryLength = need;
         }
@@ -533,13 +539,7 @@ final class NioWsClients implements WsDriver {
             if (need > MAX_MESSAGE) {
                 throw new ProtocolException("message over " + MAX_MESSAGE + " bytes");
             }
-            if (c.message == null || c.message.length < need) {
-                int size = Math.max(CARRY_START, c.message == null ? 0 : c.message.length);
-                while (size < need) {
-                    size *= 2;
-                }
-                c.message = c.message == null ? new byte[size] : java.util.Arrays.copyOf(c.message, size);
-            }
+            c.message = room(c.message, need);
             System.arraycopy(a, off, c.message, c.messageLength, n);
             c.messageLength = need;
         }
