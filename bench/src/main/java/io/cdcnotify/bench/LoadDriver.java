@@ -121,7 +121,7 @@ public final class LoadDriver {
             ExecutorService wsExec = executor("ws-io");
             ExecutorService sseExec = executor("sse-io");
             WsDriver ws = wsClients(key, prefix, stats, wsExec);
-            SseClients sse = new SseClients(o.str("url"), key, prefix, stats, sseExec);
+            SseDriver sse = sseClients(key, prefix, stats, sseExec);
             long openNanos = openClients(stats, ws, sse, wsCount, sseCount, tables);
             if (openNanos < 0) {
                 return finish(stats, 1);
@@ -290,7 +290,7 @@ public final class LoadDriver {
             ExecutorService wsExec = executor("ws-io");
             ExecutorService sseExec = executor("sse-io");
             WsDriver ws = wsClients(key, prefix, stats, wsExec);
-            SseClients sse = new SseClients(o.str("url"), key, prefix, stats, sseExec);
+            SseDriver sse = sseClients(key, prefix, stats, sseExec);
             long openNanos = openClients(stats, ws, sse, wsCount, sseCount, tables);
             boolean allOpened = openNanos >= 0;
             long openErrors = stats.errors.sum();
@@ -405,7 +405,7 @@ public final class LoadDriver {
      * Opens the clients, interleaved, client i on table i mod tables (a fraction {@code --filter-fraction} of each
      * transport's clients with a {@link ClientFilter}); nanoseconds until all subscribed, or -1.
      */
-    private long openClients(Stats stats, WsDriver ws, SseClients sse, int wsCount, int sseCount, int tables)
+    private long openClients(Stats stats, WsDriver ws, SseDriver sse, int wsCount, int sseCount, int tables)
             throws InterruptedException {
         Semaphore gate = new Semaphore(o.integer("connect-concurrency"));
         long t0 = System.nanoTime();
@@ -430,6 +430,7 @@ public final class LoadDriver {
         clients.put("websocket", wsCount);
         clients.put("sse", sseCount);
         clients.put("ws_client", o.str("ws-client"));
+        clients.put("sse_client", o.str("sse-client"));
         clients.put("subscribed", wsCount + sseCount - stats.subscribed.getCount());
         clients.put("subscribe_all_seconds", took / 1e9);
         report.put("clients", clients);
@@ -450,6 +451,15 @@ public final class LoadDriver {
             case "jdk" -> new WsClients(o.str("url"), key, prefix, stats, wsExec, o.integer("ws-selectors"));
             case "nio" -> new NioWsClients(o.str("url"), key, prefix, stats, o.integer("ws-selectors"));
             default -> throw new IllegalArgumentException("--ws-client is nio or jdk, got " + o.str("ws-client"));
+        };
+    }
+
+    /** The SSE clients {@code --sse-client} names: raw NIO (the default) or the JDK's HttpClient. */
+    private SseDriver sseClients(String key, String prefix, Stats stats, ExecutorService sseExec) throws IOException {
+        return switch (o.str("sse-client")) {
+            case "jdk" -> new SseClients(o.str("url"), key, prefix, stats, sseExec);
+            case "nio" -> new NioSseClients(o.str("url"), key, prefix, stats, o.integer("sse-selectors"));
+            default -> throw new IllegalArgumentException("--sse-client is nio or jdk, got " + o.str("sse-client"));
         };
     }
 
@@ -705,8 +715,9 @@ public final class LoadDriver {
         s.append(String.format(Locale.ROOT, "%n== cdc-bench %s %s ==%n", mode, o.str("label")));
         Map<String, Object> clients = (Map<String, Object>) report.get("clients");
         if (clients != null) {
-            s.append(String.format(Locale.ROOT, "clients           %s ws (%s) + %s sse on %s tables, all subscribed in %.1f s%n",
-                                   clients.get("websocket"), clients.get("ws_client"), clients.get("sse"), o.str("tables"),
+            s.append(String.format(Locale.ROOT, "clients           %s ws (%s) + %s sse (%s) on %s tables, all subscribed in %.1f s%n",
+                                   clients.get("websocket"), clients.get("ws_client"), clients.get("sse"),
+                                   clients.get("sse_client"), o.str("tables"),
                                    ((Number) clients.get("subscribe_all_seconds")).doubleValue()));
         }
         Map<String, Object> writes = (Map<String, Object>) report.get("writes");

@@ -31,9 +31,11 @@ final class Options {
         DEFAULTS.put("duration", "30");            // seconds measured (connections mode: seconds held)
         DEFAULTS.put("drain", "10");               // at most this many seconds after the writer stops for late events
         DEFAULTS.put("server-pid", "0");           // the service's pid(s), comma-separated: CPU and RSS (summed), heap
-        DEFAULTS.put("io-threads", "2");           // HttpClient executor threads per transport (--ws-client nio: SSE only)
+        DEFAULTS.put("io-threads", "2");           // HttpClient executor threads per transport (jdk clients only)
         DEFAULTS.put("ws-client", "nio");          // WebSocket clients: nio (raw NIO, NioWsClients) or jdk (java.net.http, WsClients)
         DEFAULTS.put("ws-selectors", "1");         // selector threads the WebSocket clients share (jdk: one HttpClient each)
+        DEFAULTS.put("sse-client", "nio");         // SSE clients: nio (raw NIO, NioSseClients) or jdk (java.net.http, SseClients)
+        DEFAULTS.put("sse-selectors", "1");        // selector threads the SSE clients share (nio only)
         DEFAULTS.put("connect-concurrency", "200");// handshakes in flight at once
         DEFAULTS.put("connect-timeout", "180");    // seconds for all clients to be subscribed
         DEFAULTS.put("out", "");                   // file the JSON line is appended to
@@ -62,8 +64,8 @@ final class Options {
             if (!DEFAULTS.containsKey(name)) {
                 throw new IllegalArgumentException("unknown option --" + name + "; known: " + DEFAULTS.keySet());
             }
-            if (name.equals("ws-client") && !value.equals("nio") && !value.equals("jdk")) {
-                throw new IllegalArgumentException("--ws-client is nio or jdk, got " + value);
+            if ((name.equals("ws-client") || name.equals("sse-client")) && !value.equals("nio") && !value.equals("jdk")) {
+                throw new IllegalArgumentException("--" + name + " is nio or jdk, got " + value);
             }
             values.put(name, value);
         }

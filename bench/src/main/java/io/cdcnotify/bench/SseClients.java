@@ -18,9 +18,10 @@ import java.util.concurrent.Semaphore;
 
 /**
  * SSE clients on the JDK's {@link HttpClient}: each streams {@code /v1/events?tables=<its table>} and cuts the
- * body into messages at the empty line itself, inside the client's executor, so no thread waits per stream.
+ * body into messages at the empty line itself, inside the client's executor, so no thread waits per stream
+ * ({@code --sse-client jdk}; {@link NioSseClients} is the default).
  */
-final class SseClients implements AutoCloseable {
+final class SseClients implements SseDriver {
 
     private static final String EVENT_LINE = "event: cdc_event\n";
     private static final String DATA = "data: ";
@@ -46,7 +47,8 @@ final class SseClients implements AutoCloseable {
         this.stats = stats;
     }
 
-    void open(int table, ClientFilter filter, Semaphore gate) throws InterruptedException {
+    @Override
+    public void open(int table, ClientFilter filter, Semaphore gate) throws InterruptedException {
         gate.acquire();
         Stats.Receiver receiver = stats.newReceiver(Stats.SSE, table, filter);
         receiver.hold(gate); // released at `subscribed`, or when the stream fails
@@ -69,7 +71,8 @@ final class SseClients implements AutoCloseable {
         });
     }
 
-    void closing() {
+    @Override
+    public void closing() {
         closing = true;
     }
 
