@@ -1,24 +1,15 @@
 package io.cdcnotify.bench;
 
 import java.io.IOException;
-import java.net.InetSocketAddress;
 import java.net.ProtocolException;
-import java.net.StandardSocketOptions;
-import java.net.URI;
 import java.nio.ByteBuffer;
-import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
-import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.Base64;
-import java.util.HashMap;
 import java.util.Locale;
-import java.util.Map;
 import java.util.SplittableRandom;
-import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.Semaphore;
 
 /**
  * WebSocket clients on raw NIO ({@code --ws-client nio}, the default): {@code --ws-selectors} threads, each one
@@ -38,22 +29,14 @@ import java.util.concurrent.Semaphore;
  * 64 KiB buffer of its own; a connection keeps only the bytes of a frame a read cut in two (in a buffer from
  * 4 KiB, grown for a large event and dropped after it) and the frames of a fragmented message.
  */
-final class NioWsClients implements WsDriver {
+final class NioWsClients extends NioClients<NioWsClients.WsConn> implements WsDriver {
 
     private static final byte[] EVENT_TYPE = Events.ascii("{\"v\":1,\"type\":\"cdc_event\"");
     private static final byte[] EVENT_OBJECT = Events.ascii("\"event\":{");
     private static final String ACCEPT_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
     private static final byte[] EMPTY = new byte[0];
-    /** As {@link WsClients}'s connect timeout: from the connect to the upgrade's response. */
-    private static final long HANDSHAKE_TIMEOUT_NANOS = 30_000_000_000L;
-    private static final int READ_BUFFER = 64 * 1024;
-    /** A connection's buffer for a frame cut by a read starts at this size. */
-    private static final int CARRY_START = 4 * 1024;
-    /** A connection's buffers up to this size stay with it; larger ones (a large event's) are dropped after use. */
-    private static final int KEEP_AT_MOST = 8 * 1024;
     /** The largest message (or frame) accepted: events are at most 1 MiB; this only stops a runaway length. */
     private static final long MAX_MESSAGE = 64L << 20;
-    private static final int MAX_RESPONSE_HEAD = 16 * 1024;
 
     private static final int OP_CONTINUATION = 0x0;
     private static final int OP_TEXT = 0x1;
@@ -62,243 +45,90 @@ final class NioWsClients implements WsDriver {
     private static final int OP_PING = 0x9;
     private static final int OP_PONG = 0xA;
 
-    /** A connection's phases. */
-    private static final int CONNECTING = 0;
-    private static final int UPGRADING = 1;
-    private static final int OPEN = 2;
-    private static final int CLOSED = 3;
-
-    private final Loop[] loops;
-    private final InetSocketAddress[] addresses;
-    private final String[] hosts;
-    private final String[] paths;
-    private final Map<Integer, Integer> perTable = new HashMap<>();
-    private int opened;
-    private final String key;
-    private final String tablePrefix;
-    private final Stats stats;
-    private volatile boolean closing;
+    /** A connection's phases, as {@link NioClients}'s: OPENING is waiting for the upgrade's response. */
+    private static final int UPGRADING = OPENING;
 
     NioWsClients(String baseUrl, String key, String tablePrefix, Stats stats, int selectors) throws IOException {
-        // several instances, comma-separated: clients go to them round-robin
-        URI[] uris = java.util.Arrays.stream(baseUrl.split(",")).map(String::trim).map(URI::create)
-                .toArray(URI[]::new);
-        this.addresses = new InetSocketAddress[uris.length];
-        this.hosts = new String[uris.length];
-        this.paths = new String[uris.length];
-        for (int i = 0; i < uris.length; i++) {
-            URI u = uris[i];
-            if (!"http".equalsIgnoreCase(u.getScheme()) || u.getHost() == null) {
-                throw new IllegalArgumentException("--ws-client nio needs http://host:port URLs, got " + u);
-            }
-            int port = u.getPort() < 0 ? 80 : u.getPort();
-            addresses[i] = new InetSocketAddress(u.getHost(), port); // resolved once, here
-            hosts[i] = u.getPort() < 0 ? u.getHost() : u.getHost() + ":" + port;
-            String path = u.getRawPath() == null ? "" : u.getRawPath();
-            paths[i] = (path.endsWith("/") ? path.substring(0, path.length() - 1) : path) + "/v1/ws";
-        }
-        this.key = key;
-        this.tablePrefix = tablePrefix;
-        this.stats = stats;
-        this.loops = new Loop[Math.max(1, selectors)];
-        for (int i = 0; i < loops.length; i++) {
-            loops[i] = new Loop(i);
-        }
-        for (Loop l : loops) {
-            l.thread.start();
-        }
+        super(baseUrl, key, tablePrefix, stats, selectors, "--ws-client nio", "/v1/ws", Stats.WS, "ws-nio",
+              "", "no upgrade");
     }
 
     @Override
-    public void open(int table, ClientFilter filter, Semaphore gate) throws InterruptedException {
-        gate.acquire();
-        Stats.Receiver receiver = stats.newReceiver(Stats.WS, table, filter);
-        receiver.hold(gate);
-        Conn c = new Conn(receiver, tablePrefix + table, filter, instance(table));
-        loops[opened++ % loops.length].add(c);
-    }
-
-    /** As {@link WsClients}: a table's clients rotate over the instances, starting at a different one per table. */
-    private int instance(int table) {
-        int k = perTable.merge(table, 1, Integer::sum) - 1;
-        return (table + k) % addresses.length;
+    Loop newLoop(int index) throws IOException {
+        return new WsLoop(index);
     }
 
     @Override
-    public void closing() {
-        closing = true;
+    WsConn newConn(Stats.Receiver receiver, int table, ClientFilter filter, int target) {
+        return new WsConn(receiver, tablePrefix + table, filter, target);
     }
 
-    /** Closes every connection (no close handshake: as {@link WsClients}'s abort) and stops the selector threads. */
-    @Override
-    public void close() {
-        for (Loop l : loops) {
-            l.stop = true;
-            l.selector.wakeup();
-        }
-        for (Loop l : loops) {
-            try {
-                l.thread.join(2_000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return;
-            }
-        }
-    }
-
-    /** One client connection; touched by its selector thread only (after {@link Loop#add}). */
-    private static final class Conn {
-        final Stats.Receiver receiver;
+    /** One client connection. */
+    static final class WsConn extends NioClients.Conn {
         final String table;
         final ClientFilter filter;
-        final int target;
-        SocketChannel channel;
-        SelectionKey key;
-        int phase = CONNECTING;
-        long deadline;
         /** The {@code Sec-WebSocket-Accept} the server must answer with, until it has. */
         String accept;
-        /** Received bytes not yet parsed: a frame (or the upgrade's response) a read cut short. */
-        byte[] carry;
-        int carryLength;
         /** The fragmented message being received: OP_TEXT or OP_BINARY, or 0; a text message's bytes so far. */
         int fragmented;
         byte[] message;
         int messageLength;
-        /** Bytes a write left over; written when the socket can take them. */
-        ByteBuffer out;
 
-        Conn(Stats.Receiver receiver, String table, ClientFilter filter, int target) {
-            this.receiver = receiver;
+        WsConn(Stats.Receiver receiver, String table, ClientFilter filter, int target) {
+            super(receiver, target);
             this.table = table;
             this.filter = filter;
-            this.target = target;
+        }
+
+        @Override
+        void drop() {
+            message = null;
+            messageLength = 0;
         }
     }
 
     /** One selector thread and its connections. */
-    private final class Loop implements Runnable {
-        final Selector selector;
-        final Thread thread;
-        /** Connections to register: {@link #open} runs on another thread, and only this one touches the selector. */
-        final ConcurrentLinkedQueue<Conn> pending = new ConcurrentLinkedQueue<>();
-        final ByteBuffer in = ByteBuffer.allocate(READ_BUFFER);
+    private final class WsLoop extends Loop {
         final SplittableRandom random = new SplittableRandom();
         final MessageDigest sha1;
-        /** Connections not yet open (for the handshake timeout). */
-        int upgrading;
-        long nextTimeoutCheck = System.nanoTime();
-        volatile boolean stop;
 
-        Loop(int index) throws IOException {
-            selector = Selector.open();
+        WsLoop(int index) throws IOException {
+            super(index);
             try {
                 sha1 = MessageDigest.getInstance("SHA-1");
             } catch (NoSuchAlgorithmException e) {
                 throw new IllegalStateException(e);
             }
-            thread = Thread.ofPlatform().name("ws-nio-" + index).daemon().unstarted(this);
-        }
-
-        void add(Conn c) {
-            pending.add(c);
-            selector.wakeup();
         }
 
         @Override
-        public void run() {
-            try {
-                while (!stop) {
-                    try {
-                        selector.select(this::ready, 1_000);
-                        if (stop) {
-                            break;
-                        }
-                        register();
-                        timeouts();
-                    } catch (Throwable t) {
-                        // never die silently: count it, say it, go on with the other connections
-                        stats.error("websocket selector thread: " + t);
-                        System.err.println("ws-nio selector thread: " + t);
-                    }
-                }
-            } finally {
-                for (SelectionKey k : selector.keys()) {
-                    closeChannel((Conn) k.attachment());
-                }
-                Conn c;
-                while ((c = pending.poll()) != null) {
-                    closeChannel(c);
-                }
-                try {
-                    selector.close();
-                } catch (IOException e) {
-                    // closing anyway
-                }
-            }
+        void received(WsConn c, byte[] a, int n) throws IOException {
+            carried(c, a, 0, n);
         }
 
-        private void register() {
-            Conn c;
-            while (!stop && (c = pending.poll()) != null) {
-                upgrading++;
-                c.deadline = System.nanoTime() + HANDSHAKE_TIMEOUT_NANOS;
-                try {
-                    c.channel = SocketChannel.open();
-                    c.channel.configureBlocking(false);
-                    c.channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
-                    c.key = c.channel.register(selector, 0, c);
-                    if (c.channel.connect(addresses[c.target])) {
-                        upgrade(c);
-                    } else {
-                        c.key.interestOps(SelectionKey.OP_CONNECT);
-                    }
-                } catch (Throwable t) {
-                    fail(c, t.toString());
-                }
-            }
+        @Override
+        String ended(WsConn c) {
+            return c.phase == OPEN ? "the server closed the connection without a close frame"
+                                   : "the server closed the connection during the upgrade";
         }
 
-        /** Once a second: connections whose upgrade has not completed within the timeout fail. */
-        private void timeouts() {
-            long now = System.nanoTime();
-            if (upgrading == 0 || now - nextTimeoutCheck < 0) {
-                return;
-            }
-            nextTimeoutCheck = now + 1_000_000_000L;
-            for (SelectionKey k : selector.keys()) {
-                Conn c = (Conn) k.attachment();
-                if (c.phase < OPEN && now - c.deadline > 0) {
-                    fail(c, "no upgrade within " + HANDSHAKE_TIMEOUT_NANOS / 1_000_000_000L + " s");
-                }
-            }
-        }
-
-        private void ready(SelectionKey k) {
-            Conn c = (Conn) k.attachment();
-            try {
-                if (!k.isValid()) {
-                    return;
-                }
-                int ops = k.readyOps();
-                if ((ops & SelectionKey.OP_CONNECT) != 0 && c.channel.finishConnect()) {
-                    upgrade(c);
-                }
-                if ((ops & SelectionKey.OP_WRITE) != 0 && c.phase != CLOSED) {
-                    flush(c);
-                }
-                if ((ops & SelectionKey.OP_READ) != 0 && c.phase != CLOSED) {
-                    read(c);
-                }
-            } catch (Throwable t) {
-                fail(c, t.toString());
+        /**
+         * A connection fails: before the upgrade completed, as {@link WsClients}'s failed open; after it, as
+         * {@code WsClients.Listener.onError} (counted as closed early unless {@link #closing}).
+         */
+        @Override
+        void failed(WsConn c, boolean opening, String what) {
+            if (opening) {
+                stats.error("websocket open failed: " + what);
+            } else {
+                closedEarly("websocket failed: " + what);
             }
         }
 
         // ---- the upgrade ----
 
-        private void upgrade(Conn c) throws IOException {
-            c.phase = UPGRADING;
+        @Override
+        void connected(WsConn c) throws IOException {
             byte[] nonce = new byte[16];
             random.nextBytes(nonce);
             String wsKey = Base64.getEncoder().encodeToString(nonce);
@@ -312,7 +142,6 @@ final class NioWsClients implements WsDriver {
                              + "Sec-WebSocket-Version: 13\r\n"
                              + "Authorization: Bearer " + key + "\r\n"
                              + "\r\n";
-            c.key.interestOps(SelectionKey.OP_READ);
             send(c, ByteBuffer.wrap(request.getBytes(StandardCharsets.ISO_8859_1)));
         }
 
@@ -321,7 +150,7 @@ final class NioWsClients implements WsDriver {
          * sent right after it), or -1 while the head is incomplete. Anything but a 101 with the right
          * {@code Sec-WebSocket-Accept} fails the connection.
          */
-        private int response(Conn c, byte[] a, int off, int end) throws IOException {
+        private int response(WsConn c, byte[] a, int off, int end) throws IOException {
             int head = -1;
             for (int i = off; i + 3 < end; i++) {
                 if (a[i] == '\r' && a[i + 1] == '\n' && a[i + 2] == '\r' && a[i + 3] == '\n') {
@@ -355,78 +184,13 @@ final class NioWsClients implements WsDriver {
                 return end;
             }
             c.accept = null;
-            c.phase = OPEN;
-            upgrading--;
+            opened(c);
             return head + 4;
         }
 
-        // ---- reading ----
-
-        private void read(Conn c) throws IOException {
-            for (int round = 0; round < 4; round++) {
-                ByteBuffer buf = in;
-                buf.clear();
-                int n = c.channel.read(buf);
-                if (n < 0) {
-                    fail(c, c.phase == OPEN ? "the server closed the connection without a close frame"
-                                            : "the server closed the connection during the upgrade");
-                    return;
-                }
-                if (n == 0) {
-                    return;
-                }
-                byte[] a = buf.array();
-                if (c.carryLength == 0) {
-                    int used = consume(c, a, 0, n);
-                    if (c.phase == CLOSED) {
-                        return;
-                    }
-                    if (used < n) {
-                        keep(c, a, used, n - used);
-                    }
-                } else {
-                    keep(c, a, 0, n);
-                    int used = consume(c, c.carry, 0, c.carryLength);
-                    if (c.phase == CLOSED) {
-                        return;
-                    }
-                    int left = c.carryLength - used;
-                    if (left > 0 && used > 0) {
-                        System.arraycopy(c.carry, used, c.carry, 0, left);
-                    }
-                    c.carryLength = left;
-                    if (left == 0 && c.carry.length > KEEP_AT_MOST) {
-                        c.carry = null;
-                    }
-                }
-                if (n < buf.capacity()) {
-                    return; // the socket is drained; otherwise read on (a few rounds, then the others' turn)
-                }
-            }
-        }
-
-        /** {@code buf}, or a copy of it at least {@code need} long (doubling from {@code CARRY_START}). */
-        private static byte[] room(byte[] buf, int need) {
-            if (buf != null && buf.length >= need) {
-                return buf;
-            }
-            int size = Math.max(CARRY_START, buf == null ? 0 : buf.length);
-            while (size < need) {
-                size *= 2;
-            }
-            return buf == null ? new byte[size] : java.util.Arrays.copyOf(buf, size);
-        }
-
-        /** Appends {@code a[off, off + n)} to the connection's unparsed bytes, growing its buffer as needed. */
-        private void keep(Conn c, byte[] a, int off, int n) {
-            int need = c.carryLength + n;
-            c.carry = room(c.carry, need);
-            System.arraycopy(a, off, c.carry, c.carryLength, n);
-            c.carryLength = need;
-        }
-
         /** Parses what it can of {@code a[off, end)}: the upgrade's response, then frames; where it stopped. */
-        private int consume(Conn c, byte[] a, int off, int end) throws IOException {
+        @Override
+        int parse(WsConn c, byte[] a, int off, int end) throws IOException {
             if (c.phase == UPGRADING) {
                 int after = response(c, a, off, end);
                 if (after < 0 || c.phase != OPEN) {
@@ -487,7 +251,7 @@ final class NioWsClients implements WsDriver {
             return p;
         }
 
-        private void frame(Conn c, int opcode, boolean fin, byte[] a, int off, int n) throws IOException {
+        private void frame(WsConn c, int opcode, boolean fin, byte[] a, int off, int n) throws IOException {
             switch (opcode) {
                 case OP_TEXT, OP_BINARY -> {
                     if (c.fragmented != 0) {
@@ -534,7 +298,7 @@ final class NioWsClients implements WsDriver {
             }
         }
 
-        private void append(Conn c, byte[] a, int off, int n) throws ProtocolException {
+        private void append(WsConn c, byte[] a, int off, int n) throws ProtocolException {
             int need = c.messageLength + n;
             if (need > MAX_MESSAGE) {
                 throw new ProtocolException("message over " + MAX_MESSAGE + " bytes");
@@ -545,7 +309,7 @@ final class NioWsClients implements WsDriver {
         }
 
         /** One text message, its UTF-8 bytes {@code a[off, off + n)}: as {@code WsClients.Listener.handle}. */
-        private void text(Conn c, byte[] a, int off, int n) throws IOException {
+        private void text(WsConn c, byte[] a, int off, int n) throws IOException {
             int end = off + n;
             if (Events.startsWith(a, off, end, EVENT_TYPE)) {
                 int event = Events.indexOf(a, off, end, EVENT_OBJECT);
@@ -573,7 +337,7 @@ final class NioWsClients implements WsDriver {
         }
 
         /** The server's close frame: as {@code WsClients.Listener.onClose}; answered, and the socket closed. */
-        private void closed(Conn c, byte[] a, int off, int n) {
+        private void closed(WsConn c, byte[] a, int off, int n) {
             int code = n >= 2 ? ((a[off] & 0xFF) << 8) | (a[off + 1] & 0xFF) : 1005;
             String reason = n > 2 ? new String(a, off + 2, n - 2, StandardCharsets.UTF_8) : "";
             try {
@@ -581,14 +345,8 @@ final class NioWsClients implements WsDriver {
             } catch (IOException e) {
                 // the server may be gone already
             }
-            c.phase = CLOSED;
-            closeChannel(c);
-            c.receiver.closed = true;
-            c.receiver.release();
-            if (!closing) {
-                stats.closedEarly.increment();
-                stats.error("websocket closed by the server: " + code + " " + reason);
-            }
+            finish(c);
+            closedEarly("websocket closed by the server: " + code + " " + reason);
         }
 
         // ---- writing ----
@@ -619,72 +377,6 @@ final class NioWsClients implements WsDriver {
                 f[p + i] = (byte) (payload[off + i] ^ f[header + (i & 3)]);
             }
             return ByteBuffer.wrap(f);
-        }
-
-        /** Writes {@code b}; what the socket does not take now waits for OP_WRITE. */
-        private void send(Conn c, ByteBuffer b) throws IOException {
-            if (c.out != null) {
-                ByteBuffer joined = ByteBuffer.allocate(c.out.remaining() + b.remaining());
-                c.out = joined.put(c.out).put(b).flip();
-                return;
-            }
-            c.channel.write(b);
-            if (b.hasRemaining()) {
-                c.out = ByteBuffer.allocate(b.remaining()).put(b).flip();
-                c.key.interestOps(c.key.interestOps() | SelectionKey.OP_WRITE);
-            }
-        }
-
-        private void flush(Conn c) throws IOException {
-            if (c.out != null) {
-                c.channel.write(c.out);
-                if (c.out.hasRemaining()) {
-                    return;
-                }
-                c.out = null;
-            }
-            c.key.interestOps(c.key.interestOps() & ~SelectionKey.OP_WRITE);
-        }
-
-        // ---- the end ----
-
-        /**
-         * A connection fails: before the upgrade completed, as {@link WsClients}'s failed open; after it, as
-         * {@code WsClients.Listener.onError} (counted as closed early unless {@link #closing}).
-         */
-        private void fail(Conn c, String what) {
-            if (c.phase == CLOSED) {
-                return;
-            }
-            boolean opening = c.phase < OPEN;
-            if (opening) {
-                upgrading--;
-            }
-            c.phase = CLOSED;
-            closeChannel(c);
-            c.receiver.closed = true;
-            c.receiver.release();
-            if (opening) {
-                stats.error("websocket open failed: " + what);
-            } else if (!closing) {
-                stats.closedEarly.increment();
-                stats.error("websocket failed: " + what);
-            }
-        }
-
-        private void closeChannel(Conn c) {
-            c.carry = null;
-            c.carryLength = 0;
-            c.message = null;
-            c.messageLength = 0;
-            c.out = null;
-            if (c.channel != null) {
-                try {
-                    c.channel.close(); // cancels its key
-                } catch (IOException e) {
-                    // closed anyway
-                }
-            }
         }
     }
 }
