@@ -16,92 +16,44 @@ import java.time.Instant;
  */
 final class Events {
 
-    private static final String ID = "\"id\":\"";
-    private static final String CREATED_AT = "\"created_at\":\"";
-    private static final String PAYLOAD_T = "\"payload\":{\"t\": ";
-    private static final String SEQ = "\"seq\": ";
+    private static final byte[] ID_BYTES = ascii("\"id\":\"");
+    private static final byte[] CREATED_AT_BYTES = ascii("\"created_at\":\"");
+    private static final byte[] PAYLOAD_T_BYTES = ascii("\"payload\":{\"t\": ");
+    private static final byte[] SEQ_BYTES = ascii("\"seq\": ");
 
     private Events() {
     }
 
-    /** The event's id, searching from {@code from} (the event object's opening brace); -1 if absent. */
-    static long id(String text, int from) {
-        int i = text.indexOf(ID, from);
-        if (i < 0) {
-            return -1;
+    /**
+     * Hands the event in the text {@code a[start, end)} to {@code receiver}: its id (searched from {@code idFrom},
+     * the event object's opening brace or the SSE data line), {@code created_at}, the payload's {@code t} and
+     * {@code seq}. False, and nothing handed, when there is no id.
+     */
+    static boolean report(Stats.Receiver receiver, byte[] a, int idFrom, int start, int end) {
+        long id = idFrom < 0 ? -1 : id(a, idFrom, end);
+        if (id < 0) {
+            return false;
         }
-        return digits(text, i + ID.length());
+        receiver.event(id, createdAtMicros(a, start, end), intendedMicros(a, start, end), seq(a, start, end));
+        return true;
     }
 
-    /** {@code created_at} in microseconds since the epoch; {@link Long#MIN_VALUE} if absent or malformed. */
-    static long createdAtMicros(String text) {
-        int i = text.lastIndexOf(CREATED_AT);
-        if (i < 0 || i + CREATED_AT.length() + 27 > text.length()) {
-            return Long.MIN_VALUE;
-        }
-        return parseTimestamp(text, i + CREATED_AT.length());
-    }
-
-    /** The payload's {@code t} (epoch micros the writer meant to write the event at), or -1. */
-    static long intendedMicros(String text) {
-        int i = text.indexOf(PAYLOAD_T);
-        return i < 0 ? -1 : digits(text, i + PAYLOAD_T.length());
-    }
-
-    /** The payload's {@code seq} (the writer's sequence number of the event), or -1. */
-    static long seq(String text) {
-        int i = text.indexOf(PAYLOAD_T);
-        if (i < 0) {
-            return -1;
-        }
-        int j = text.indexOf(SEQ, i);
-        return j < 0 ? -1 : digits(text, j + SEQ.length());
-    }
-
-    /** Parses {@code YYYY-MM-DDTHH:MM:SS.ffffffZ} at {@code p}. */
-    static long parseTimestamp(String s, int p) {
-        if (p + 27 > s.length()) {
-            return Long.MIN_VALUE;
-        }
-        return parseTimestamp(s.substring(p, p + 27).getBytes(java.nio.charset.StandardCharsets.ISO_8859_1), 0);
-    }
-
-
-    private static long digits(String s, int p) {
-        long v = 0;
-        int n = 0;
-        for (int i = p; i < s.length(); i++, n++) {
-            char c = s.charAt(i);
-            if (c < '0' || c > '9') {
-                break;
-            }
-            v = v * 10 + (c - '0');
-        }
-        return n == 0 ? -1 : v;
-    }
-
-    // ---- the same, on an event's UTF-8 bytes (the NIO WebSocket client: no String per event) ----
-    // Equivalent to the String versions: every pattern is ASCII, and no byte of a multi-byte UTF-8 character is
-    // an ASCII byte, so a pattern is at the same place in the bytes as in the text, and what follows a match
+    // Read off the event's UTF-8 bytes, no String per event: every pattern is ASCII, and no byte of a multi-byte
+    // UTF-8 character is an ASCII byte, so a pattern is where it is in the text, and what follows a match
     // (digits, a timestamp) is ASCII, one byte per char.
-
-    private static final byte[] ID_BYTES = ascii(ID);
-    private static final byte[] CREATED_AT_BYTES = ascii(CREATED_AT);
-    private static final byte[] PAYLOAD_T_BYTES = ascii(PAYLOAD_T);
-    private static final byte[] SEQ_BYTES = ascii(SEQ);
 
     static byte[] ascii(String s) {
         return s.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
     }
 
-    /** {@link #id(String, int)} on {@code a[from, end)}. */
-    static long id(byte[] a, int from, int end) {
+    /** The event's id, searching {@code a[from, end)}; -1 if absent. */
+    private static long id(byte[] a, int from, int end) {
         int i = indexOf(a, from, end, ID_BYTES);
         return i < 0 ? -1 : digits(a, i + ID_BYTES.length, end);
     }
 
-    /** {@link #createdAtMicros(String)} on the text {@code a[start, end)}. */
-    static long createdAtMicros(byte[] a, int start, int end) {
+    /** {@code created_at} in microseconds since the epoch; {@link Long#MIN_VALUE} if absent or malformed. */
+    private static long createdAtMicros(byte[] a, int start, int end) {
         int i = lastIndexOf(a, start, end, CREATED_AT_BYTES);
         if (i < 0 || i + CREATED_AT_BYTES.length + 27 > end) {
             return Long.MIN_VALUE;
@@ -109,14 +61,14 @@ final class Events {
         return parseTimestamp(a, i + CREATED_AT_BYTES.length);
     }
 
-    /** {@link #intendedMicros(String)} on the text {@code a[start, end)}. */
-    static long intendedMicros(byte[] a, int start, int end) {
+    /** The payload's {@code t} (epoch micros the writer meant to write the event at), or -1. */
+    private static long intendedMicros(byte[] a, int start, int end) {
         int i = indexOf(a, start, end, PAYLOAD_T_BYTES);
         return i < 0 ? -1 : digits(a, i + PAYLOAD_T_BYTES.length, end);
     }
 
-    /** {@link #seq(String)} on the text {@code a[start, end)}. */
-    static long seq(byte[] a, int start, int end) {
+    /** The payload's {@code seq} (the writer's sequence number of the event), or -1. */
+    private static long seq(byte[] a, int start, int end) {
         int i = indexOf(a, start, end, PAYLOAD_T_BYTES);
         if (i < 0) {
             return -1;

@@ -377,13 +377,9 @@ final class NioSseClients extends NioClients<NioSseClients.SseConn> implements S
                 p = nl + 1;
             }
             if (eventFrom >= 0 && is(a, eventFrom, eventTo, CDC_EVENT)) {
-                long id = data == null ? -1 : Events.id(data, dataFrom, dataTo);
-                if (id < 0) {
+                if (data == null || !Events.report(c.receiver, data, dataFrom, dataFrom, dataTo)) {
                     stats.error("sse event without id: " + text(a, from, to));
-                    return;
                 }
-                c.receiver.event(id, Events.createdAtMicros(data, dataFrom, dataTo),
-                                 Events.intendedMicros(data, dataFrom, dataTo), Events.seq(data, dataFrom, dataTo));
             } else if (eventFrom >= 0 && is(a, eventFrom, eventTo, SUBSCRIBED)) {
                 c.receiver.subscribed();
             } else if (eventFrom >= 0 || data != null) { // e.g. `event: error`

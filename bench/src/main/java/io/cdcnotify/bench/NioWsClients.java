@@ -312,14 +312,9 @@ final class NioWsClients extends NioClients<NioWsClients.WsConn> implements WsDr
         private void text(WsConn c, byte[] a, int off, int n) throws IOException {
             int end = off + n;
             if (Events.startsWith(a, off, end, EVENT_TYPE)) {
-                int event = Events.indexOf(a, off, end, EVENT_OBJECT);
-                long id = event < 0 ? -1 : Events.id(a, event, end);
-                if (id < 0) {
+                if (!Events.report(c.receiver, a, Events.indexOf(a, off, end, EVENT_OBJECT), off, end)) {
                     stats.error("websocket event without id: " + new String(a, off, n, StandardCharsets.UTF_8));
-                    return;
                 }
-                c.receiver.event(id, Events.createdAtMicros(a, off, end), Events.intendedMicros(a, off, end),
-                                 Events.seq(a, off, end));
                 return;
             }
             String text = new String(a, off, n, StandardCharsets.UTF_8);

@@ -166,12 +166,9 @@ final class SseClients implements SseDriver {
             int event = text.indexOf(EVENT_LINE);
             if (event >= 0) {
                 int data = text.indexOf(DATA, event);
-                long id = data < 0 ? -1 : Events.id(text, data);
-                if (id < 0) {
+                if (!Events.report(receiver, buf, data < 0 ? -1 : from + data, from, to)) {
                     stats.error("sse event without id: " + text);
-                    return;
                 }
-                receiver.event(id, Events.createdAtMicros(text), Events.intendedMicros(text), Events.seq(text));
             } else if (text.contains("event: subscribed\n")) {
                 receiver.subscribed();
             } else if (!text.startsWith(":")) {

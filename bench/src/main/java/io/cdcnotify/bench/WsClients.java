@@ -23,7 +23,7 @@ import java.util.concurrent.TimeUnit;
 final class WsClients implements WsDriver {
 
     private static final String EVENT_TYPE = "{\"v\":1,\"type\":\"cdc_event\"";
-    private static final String EVENT_OBJECT = "\"event\":{";
+    private static final byte[] EVENT_OBJECT_BYTES = Events.ascii("\"event\":{");
 
     private final HttpClient[] http;
     private int opened;
@@ -130,13 +130,11 @@ final class WsClients implements WsDriver {
 
         private void handle(WebSocket ws, String text) {
             if (text.startsWith(EVENT_TYPE)) {
-                int event = text.indexOf(EVENT_OBJECT);
-                long id = event < 0 ? -1 : Events.id(text, event);
-                if (id < 0) {
+                byte[] bytes = text.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+                if (!Events.report(receiver, bytes, Events.indexOf(bytes, 0, bytes.length, EVENT_OBJECT_BYTES), 0,
+                                   bytes.length)) {
                     stats.error("websocket event without id: " + text);
-                    return;
                 }
-                receiver.event(id, Events.createdAtMicros(text), Events.intendedMicros(text), Events.seq(text));
             } else if (text.contains("\"type\":\"auth_ok\"")) {
                 ws.sendText("{\"type\":\"subscribe\",\"request_id\":\"r1\",\"tables\":[\"" + table + "\"]"
                             + (filter == null ? "" : filter.wsMembers()) + "}", true);
