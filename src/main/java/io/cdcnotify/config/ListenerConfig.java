@@ -15,6 +15,9 @@ import io.helidon.config.Config;
  * @param coalesce        in {@code NOTIFY} mode, the least time from the start of one read to the start of the next
  *                        while the doorbell keeps ringing: the first ring after a quiet spell is read at once, a
  *                        burst of rings is read at most once per this interval
+ * @param busyCoalesce    the same while the outbox is busy (the last read found at least {@link #BUSY_EVENTS}
+ *                        events): fewer, fuller reads under load, where each read costs the database more than
+ *                        the wait adds to latency
  * @param waitTimeout     longest single {@code getNotifications} wait; also bounds how stale a dead
  *                        connection can go unnoticed
  * @param maxBackoff      cap of the reconnect backoff
@@ -26,6 +29,7 @@ import io.helidon.config.Config;
 public record ListenerConfig(Mode mode,
                              Duration pollInterval,
                              Duration coalesce,
+                             Duration busyCoalesce,
                              Duration waitTimeout,
                              Duration maxBackoff,
                              Duration validityCheck,
@@ -34,6 +38,9 @@ public record ListenerConfig(Mode mode,
 
     public enum Mode { NOTIFY, POLL }
 
+    /** A read that finds at least this many events counts as busy (see {@code busyCoalesce}). */
+    public static final int BUSY_EVENTS = 8;
+
     public static ListenerConfig from(Config root) {
         Config c = root.get("cdc.listener");
         Mode mode = Mode.valueOf(c.get("mode").asString().get().toUpperCase(Locale.ROOT));
@@ -41,6 +48,7 @@ public record ListenerConfig(Mode mode,
         return new ListenerConfig(mode,
                                   Duration.ofMillis(c.get(interval).asLong().get()),
                                   Duration.ofMillis(c.get("coalesce-ms").asLong().orElse(2L)),
+                                  Duration.ofMillis(c.get("coalesce-busy-ms").asLong().orElse(5L)),
                                   Duration.ofMillis(c.get("wait-timeout-ms").asLong().get()),
                                   Duration.ofMillis(c.get("max-backoff-ms").asLong().get()),
                                   Duration.ofMillis(c.get("validity-check-ms").asLong().get()),

@@ -37,7 +37,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>The reader ({@code outbox-reader}): reads the outbox from its position until it is drained, then waits for a
  * ring or the poll tick (the safety net, or in {@code POLL} mode the only trigger). A ring after a quiet spell is
- * read at once; while rings keep coming, reads start at most every {@code coalesce} (one read serves every
+ * read at once; while rings keep coming, reads start at most every {@code coalesce}, or {@code busyCoalesce} after a
+ * read that found the outbox busy (one read serves every
  * transaction committed before it). The position lives in memory, so after any outage the next read catches up on
  * everything committed meanwhile; every LISTEN (first or after a reconnect) rings, and the listener counts as
  * connected only once a read that started after the LISTEN has finished.
@@ -96,6 +97,12 @@ public final class OutboxListener {
     private volatile boolean listening;
     /** NOTIFY mode: the first read that counts as catch-up for the current LISTEN. */
     private volatile long catchUpFrom = Long.MAX_VALUE;
+    /**
+     * The least time from the start of one read to the start of the next while rings keep coming: {@code coalesce},
+     * or {@code busyCoalesce} after a read that found the outbox busy. Also the doorbell's least gap between socket
+     * reads under a flood.
+     */
+    private volatile long spacingNanos;
     private volatile long lastEventId = -1;
     private volatile long lagMillis;
     /** nanoTime of the last finished read / the last return of getNotifications. */
@@ -114,6 +121,7 @@ public final class OutboxListener {
         this.hub = hub;
         this.config = config;
         this.clock = clock;
+        this.spacingNanos = config.coalesce().toNanos();
         this.readerWorker = new Worker("outbox-reader", config.stallTimeout(), this::readLoop);
         this.doorbellWorker = config.mode() == ListenerConfig.Mode.NOTIFY
                 ? new Worker("outbox-listener", config.stallTimeout(), this::listenLoop)
@@ -219,8 +227,14 @@ public final class OutboxListener {
         this.fault = fault;
     }
 
+    /**
+     * Sets the flag and wakes the reader, once per read: while the flag is set the reader is already awake or
+     * waiting for its next turn, so the rings of a flood (one per notification) cost an atomic read each.
+     */
     private void ring() {
-        rung.set(true);
+        if (rung.get() || rung.getAndSet(true)) {
+            return;
+        }
         Thread t = readerWorker.thread();
         if (t != null) {
             LockSupport.unpark(t);
@@ -254,6 +268,7 @@ public final class OutboxListener {
             try {
                 int read = drain(life);
                 lastRead = System.nanoTime();
+                spacingNanos = (read >= ListenerConfig.BUSY_EVENTS ? config.busyCoalesce() : config.coalesce()).toNanos();
                 readDone = number;
                 readerRestartsAtRead = readerWorker.restarts();
                 if (readFailing) {
@@ -290,12 +305,12 @@ public final class OutboxListener {
     }
 
     /**
-     * Waits until a ring (no sooner than {@code coalesce} after the last read started) or the poll tick (measured
+     * Waits until a ring (no sooner than {@link #spacingNanos} after the last read started) or the poll tick (measured
      * from the end of the last read), whichever is first.
      */
     private void awaitTurn(Worker.Life life, long lastStart, long lastEnd) throws InterruptedException {
         long due = lastEnd + config.pollInterval().toNanos();
-        long coalesce = config.coalesce().toNanos();
+        long coalesce = spacingNanos;
         while (life.live()) {
             long now = System.nanoTime();
             if (rung.get()) {
@@ -424,7 +439,7 @@ public final class OutboxListener {
         Properties props = new Properties();
         props.setProperty("socketFactory", RingingSocketFactory.class.getName());
         props.setProperty("socketFactoryArg", socketId);
-        RingingSocketFactory.register(socketId, this::ring);
+        RingingSocketFactory.register(socketId, this::ring, () -> spacingNanos);
         try (Connection connection = database.openListenerConnection(props);
              Statement statement = connection.createStatement()) {
             statement.execute("LISTEN " + OUTBOX_CHANNEL);

@@ -3,11 +3,15 @@ package io.cdcnotify.listen;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.InterruptedIOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
 
 import javax.net.SocketFactory;
 
@@ -19,13 +23,23 @@ import javax.net.SocketFactory;
  * the LISTEN socket are (almost always) a notification, so ringing on them wakes the reader at once; a ring for
  * other bytes (the answer to the validity check) costs one empty read.
  *
+ * <p>With a gap, the socket is read at most once per gap while bytes keep coming: a read that follows one that
+ * returned bytes less than a gap ago first sleeps out the rest of it, and then takes everything that arrived
+ * meanwhile in one go. Under a flood of notifications (one per committing transaction, thousands a second) the
+ * thread wakes once per gap instead of once per notification, and pgjdbc's one-millisecond peeks between
+ * notifications stop; the first bytes after a quiet spell still ring at once. The reader reads at most once per
+ * coalescing interval anyway, so a gap no longer than that delays no read (the listener passes its current one).
+ *
  * <p>pgjdbc builds this class by name (connection property {@code socketFactory}) with the per-connection id in
  * {@code socketFactoryArg}; the ring is found in a static registry under that id, so it must be public. The ring
  * must never block: it runs on the pgjdbc (doorbell) thread.
  */
 public final class RingingSocketFactory extends SocketFactory {
 
-    private static final Map<String, Runnable> RINGS = new ConcurrentHashMap<>();
+    private static final Map<String, Bell> RINGS = new ConcurrentHashMap<>();
+
+    /** What a connection's reads ring, and the least time between two reads while bytes keep coming. */
+    private record Bell(Runnable ring, LongSupplier gapNanos) { }
 
     private final String id;
 
@@ -36,7 +50,18 @@ public final class RingingSocketFactory extends SocketFactory {
 
     /** Registers {@code ring} under {@code id} until {@link #unregister}; the LISTEN connection's properties name it. */
     static void register(String id, Runnable ring) {
-        RINGS.put(id, ring);
+        register(id, ring, Duration.ZERO);
+    }
+
+    /** As {@link #register(String, Runnable)}, reading the socket at most once per {@code gap} while bytes keep coming. */
+    static void register(String id, Runnable ring, Duration gap) {
+        long nanos = gap.toNanos();
+        register(id, ring, () -> nanos);
+    }
+
+    /** As {@link #register(String, Runnable, Duration)}, with a gap in nanoseconds that may change. */
+    static void register(String id, Runnable ring, LongSupplier gapNanos) {
+        RINGS.put(id, new Bell(ring, gapNanos));
     }
 
     static void unregister(String id) {
@@ -111,28 +136,51 @@ public final class RingingSocketFactory extends SocketFactory {
             this.id = id;
         }
 
+        /** nanoTime of the last read that returned bytes; only pgjdbc's (doorbell) thread reads. */
+        private long lastBytes = System.nanoTime() - TimeUnit.DAYS.toNanos(1);
+
         @Override
         public int read() throws IOException {
+            Bell bell = awaitGap();
             int b = super.read();
             if (b >= 0) {
-                ring();
+                rang(bell);
             }
             return b;
         }
 
         @Override
         public int read(byte[] b, int off, int len) throws IOException {
+            Bell bell = awaitGap();
             int n = in.read(b, off, len);
             if (n > 0) {
-                ring();
+                rang(bell);
             }
             return n;
         }
 
-        private void ring() {
-            Runnable ring = RINGS.get(id);
-            if (ring != null) {
-                ring.run();
+        /** Sleeps out the rest of the gap after the last read that returned bytes; returns the connection's bell. */
+        private Bell awaitGap() throws IOException {
+            Bell bell = RINGS.get(id);
+            long gap = bell == null ? 0 : bell.gapNanos().getAsLong();
+            if (gap > 0) {
+                long wait = lastBytes + gap - System.nanoTime();
+                if (wait > 0) {
+                    try {
+                        TimeUnit.NANOSECONDS.sleep(wait);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        throw new InterruptedIOException("interrupted between reads of the LISTEN connection");
+                    }
+                }
+            }
+            return bell;
+        }
+
+        private void rang(Bell bell) {
+            lastBytes = System.nanoTime();
+            if (bell != null) {
+                bell.ring().run();
             }
         }
     }

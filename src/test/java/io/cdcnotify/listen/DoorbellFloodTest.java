@@ -107,4 +107,67 @@ class DoorbellFloodTest {
         }
         await().atMost(Duration.ofSeconds(5)).until(() -> RingingSocketFactory.registered() == 0);
     }
+
+    /**
+     * While reads keep finding the outbox busy (8 or more events), reads start at most every
+     * {@code coalesce-busy-ms} (5 ms) instead of every {@code coalesce-ms} (2 ms); once the writers stop, the reader
+     * has read the last row at once. Ten rows per transaction, so every read of the flood finds a busy outbox.
+     */
+    @Test
+    void aBusyOutboxIsReadAtMostOncePerBusyIntervalAndNothingIsHeldBack() throws Exception {
+        try (CdcServer server = CdcServer.start(DB, Map.of())) {
+            await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(50))
+                    .until(() -> Api.get(server.http("/health"), null).status() == 200);
+            OutboxListener listener = server.listener();
+            AtomicBoolean flooding = new AtomicBoolean(true);
+            AtomicLong commits = new AtomicLong();
+            ExecutorService writers = Executors.newFixedThreadPool(WRITERS);
+            List<Future<?>> done = new ArrayList<>();
+            for (int w = 0; w < WRITERS; w++) {
+                done.add(writers.submit(() -> {
+                    try (Connection c = DB.connect(); Statement st = c.createStatement()) {
+                        st.execute("SET synchronous_commit = off");
+                        while (flooding.get()) {
+                            st.execute("INSERT INTO cdc.outbox (table_name, operation, payload) "
+                                       + "SELECT 'busy', 'INSERT', '{}'::jsonb FROM generate_series(1, 10)");
+                            commits.incrementAndGet();
+                        }
+                    }
+                    return null;
+                }));
+            }
+            long reads;
+            long flooded;
+            long windowMillis;
+            try {
+                TimeUnit.MILLISECONDS.sleep(500); // let the flood settle
+                long commitsBefore = commits.get();
+                long readsBefore = listener.readsStarted();
+                long start = System.nanoTime();
+                TimeUnit.MILLISECONDS.sleep(FLOOD.toMillis());
+                reads = listener.readsStarted() - readsBefore;
+                windowMillis = (System.nanoTime() - start) / 1_000_000;
+                flooded = commits.get() - commitsBefore;
+            } finally {
+                flooding.set(false);
+                for (Future<?> f : done) {
+                    f.get(10, TimeUnit.SECONDS);
+                }
+                writers.shutdown();
+            }
+            String summary = reads + " reads started in " + windowMillis + " ms of " + flooded + " transactions";
+            System.out.println("DoorbellFloodTest busy: " + summary);
+            // without the busy interval the reader starts a read every 2 ms plus a read's time while rings keep
+            // coming: 300-900 a second here once the writers commit more than 300 transactions a second
+            assertThat(flooded).as(summary).isGreaterThan(FLOOD.toMillis() / 2);
+            assertThat(reads).as(summary).isLessThanOrEqualTo(windowMillis / 5 + 20);
+            long last;
+            try (Connection c = DB.connect(); Statement st = c.createStatement();
+                 var rs = st.executeQuery("SELECT id FROM cdc.outbox ORDER BY xid DESC, id DESC LIMIT 1")) {
+                rs.next();
+                last = rs.getLong(1);
+            }
+            await().atMost(Duration.ofSeconds(2)).until(() -> listener.lastEventId() == last);
+        }
+    }
 }

@@ -3,11 +3,13 @@ package io.cdcnotify.listen;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.Statement;
+import java.time.Duration;
 import java.util.Properties;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import io.cdcnotify.testing.TestDatabase;
 import org.junit.jupiter.api.Test;
@@ -16,10 +18,12 @@ import org.postgresql.PGConnection;
 import org.postgresql.PGNotification;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 /**
  * The LISTEN socket rings from inside pgjdbc's read: while {@code getNotifications} has not returned yet (during a
- * flood of notifications it does not return for as long as they keep coming), and only for its own connection.
+ * flood of notifications it does not return for as long as they keep coming), and only for its own connection;
+ * with a gap, a flood is read in few large reads instead of one per notification, and nothing is lost.
  */
 class RingingSocketFactoryTest {
 
@@ -77,6 +81,53 @@ class RingingSocketFactoryTest {
             assertThat(pg.getNotifications(5_000)).hasSize(1);
             assertThat(after.getCount()).isOne();
             RingingSocketFactory.unregister("someone-else-" + id);
+        } finally {
+            RingingSocketFactory.unregister(id);
+        }
+    }
+
+    @Test
+    void withAGapAFloodIsReadAtMostOncePerGapAndEveryNotificationArrives() throws Exception {
+        String id = "test-gap-" + System.nanoTime();
+        long gapMillis = 25;
+        AtomicInteger rings = new AtomicInteger();
+        RingingSocketFactory.register(id, rings::incrementAndGet, Duration.ofMillis(gapMillis));
+        try (Connection listening = listenerConnection(id);
+             Statement st = listening.createStatement();
+             Connection other = DB.connect();
+             Statement notify = other.createStatement()) {
+            st.execute("LISTEN ring_test");
+            PGConnection pg = listening.unwrap(PGConnection.class);
+            AtomicBoolean flooding = new AtomicBoolean(true); // until every notification has arrived
+            AtomicInteger received = new AtomicInteger();
+            CompletableFuture<Void> listener = CompletableFuture.runAsync(() -> {
+                try {
+                    while (flooding.get()) {
+                        PGNotification[] got = pg.getNotifications(200);
+                        received.addAndGet(got == null ? 0 : got.length);
+                    }
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            TimeUnit.MILLISECONDS.sleep(100);
+            int ringsBefore = rings.get();
+            long start = System.nanoTime();
+            int sent = 0;
+            while (System.nanoTime() - start < TimeUnit.MILLISECONDS.toNanos(1_000)) {
+                notify.execute("NOTIFY ring_test, '" + sent + "'"); // autocommit: one transaction each
+                sent++;
+            }
+            long floodMillis = (System.nanoTime() - start) / 1_000_000;
+            int total = sent;
+            await().atMost(Duration.ofSeconds(10)).until(() -> received.get() >= total);
+            flooding.set(false);
+            listener.get(10, TimeUnit.SECONDS);
+            int flood = rings.get() - ringsBefore;
+            assertThat(sent).as("notifications sent in the flood").isGreaterThan(300);
+            assertThat(received.get()).as("every notification arrived").isEqualTo(sent);
+            assertThat(flood).as("reads that returned bytes during a %d ms flood of %d notifications", floodMillis, sent)
+                    .isLessThanOrEqualTo((int) (floodMillis / gapMillis) + 20);
         } finally {
             RingingSocketFactory.unregister(id);
         }
