@@ -41,27 +41,10 @@ class DoorbellFloodTest {
 
     @Test
     void readsKeepStartingWhileNotificationsArriveBackToBack() throws Exception {
-        try (CdcServer server = CdcServer.start(DB, Map.of())) {
-            await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(50))
-                    .until(() -> Api.get(server.http("/health"), null).status() == 200);
+        try (CdcServer server = startedServer()) {
             OutboxListener listener = server.listener();
-            AtomicBoolean flooding = new AtomicBoolean(true);
-            AtomicLong commits = new AtomicLong();
-            ExecutorService writers = Executors.newFixedThreadPool(WRITERS);
-            List<Future<?>> done = new ArrayList<>();
-            for (int w = 0; w < WRITERS; w++) {
-                done.add(writers.submit(() -> {
-                    try (Connection c = DB.connect(); Statement st = c.createStatement()) {
-                        st.execute("SET synchronous_commit = off");
-                        while (flooding.get()) {
-                            Outbox.insert(c, "flood", "INSERT", "{}");
-                            commits.incrementAndGet();
-                        }
-                    }
-                    return null;
-                }));
-            }
-            try {
+            try (Flood flood = new Flood(c -> Outbox.insert(c, "flood", "INSERT", "{}"))) {
+                AtomicLong commits = flood.commits;
                 // let the flood settle, then watch when reads start
                 TimeUnit.MILLISECONDS.sleep(500);
                 long[] gaps = new long[20_000];
@@ -96,12 +79,6 @@ class DoorbellFloodTest {
                 // ringing from the socket: coalesce (2 ms) plus a read, median 2-4 ms in five runs.
                 // RingingSocketFactoryTest is the deterministic check that the ring comes from inside the read
                 assertThat(p50).as(seenSummary).isLessThan(15);
-            } finally {
-                flooding.set(false);
-                for (Future<?> f : done) {
-                    f.get(10, TimeUnit.SECONDS);
-                }
-                writers.shutdown();
             }
             assertThat(RingingSocketFactory.registered()).isEqualTo(1); // the live LISTEN connection's only
         }
@@ -115,31 +92,18 @@ class DoorbellFloodTest {
      */
     @Test
     void aBusyOutboxIsReadAtMostOncePerBusyIntervalAndNothingIsHeldBack() throws Exception {
-        try (CdcServer server = CdcServer.start(DB, Map.of())) {
-            await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(50))
-                    .until(() -> Api.get(server.http("/health"), null).status() == 200);
+        try (CdcServer server = startedServer()) {
             OutboxListener listener = server.listener();
-            AtomicBoolean flooding = new AtomicBoolean(true);
-            AtomicLong commits = new AtomicLong();
-            ExecutorService writers = Executors.newFixedThreadPool(WRITERS);
-            List<Future<?>> done = new ArrayList<>();
-            for (int w = 0; w < WRITERS; w++) {
-                done.add(writers.submit(() -> {
-                    try (Connection c = DB.connect(); Statement st = c.createStatement()) {
-                        st.execute("SET synchronous_commit = off");
-                        while (flooding.get()) {
-                            st.execute("INSERT INTO cdc.outbox (table_name, operation, payload) "
-                                       + "SELECT 'busy', 'INSERT', '{}'::jsonb FROM generate_series(1, 10)");
-                            commits.incrementAndGet();
-                        }
-                    }
-                    return null;
-                }));
-            }
             long reads;
             long flooded;
             long windowMillis;
-            try {
+            try (Flood flood = new Flood(c -> {
+                try (Statement st = c.createStatement()) {
+                    st.execute("INSERT INTO cdc.outbox (table_name, operation, payload) "
+                               + "SELECT 'busy', 'INSERT', '{}'::jsonb FROM generate_series(1, 10)");
+                }
+            })) {
+                AtomicLong commits = flood.commits;
                 TimeUnit.MILLISECONDS.sleep(500); // let the flood settle
                 long commitsBefore = commits.get();
                 long readsBefore = listener.readsStarted();
@@ -148,12 +112,6 @@ class DoorbellFloodTest {
                 reads = listener.readsStarted() - readsBefore;
                 windowMillis = (System.nanoTime() - start) / 1_000_000;
                 flooded = commits.get() - commitsBefore;
-            } finally {
-                flooding.set(false);
-                for (Future<?> f : done) {
-                    f.get(10, TimeUnit.SECONDS);
-                }
-                writers.shutdown();
             }
             String summary = reads + " reads started in " + windowMillis + " ms of " + flooded + " transactions";
             System.out.println("DoorbellFloodTest busy: " + summary);
@@ -168,6 +126,55 @@ class DoorbellFloodTest {
                 last = rs.getLong(1);
             }
             await().atMost(Duration.ofSeconds(2)).until(() -> listener.lastEventId() == last);
+        }
+    }
+
+    private static CdcServer startedServer() {
+        CdcServer server = CdcServer.start(DB, Map.of());
+        await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(50))
+                .until(() -> Api.get(server.http("/health"), null).status() == 200);
+        return server;
+    }
+
+    /** One write transaction of a flood, on a writer's own connection (autocommit). */
+    @FunctionalInterface
+    private interface Write {
+        void on(Connection c) throws Exception;
+    }
+
+    /** {@link #WRITERS} connections committing {@code write} back to back, without flush wait, until closed. */
+    private static final class Flood implements AutoCloseable {
+
+        final AtomicLong commits = new AtomicLong();
+        private final AtomicBoolean flooding = new AtomicBoolean(true);
+        private final ExecutorService writers = Executors.newFixedThreadPool(WRITERS);
+        private final List<Future<?>> done = new ArrayList<>();
+
+        Flood(Write write) {
+            for (int w = 0; w < WRITERS; w++) {
+                done.add(writers.submit(() -> {
+                    try (Connection c = DB.connect(); Statement st = c.createStatement()) {
+                        st.execute("SET synchronous_commit = off");
+                        while (flooding.get()) {
+                            write.on(c);
+                            commits.incrementAndGet();
+                        }
+                    }
+                    return null;
+                }));
+            }
+        }
+
+        @Override
+        public void close() throws Exception {
+            flooding.set(false);
+            try {
+                for (Future<?> f : done) {
+                    f.get(10, TimeUnit.SECONDS);
+                }
+            } finally {
+                writers.shutdownNow();
+            }
         }
     }
 }
