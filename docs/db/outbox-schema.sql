@@ -79,7 +79,15 @@ CREATE INDEX subscriptions_detached_at ON cdc.subscriptions (detached_at) WHERE 
 -- insert, so GET answers the same value. A key may own cdc.limits.max-subscriptions-per-key subscriptions:
 -- each instance counts and inserts a batch of new ones in one transaction under a per-key advisory lock
 -- (pg_advisory_xact_lock(hashtextextended('cdc.subscriptions:' || key_id, 0))), so parallel requests on any
--- number of instances cannot overshoot it.
+-- number of instances cannot overshoot it. The count is read from cdc.subscription_counts (V6), one row per
+-- key kept by two statement-level triggers, not counted row by row (6 ms per batch at 20,000 on one key).
+CREATE TABLE cdc.subscription_counts (                 -- V6
+    key_id  text    PRIMARY KEY,
+    n       bigint  NOT NULL                           -- rows of cdc.subscriptions with this key_id
+);
+-- AFTER INSERT / AFTER DELETE ON cdc.subscriptions, FOR EACH STATEMENT, with transition tables: one upsert or
+-- update per key and statement (cdc.subscription_counts_add, cdc.subscription_counts_remove; deletes lock the
+-- count rows in key order). key_id is never updated.
 
 -- Running instances (V5): one row each, its heartbeat refreshed about once a second. An instance whose
 -- heartbeat is 30 s old (it died without SIGTERM) is removed by the next instance to notice, with its

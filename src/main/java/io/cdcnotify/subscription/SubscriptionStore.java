@@ -147,13 +147,14 @@ final class SubscriptionStore {
                 }
             }
         }
-        // the count is read after the locks, in a new snapshot: it sees every subscription committed by the
-        // batches that held a key's lock before this one
+        // the count (cdc.subscription_counts, kept by triggers: schema V6) is read after the locks, in a new
+        // snapshot: it sees every subscription committed by the batches that held a key's lock before this one
         try (Stream<DbRow> ids = tx.query("""
                 WITH r AS (SELECT * FROM jsonb_to_recordset(?::jsonb)
                              AS r(ord int, id text, key_id text, tables text[], created_at timestamptz, filter jsonb,
                                   attach boolean)),
-                     have AS (SELECT k.key_id, (SELECT count(*) FROM cdc.subscriptions s WHERE s.key_id = k.key_id) AS n
+                     have AS (SELECT k.key_id, coalesce((SELECT c.n FROM cdc.subscription_counts c
+                                                          WHERE c.key_id = k.key_id), 0) AS n
                                 FROM (SELECT DISTINCT key_id FROM r) k),
                      admitted AS (SELECT r.*, row_number() OVER (PARTITION BY r.key_id ORDER BY r.ord) AS rn, have.n
                                     FROM r JOIN have USING (key_id)),

@@ -106,6 +106,43 @@ class PerKeyCapTest {
                 .isEqualTo(201);
     }
 
+    /**
+     * The cap reads each key's number from {@code cdc.subscription_counts} (schema V6), kept by statement-level
+     * triggers: it matches {@code count(*)} after multi-row, multi-key inserts and deletes made by hand, and after the
+     * service's own creates and deletes.
+     */
+    @Test
+    void theCountsFollowEveryInsertAndDelete() throws Exception {
+        String key = Api.createKey(a, List.of("capped"));
+        String first = Api.postJson(a.http("/v1/subscriptions"), key, Map.of("tables", List.of("capped"))).json()
+                .get("id").asText();
+        Api.postJson(b.http("/v1/subscriptions"), key, Map.of("tables", List.of("capped")));
+        try (java.sql.Connection c = DB.connect(); java.sql.Statement st = c.createStatement()) {
+            st.execute("INSERT INTO cdc.subscriptions (id, key_id, tables) "
+                       + "SELECT 's-hand-' || k || '-' || g, 'hand-' || k, ARRAY['t'] "
+                       + "FROM generate_series(1, 2) k, generate_series(1, 5) g");
+            assertCountsMatch(st, 2);
+            st.execute("DELETE FROM cdc.subscriptions WHERE id IN ('s-hand-1-1', 's-hand-1-2', 's-hand-2-5')");
+            assertCountsMatch(st, 2);
+            assertThat(Api.delete(a.http("/v1/subscriptions/" + first), key).status()).isEqualTo(204);
+            assertCountsMatch(st, 2);
+            st.execute("DELETE FROM cdc.subscriptions WHERE key_id LIKE 'hand-%'");
+            assertCountsMatch(st, 0);
+        }
+    }
+
+    /** Every key's count equals its rows; {@code hand} keys made by hand hold some. */
+    private static void assertCountsMatch(java.sql.Statement st, int hand) throws java.sql.SQLException {
+        try (java.sql.ResultSet rs = st.executeQuery(
+                "SELECT count(*) FILTER (WHERE s.n IS DISTINCT FROM c.n), count(*) FILTER (WHERE key_id LIKE 'hand-%') "
+                + "FROM (SELECT key_id, count(*) AS n FROM cdc.subscriptions GROUP BY key_id) s "
+                + "FULL JOIN (SELECT key_id, n FROM cdc.subscription_counts WHERE n <> 0) c USING (key_id)")) {
+            rs.next();
+            assertThat(rs.getLong(1)).as("keys whose count differs from their rows").isZero();
+            assertThat(rs.getLong(2)).as("keys made by hand that hold subscriptions").isEqualTo(hand);
+        }
+    }
+
     private static void assertCapHeld(List<String> outcomes, String created, String refused) {
         assertThat(outcomes).as("every request answered with %s or %s", created, refused)
                 .allMatch(o -> o.equals(created) || o.equals(refused));
