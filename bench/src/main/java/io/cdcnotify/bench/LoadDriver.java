@@ -280,6 +280,10 @@ public final class LoadDriver {
             stats.baseId = maxOutboxId(monitor);
             setup(monitor);
             Map<String, Object> memory = new LinkedHashMap<>();
+            int warm = o.integer("warmup-connections");
+            if (warm > 0) {
+                memory.put("warmup", warmUp(key, prefix, tables, wsCount > 0 ? warm : 0, sseCount > 0 ? warm : 0));
+            }
             if (serverPid > 0) {
                 memory.put("rss_before_kb", Resources.statusKb(serverPid, "VmRSS"));
                 memory.put("live_heap_before_kb", Resources.heapUsedKb(serverPid, true));
@@ -366,6 +370,33 @@ public final class LoadDriver {
             WsClients.awaitQuietly(sseExec);
             return finish(stats, 0);
         }
+    }
+
+    /**
+     * Opens {@code ws} + {@code sse} connections on other clients, waits until all are subscribed, closes them and
+     * gives the service 5 s to let them go: the measurement that follows sees a service whose code for a connection
+     * has run (and been compiled) before, as a service that has served clients has. Returns what it did.
+     */
+    private Map<String, Object> warmUp(String key, String prefix, int tables, int ws, int sse) throws Exception {
+        Stats warmStats = new Stats(ws + sse, 1);
+        ExecutorService wsExec = executor("warm-ws-io");
+        ExecutorService sseExec = executor("warm-sse-io");
+        WsDriver wsDriver = wsClients(key, prefix, warmStats, wsExec);
+        SseDriver sseDriver = sseClients(key, prefix, warmStats, sseExec);
+        long took = openClients(warmStats, wsDriver, sseDriver, ws, sse, tables);
+        wsDriver.closing();
+        sseDriver.closing();
+        wsDriver.close();
+        sseDriver.close();
+        WsClients.awaitQuietly(wsExec);
+        WsClients.awaitQuietly(sseExec);
+        Thread.sleep(5_000);
+        Map<String, Object> warm = new LinkedHashMap<>();
+        warm.put("websocket", ws);
+        warm.put("sse", sse);
+        warm.put("all_subscribed", took >= 0);
+        warm.put("subscribe_all_seconds", Math.abs(took) / 1e9);
+        return warm;
     }
 
     // ---- shared steps ----
