@@ -310,11 +310,11 @@ public final class OutboxListener {
      */
     private void awaitTurn(Worker.Life life, long lastStart, long lastEnd) throws InterruptedException {
         long due = lastEnd + config.pollInterval().toNanos();
-        long coalesce = spacingNanos;
+        long spacing = spacingNanos;
         while (life.live()) {
             long now = System.nanoTime();
             if (rung.get()) {
-                long earliest = lastStart + coalesce;
+                long earliest = lastStart + spacing;
                 if (now >= earliest) {
                     return;
                 }

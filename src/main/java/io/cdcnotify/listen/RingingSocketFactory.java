@@ -7,7 +7,6 @@ import java.io.InterruptedIOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
-import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -50,16 +49,13 @@ public final class RingingSocketFactory extends SocketFactory {
 
     /** Registers {@code ring} under {@code id} until {@link #unregister}; the LISTEN connection's properties name it. */
     static void register(String id, Runnable ring) {
-        register(id, ring, Duration.ZERO);
+        register(id, ring, () -> 0);
     }
 
-    /** As {@link #register(String, Runnable)}, reading the socket at most once per {@code gap} while bytes keep coming. */
-    static void register(String id, Runnable ring, Duration gap) {
-        long nanos = gap.toNanos();
-        register(id, ring, () -> nanos);
-    }
-
-    /** As {@link #register(String, Runnable, Duration)}, with a gap in nanoseconds that may change. */
+    /**
+     * As {@link #register(String, Runnable)}, reading the socket at most once per gap (in nanoseconds, read at each
+     * read: it may change) while bytes keep coming.
+     */
     static void register(String id, Runnable ring, LongSupplier gapNanos) {
         RINGS.put(id, new Bell(ring, gapNanos));
     }

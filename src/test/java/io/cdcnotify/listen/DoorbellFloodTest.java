@@ -35,6 +35,8 @@ class DoorbellFloodTest {
 
     private static final int WRITERS = 4;
     private static final Duration FLOOD = Duration.ofSeconds(3);
+    /** Transactions a second each writer of the busy flood commits. */
+    private static final int BUSY_PER_WRITER = 200;
 
     @RegisterExtension
     static final TestDatabase DB = new TestDatabase();
@@ -43,7 +45,7 @@ class DoorbellFloodTest {
     void readsKeepStartingWhileNotificationsArriveBackToBack() throws Exception {
         try (CdcServer server = startedServer()) {
             OutboxListener listener = server.listener();
-            try (Flood flood = new Flood(c -> Outbox.insert(c, "flood", "INSERT", "{}"))) {
+            try (Flood flood = new Flood(0, c -> Outbox.insert(c, "flood", "INSERT", "{}"))) {
                 AtomicLong commits = flood.commits;
                 // let the flood settle, then watch when reads start
                 TimeUnit.MILLISECONDS.sleep(500);
@@ -89,6 +91,7 @@ class DoorbellFloodTest {
      * While reads keep finding the outbox busy (8 or more events), reads start at most every
      * {@code coalesce-busy-ms} (5 ms) instead of every {@code coalesce-ms} (2 ms); once the writers stop, the reader
      * has read the last row at once. Ten rows per transaction, so every read of the flood finds a busy outbox.
+     * Checked to fail with {@code cdc.listener.coalesce-busy-ms} 2: ~1,000 reads in the 3 s.
      */
     @Test
     void aBusyOutboxIsReadAtMostOncePerBusyIntervalAndNothingIsHeldBack() throws Exception {
@@ -97,7 +100,9 @@ class DoorbellFloodTest {
             long reads;
             long flooded;
             long windowMillis;
-            try (Flood flood = new Flood(c -> {
+            // paced (800 transactions a second in all): unpaced, the writers saturate PostgreSQL and each read
+            // takes longer than either interval, so the test could not tell them apart
+            try (Flood flood = new Flood(BUSY_PER_WRITER, c -> {
                 try (Statement st = c.createStatement()) {
                     st.execute("INSERT INTO cdc.outbox (table_name, operation, payload) "
                                + "SELECT 'busy', 'INSERT', '{}'::jsonb FROM generate_series(1, 10)");
@@ -116,7 +121,7 @@ class DoorbellFloodTest {
             String summary = reads + " reads started in " + windowMillis + " ms of " + flooded + " transactions";
             System.out.println("DoorbellFloodTest busy: " + summary);
             // without the busy interval the reader starts a read every 2 ms plus a read's time while rings keep
-            // coming: 300-900 a second here once the writers commit more than 300 transactions a second
+            // coming: ~330 a second at this rate
             assertThat(flooded).as(summary).isGreaterThan(FLOOD.toMillis() / 2);
             assertThat(reads).as(summary).isLessThanOrEqualTo(windowMillis / 5 + 20);
             long last;
@@ -142,7 +147,10 @@ class DoorbellFloodTest {
         void on(Connection c) throws Exception;
     }
 
-    /** {@link #WRITERS} connections committing {@code write} back to back, without flush wait, until closed. */
+    /**
+     * {@link #WRITERS} connections committing {@code write} without flush wait until closed: back to back, or
+     * {@code perSecond} times a second each on a fixed schedule (a late one goes at once).
+     */
     private static final class Flood implements AutoCloseable {
 
         final AtomicLong commits = new AtomicLong();
@@ -150,12 +158,16 @@ class DoorbellFloodTest {
         private final ExecutorService writers = Executors.newFixedThreadPool(WRITERS);
         private final List<Future<?>> done = new ArrayList<>();
 
-        Flood(Write write) {
+        Flood(int perSecond, Write write) {
+            long interval = perSecond == 0 ? 0 : TimeUnit.SECONDS.toNanos(1) / perSecond;
             for (int w = 0; w < WRITERS; w++) {
                 done.add(writers.submit(() -> {
                     try (Connection c = DB.connect(); Statement st = c.createStatement()) {
                         st.execute("SET synchronous_commit = off");
+                        long next = System.nanoTime();
                         while (flooding.get()) {
+                            next += interval;
+                            LockSupport.parkNanos(next - System.nanoTime());
                             write.on(c);
                             commits.incrementAndGet();
                         }

@@ -91,7 +91,7 @@ class RingingSocketFactoryTest {
         String id = "test-gap-" + System.nanoTime();
         long gapMillis = 25;
         AtomicInteger rings = new AtomicInteger();
-        RingingSocketFactory.register(id, rings::incrementAndGet, Duration.ofMillis(gapMillis));
+        RingingSocketFactory.register(id, rings::incrementAndGet, () -> TimeUnit.MILLISECONDS.toNanos(gapMillis));
         try (Connection listening = listenerConnection(id);
              Statement st = listening.createStatement();
              Connection other = DB.connect();
