@@ -373,8 +373,7 @@ public final class Main {
                 .addProtocol(webSocket(limits, corsOrigins(config)))
                 .routing(routing -> routing
                         .error(Throwable.class, Main::unhandled)
-                        .addFilter(metrics.httpResponses())
-                        .addFilter(new CorsFilter(corsOrigins(config)))
+                        .addFilter(metrics.httpResponses(new CorsFilter(corsOrigins(config))::answered))
                         .register(lifecycle)
                         .register("/health", new HealthService(database::reachable, listenerState, threadChecks))
                         .register("/v1/state", new StateService(keys, hub, listenerState, version(), fanoutState))

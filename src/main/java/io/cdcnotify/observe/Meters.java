@@ -6,6 +6,7 @@ import java.lang.management.RuntimeMXBean;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.BiPredicate;
 import java.util.stream.Stream;
 
 import io.cdcnotify.hub.Hub;
@@ -18,6 +19,9 @@ import io.helidon.metrics.api.MetricsFactory;
 import io.helidon.metrics.api.Tag;
 import io.helidon.metrics.api.Timer;
 import io.helidon.service.registry.Services;
+import io.helidon.webserver.http.Filter;
+import io.helidon.webserver.http.RoutingRequest;
+import io.helidon.webserver.http.RoutingResponse;
 
 /**
  * Every meter of the service, created here and nowhere else (contract section 8), so that a change in Helidon's
@@ -210,9 +214,12 @@ public final class Meters implements HubMetrics {
                        .description("Relay stream messages not yet fed to this instance's clients"));
     }
 
-    /** The server filter that feeds {@code cdc_http_responses_total}. */
-    public io.helidon.webserver.http.Filter httpResponses() {
-        return new ResponseCounter(this);
+    /**
+     * The server filter that feeds {@code cdc_http_responses_total}, with a first step that may answer a request
+     * before its handler runs (true: answered; the response counts all the same).
+     */
+    public Filter httpResponses(BiPredicate<RoutingRequest, RoutingResponse> answeredFirst) {
+        return new ResponseCounter(this, answeredFirst);
     }
 
     /** The registry the meters live in: what {@code /metrics} serves. */

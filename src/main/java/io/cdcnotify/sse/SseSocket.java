@@ -1,5 +1,7 @@
 package io.cdcnotify.sse;
 
+import java.io.IOException;
+import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.lang.reflect.Field;
 import java.net.SocketTimeoutException;
@@ -7,6 +9,7 @@ import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 
+import io.cdcnotify.socket.RawInput;
 import io.cdcnotify.socket.ReadBuffer;
 import io.helidon.common.socket.HelidonSocket;
 import io.helidon.webserver.ConnectionContext;
@@ -33,6 +36,8 @@ final class SseSocket {
 
     /** Bytes one read of {@link #awaitInputEnd} takes at most: the client has nothing to send, anything it does is dropped. */
     private static final int READ_BUFFER = 256;
+    /** Where {@link #awaitEnd} drops what a client sends: shared, never read. */
+    private static final byte[] DISCARD = new byte[READ_BUFFER];
 
     private final HelidonSocket socket;
 
@@ -80,6 +85,12 @@ final class SseSocket {
      * ({@code Connection: close}), so nothing else reads from it.
      */
     void awaitInputEnd() {
+        Optional<InputStream> raw = RawInput.of(socket);
+        if (raw.isPresent()) {
+            ReadBuffer.shrink(socket, 1); // Helidon reads no more of this connection
+            awaitEnd(raw.get());
+            return;
+        }
         ReadBuffer.shrink(socket, READ_BUFFER);
         try {
             // get() blocks for input and answers null at its end (read(BufferData) cannot tell the end apart)
@@ -96,6 +107,27 @@ final class SseSocket {
                 }
             }
         } catch (RuntimeException e) {
+            LOG.debug("sse connection input ended: {}", e.toString());
+        }
+    }
+
+    /**
+     * The same, straight from the JDK socket: the thread parks here for the stream's whole life, four frames
+     * shallower than through Helidon ({@link RawInput}). What it reads goes to one array that every stream shares:
+     * nobody reads it back, so concurrent writes into it do no harm.
+     */
+    private static void awaitEnd(InputStream in) {
+        try {
+            while (true) {
+                try {
+                    if (in.read(DISCARD, 0, DISCARD.length) < 0) {
+                        return;
+                    }
+                } catch (SocketTimeoutException e) {
+                    // the listener's read timeout: the client is merely quiet
+                }
+            }
+        } catch (IOException | RuntimeException e) {
             LOG.debug("sse connection input ended: {}", e.toString());
         }
     }
