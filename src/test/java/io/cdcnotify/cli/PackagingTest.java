@@ -167,7 +167,9 @@ class PackagingTest {
                                          "JAVA_OPTS", "-XX:+PrintFlagsFinal");
         Run run = run(List.of("dash", "bin/cdc-notify", "--version"), env);
         assertThat(run.exit()).as(run.out()).isZero();
-        assertThat(run.out()).contains("cdc-notify ").containsPattern("ExitOnOutOfMemoryError\\s+= true");
+        assertThat(run.out()).contains("cdc-notify ").containsPattern("ExitOnOutOfMemoryError\\s+= true")
+                // the memory flags (docs/operations.md, "Sizing the heap"): this JVM (21.0.1+) has the trim
+                .containsPattern("MaxHeapFreeRatio\\s+= 5 ").containsPattern("TrimNativeHeapInterval\\s+= 5000 ");
 
         // A JAVA_HOME that is too old, and nothing else: a clear error, not UnsupportedClassVersionError.
         Path old = Files.createDirectories(dir.resolve("old-jdk/bin"));
