@@ -285,6 +285,8 @@ public final class LoadDriver {
                 memory.put("warmup", warmUp(key, prefix, tables, wsCount > 0 ? warm : 0, sseCount > 0 ? warm : 0));
             }
             if (serverPid > 0) {
+                // the idle service's JIT compiles for a while after start; its arenas count in RSS until then
+                Thread.sleep(o.integer("settle") * 1_000L);
                 memory.put("rss_before_kb", Resources.statusKb(serverPid, "VmRSS"));
                 memory.put("live_heap_before_kb", Resources.heapUsedKb(serverPid, true));
                 // after the full collection heapUsedKb ran: the floor, with G1's free-ratio shrink done
@@ -329,6 +331,15 @@ public final class LoadDriver {
             if (serverPid > 0) {
                 memory.put("rss_end_kb", Resources.statusKb(serverPid, "VmRSS"));
                 memory.put("rss_peak_kb", Resources.statusKb(serverPid, "VmHWM"));
+                // the same readings at the end of the hold: the connections idle, the storm's compilation done
+                long heldHeap = Resources.heapUsedKb(serverPid, true);
+                long heldRss = Resources.statusKb(serverPid, "VmRSS");
+                memory.put("live_heap_held_kb", heldHeap);
+                memory.put("rss_after_gc_held_kb", heldRss);
+                memory.put("live_heap_held_per_connection_kb",
+                           (heldHeap - ((Number) memory.get("live_heap_before_kb")).longValue()) / (double) n);
+                memory.put("rss_after_gc_held_per_connection_kb",
+                           (heldRss - ((Number) memory.get("rss_after_gc_before_kb")).longValue()) / (double) n);
             }
             long open = stats.receivers.stream().filter(r -> !r.closed).count();
 
@@ -797,6 +808,11 @@ public final class LoadDriver {
                                    num(mem.get("rss_after_gc_per_connection_kb")),
                                    mem.get("live_heap_before_kb"), mem.get("live_heap_open_kb"),
                                    num(mem.get("live_heap_per_connection_kb")), mem.get("threads_before"), mem.get("threads_open")));
+            if (mem.containsKey("rss_after_gc_held_kb")) {
+                s.append(String.format(Locale.ROOT, "  end of the hold after a full GC: RSS %s kB (%.1f kB/conn), live heap %s kB (%.1f kB/conn)%n",
+                                       mem.get("rss_after_gc_held_kb"), num(mem.get("rss_after_gc_held_per_connection_kb")),
+                                       mem.get("live_heap_held_kb"), num(mem.get("live_heap_held_per_connection_kb"))));
+            }
         }
         Map<String, Object> res = (Map<String, Object>) report.get("resources");
         if (res != null) {

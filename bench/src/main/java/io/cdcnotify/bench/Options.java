@@ -38,6 +38,7 @@ final class Options {
         DEFAULTS.put("sse-selectors", "1");        // selector threads the SSE clients share (nio only)
         DEFAULTS.put("connect-concurrency", "200");// handshakes in flight at once
         DEFAULTS.put("connect-timeout", "180");    // seconds for all clients to be subscribed
+        DEFAULTS.put("settle", "0");               // connections mode: seconds the idle service is left before its baseline reading
         DEFAULTS.put("warmup-connections", "0");   // connections mode: open and close this many of each asked kind first
         DEFAULTS.put("out", "");                   // file the JSON line is appended to
     }
