@@ -1,9 +1,6 @@
 package io.cdcnotify.socket;
 
 import java.io.OutputStream;
-import java.net.InetAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
 
 import io.helidon.common.socket.PlainSocket;
 import org.junit.jupiter.api.Test;
@@ -18,17 +15,15 @@ class ReadBufferTest {
 
     @Test
     void aShrunkSocketReadsAtMostItsBufferAtATimeAndLosesNothing() throws Exception {
-        try (ServerSocket listening = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
-             Socket client = new Socket(InetAddress.getLoopbackAddress(), listening.getLocalPort());
-             Socket accepted = listening.accept()) {
-            PlainSocket socket = PlainSocket.server(accepted, "test", "test");
+        try (SocketPair pair = SocketPair.open()) {
+            PlainSocket socket = pair.server();
             assertThat(ReadBuffer.shrink(socket, 64)).isTrue();
 
             byte[] sent = new byte[1000];
             for (int i = 0; i < sent.length; i++) {
                 sent[i] = (byte) i;
             }
-            OutputStream out = client.getOutputStream();
+            OutputStream out = pair.client().getOutputStream();
             out.write(sent);
             out.flush();
 
@@ -42,7 +37,7 @@ class ReadBufferTest {
             }
             assertThat(received).isEqualTo(sent);
 
-            client.close();
+            pair.client().close();
             assertThat(socket.get()).as("the end of input").isNull();
         }
     }
