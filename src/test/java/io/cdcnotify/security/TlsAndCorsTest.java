@@ -10,14 +10,21 @@ import java.nio.file.Path;
 import java.security.KeyStore;
 import java.time.Duration;
 import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+import java.util.stream.Stream;
 
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManagerFactory;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.cdcnotify.testing.CdcServer;
+import io.cdcnotify.testing.Outbox;
 import io.cdcnotify.testing.TestDatabase;
 import io.cdcnotify.testing.WsTestClient;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -98,6 +105,52 @@ class TlsAndCorsTest {
                                                     Map.of("Authorization", "Bearer " + CdcServer.ADMIN_KEY))) {
             assertThat(ws.next().path("type").asText()).isEqualTo("auth_ok");
         }
+    }
+
+    /**
+     * An SSE stream's handler waits in a read of the TLS socket itself (sse/SseSocket, socket/RawInput): events
+     * arrive, and a client that goes is noticed at once.
+     */
+    @Test
+    void anSseStreamOverHttpsGetsItsEventsAndItsEndIsNoticed() throws Exception {
+        HttpResponse<Stream<String>> r = https.send(HttpRequest.newBuilder(https("/v1/events?tables=tls_orders"))
+                                                            .header("Authorization", "Bearer " + CdcServer.ADMIN_KEY)
+                                                            .build(), HttpResponse.BodyHandlers.ofLines());
+        assertThat(r.statusCode()).isEqualTo(200);
+        BlockingQueue<String> lines = new LinkedBlockingQueue<>();
+        Thread.ofVirtual().start(() -> {
+            try {
+                r.body().forEach(lines::add);
+            } catch (RuntimeException e) {
+                // the stream closed below
+            }
+        });
+        awaitLine(lines, "event: subscribed"::equals);
+        Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> sseConnections() == 1);
+        Outbox.insert(DB, "tls_orders", "INSERT", "{\"tls\":1}");
+        awaitLine(lines, "event: cdc_event"::equals);
+        assertThat(awaitLine(lines, l -> l.startsWith("data:"))).contains("\"table\":\"tls_orders\"");
+        r.body().close();
+        Awaitility.await().atMost(Duration.ofSeconds(2)).pollInterval(Duration.ofMillis(20))
+                .until(() -> sseConnections() == 0);
+    }
+
+    private static String awaitLine(BlockingQueue<String> lines, Predicate<String> wanted) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (true) {
+            String line = lines.poll(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            assertThat(line).as("a line within 10 s").isNotNull();
+            if (wanted.test(line)) {
+                return line;
+            }
+        }
+    }
+
+    private static int sseConnections() throws Exception {
+        HttpResponse<String> state = https.send(HttpRequest.newBuilder(https("/v1/state"))
+                                                        .header("Authorization", "Bearer " + CdcServer.ADMIN_KEY)
+                                                        .build(), HttpResponse.BodyHandlers.ofString());
+        return new ObjectMapper().readTree(state.body()).get("connections").get("sse").asInt();
     }
 
     @Test
