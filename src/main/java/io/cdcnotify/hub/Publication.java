@@ -2,6 +2,7 @@ package io.cdcnotify.hub;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.nio.charset.StandardCharsets;
 
 import io.cdcnotify.outbox.OutboxEvent;
 import io.cdcnotify.wire.EventJson;
@@ -33,6 +34,7 @@ public final class Publication {
     private final String cursor;
     private final int size;
     private volatile byte[] sseFrame;
+    private volatile byte[] jsonUtf8;
     /** Buffers (connection queues, detached queues) holding it now; updated through {@link #HOLDERS}. */
     @SuppressWarnings("unused")
     private volatile int holders;
@@ -69,10 +71,21 @@ public final class Publication {
         return frame;
     }
 
+    /** The event JSON as UTF-8, the same bytes for every WebSocket client (their envelopes differ only around it). */
+    public byte[] jsonUtf8() {
+        byte[] bytes = jsonUtf8;
+        if (bytes == null) {
+            // a benign race, as above
+            bytes = json.getBytes(StandardCharsets.UTF_8);
+            jsonUtf8 = bytes;
+        }
+        return bytes;
+    }
+
     /**
      * What this event weighs in the byte budgets: its encoded size on the wire (the event JSON, its cursor and
      * the framing), counted in characters. The heap it holds is about twice that (the outbox payload and the
-     * JSON), three times once an SSE client has asked for its frame.
+     * JSON), three times once an SSE or a WebSocket client has asked for its bytes, four with both.
      */
     public long weight() {
         return size;

@@ -1,5 +1,6 @@
 package io.cdcnotify.wire;
 
+import java.nio.charset.StandardCharsets;
 import java.util.Optional;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -10,6 +11,8 @@ public final class WsMessages {
 
     private static final String EVENT_PREFIX = "{\"v\":1,\"type\":\"cdc_event\",\"subscription_id\":\"";
     private static final String EVENT_MIDDLE = "\",\"event\":";
+    private static final byte[] EVENT_PREFIX_UTF8 = EVENT_PREFIX.getBytes(StandardCharsets.UTF_8);
+    private static final byte[] EVENT_MIDDLE_UTF8 = EVENT_MIDDLE.getBytes(StandardCharsets.UTF_8);
 
     private WsMessages() {
     }
@@ -20,6 +23,27 @@ public final class WsMessages {
                                          + eventJson.length() + 1)
                 .append(EVENT_PREFIX).append(subscriptionId).append(EVENT_MIDDLE).append(eventJson).append('}')
                 .toString();
+    }
+
+    /** The UTF-8 length of {@link #event}'s text, from the subscription id's and the event JSON's UTF-8 bytes. */
+    public static int eventLength(byte[] subscriptionId, byte[] eventJson) {
+        return EVENT_PREFIX_UTF8.length + subscriptionId.length + EVENT_MIDDLE_UTF8.length + eventJson.length + 1;
+    }
+
+    /**
+     * Writes {@link #event}'s text as UTF-8 into {@code to} at {@code at} ({@link #eventLength} bytes), so that a
+     * writer frames the shared event JSON without a text of its own for each recipient.
+     */
+    public static void putEvent(byte[] to, int at, byte[] subscriptionId, byte[] eventJson) {
+        int i = at;
+        System.arraycopy(EVENT_PREFIX_UTF8, 0, to, i, EVENT_PREFIX_UTF8.length);
+        i += EVENT_PREFIX_UTF8.length;
+        System.arraycopy(subscriptionId, 0, to, i, subscriptionId.length);
+        i += subscriptionId.length;
+        System.arraycopy(EVENT_MIDDLE_UTF8, 0, to, i, EVENT_MIDDLE_UTF8.length);
+        i += EVENT_MIDDLE_UTF8.length;
+        System.arraycopy(eventJson, 0, to, i, eventJson.length);
+        to[i + eventJson.length] = '}';
     }
 
     public static String encode(Message message) {

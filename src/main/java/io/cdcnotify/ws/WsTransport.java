@@ -28,7 +28,6 @@ final class WsTransport implements Transport {
     private static final Duration PING_EVERY = Duration.ofSeconds(30);
     /** Gathered frames are written once they reach this size, so a burst of large events is not copied whole. */
     static final int WRITE_AT = 64 * 1024;
-    private static final int FIRST_BUFFER = 1024;
 
     private final WsSession session;
     /** The connection when it is ours, which can write several frames at once; null for Helidon's own. */
@@ -47,14 +46,32 @@ final class WsTransport implements Transport {
         return "websocket";
     }
 
+    /** An event's frame is put together from the bytes its recipients share: no text of its own per recipient. */
     @Override
     public void event(String subscriptionId, Publication publication) throws IOException {
-        frame(WsMessages.event(subscriptionId, publication.json()));
+        if (strict == null) {
+            send(WsMessages.event(subscriptionId, publication.json()));
+            return;
+        }
+        byte[] id = subscriptionId.getBytes(StandardCharsets.UTF_8);
+        byte[] json = publication.jsonUtf8();
+        int length = WsMessages.eventLength(id, json);
+        int at = reserve(length);
+        WsMessages.putEvent(pending, at, id, json);
+        added(at + length);
     }
 
     @Override
     public void message(Message message) throws IOException {
-        frame(WsMessages.encode(message));
+        String text = WsMessages.encode(message);
+        if (strict == null) {
+            send(text);
+            return;
+        }
+        byte[] payload = text.getBytes(StandardCharsets.UTF_8);
+        int at = reserve(payload.length);
+        System.arraycopy(payload, 0, pending, at, payload.length);
+        added(at + payload.length);
     }
 
     @Override
@@ -129,22 +146,24 @@ final class WsTransport implements Transport {
         }
     }
 
-    /** Adds one text frame to the burst; writes the burst once it is large. */
-    private void frame(String text) throws IOException {
-        if (strict == null) {
-            send(text);
-            return;
-        }
-        byte[] payload = text.getBytes(StandardCharsets.UTF_8);
-        int size = StrictWsConnection.headerLength(payload.length) + payload.length;
+    /**
+     * Makes room in the burst for one text frame of {@code payloadLength} bytes and writes its header; answers
+     * where the payload goes. The first frame of a burst gets a buffer of its own size (most bursts are one event),
+     * later ones grow it.
+     */
+    private int reserve(int payloadLength) {
+        int size = StrictWsConnection.headerLength(payloadLength) + payloadLength;
         if (pending == null) {
-            pending = new byte[Math.max(size, FIRST_BUFFER)];
+            pending = new byte[size];
         } else if (pendingLength + size > pending.length) {
             pending = Arrays.copyOf(pending, Math.max(pendingLength + size, Math.min(2 * pending.length, WRITE_AT)));
         }
-        int at = StrictWsConnection.putTextHeader(pending, pendingLength, payload.length);
-        System.arraycopy(payload, 0, pending, at, payload.length);
-        pendingLength = at + payload.length;
+        return StrictWsConnection.putTextHeader(pending, pendingLength, payloadLength);
+    }
+
+    /** The frame reserved last is in place up to {@code end}; writes the burst once it is large. */
+    private void added(int end) throws IOException {
+        pendingLength = end;
         if (pendingLength >= WRITE_AT) {
             flush();
         }

@@ -2,19 +2,43 @@ package io.cdcnotify.wire;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import net.jqwik.api.Arbitraries;
+import net.jqwik.api.Arbitrary;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
+import net.jqwik.api.Provide;
 import org.junit.jupiter.api.Test;
 
 /** Server → client frames of contract section 4: each is JSON with {@code "v":1} and its type. */
 class WsMessagesTest {
 
     private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** The bytes a WebSocket writer puts together from shared parts are the text's UTF-8, whatever the JSON holds. */
+    @Property
+    void putEventWritesTheEventTextsUtf8(@ForAll String payload, @ForAll("ids") String subscriptionId) {
+        String json = "{\"payload\":\"" + payload.replace("\\", "\\\\").replace("\"", "\\\"") + "\"}";
+        byte[] id = subscriptionId.getBytes(StandardCharsets.UTF_8);
+        byte[] bytes = json.getBytes(StandardCharsets.UTF_8);
+        byte[] to = new byte[3 + WsMessages.eventLength(id, bytes) + 2];
+        WsMessages.putEvent(to, 3, id, bytes);
+        byte[] expected = WsMessages.event(subscriptionId, json).getBytes(StandardCharsets.UTF_8);
+        assertThat(WsMessages.eventLength(id, bytes)).isEqualTo(expected.length);
+        assertThat(Arrays.copyOfRange(to, 3, 3 + expected.length)).isEqualTo(expected);
+        assertThat(to[to.length - 1]).as("nothing written past it").isZero();
+    }
+
+    @Provide
+    Arbitrary<String> ids() {
+        return Arbitraries.strings().withCharRange('a', 'z').numeric().withChars('-', 'é').ofMinLength(1).ofMaxLength(40);
+    }
 
     @Test
     void authOk() throws Exception {
