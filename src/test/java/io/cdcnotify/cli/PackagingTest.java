@@ -113,10 +113,22 @@ class PackagingTest {
     }
 
     @Test
-    void theImageRunsTheServiceWithExitOnOutOfMemory() throws IOException {
+    void theImageRunsTheServiceWithExitOnOutOfMemory() throws Exception {
         String docker = Files.readString(Path.of("Dockerfile"));
         assertThat(docker).containsPattern("ENV JAVA_OPTS=\"[^\"]*-XX:\\+ExitOnOutOfMemoryError")
                 .contains("$JAVA_OPTS -jar cdc-notify.jar");
+        // the image's JVM options are ones a JVM of the image's version accepts (no engine here to run the image)
+        Matcher runtime = Pattern.compile("FROM eclipse-temurin:(\\d+)-jre").matcher(docker);
+        Matcher opts = Pattern.compile("ENV JAVA_OPTS=\"([^\"]*)\"").matcher(docker);
+        assertThat(runtime.find()).isTrue();
+        assertThat(opts.find()).isTrue();
+        if (Runtime.version().feature() >= Integer.parseInt(runtime.group(1))) {
+            List<String> command = new ArrayList<>(List.of(JAVA_BIN.resolve("java").toString()));
+            command.addAll(List.of(opts.group(1).split(" ")));
+            command.add("-version");
+            Run run = run(command, Map.of());
+            assertThat(run.exit()).as(run.out()).isZero();
+        }
     }
 
     @Test
