@@ -26,8 +26,8 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 CMD java 
 # Heap: 75 % of the container's memory limit. G1 gives heap back once more than 5 % of it is free after a
 # collection, glibc keeps two malloc arenas, the JVM hands glibc's freed memory back every 5 s, and objects have
 # 8-byte headers: the resident memory stays near the live heap (~15-21 kB per idle connection,
-# docs/benchmarks.md "Memory per connection", "Session 8 runs"; ZGC took 53 kB). An out-of-memory ends the process, so that the container restarts instead
-# of running on without a thread it needs.
+# docs/benchmarks.md "Memory per connection", "Session 8 runs"; ZGC took 53 kB). An out-of-memory ends the
+# process, so that the container restarts instead of running on without a thread it needs.
 ENV MALLOC_ARENA_MAX=2
 ENV JAVA_OPTS="-XX:+UseG1GC -XX:MaxRAMPercentage=75 -XX:MinHeapFreeRatio=5 -XX:MaxHeapFreeRatio=5 -XX:TrimNativeHeapInterval=5000 -XX:+UseCompactObjectHeaders -XX:+ExitOnOutOfMemoryError"
 ENTRYPOINT ["sh", "-c", "exec java $JAVA_OPTS -jar cdc-notify.jar \"$@\"", "cdc-notify"]

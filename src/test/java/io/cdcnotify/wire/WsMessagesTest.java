@@ -37,7 +37,8 @@ class WsMessagesTest {
 
     @Provide
     Arbitrary<String> ids() {
-        return Arbitraries.strings().withCharRange('a', 'z').numeric().withChars('-', 'é').ofMinLength(1).ofMaxLength(40);
+        return Arbitraries.strings().withCharRange('a', 'z').numeric().withChars('-', 'é')
+                .ofMinLength(1).ofMaxLength(40);
     }
 
     @Test
