@@ -240,6 +240,10 @@ public final class LoadDriver {
             Histogram toFirst = new Histogram(1, 3_600_000_000L, 3);
             Histogram toLast = new Histogram(1, 3_600_000_000L, 3);
             Stats.Timeline tl = stats.timeline;
+            // wall clock of a nanoTime, to set slow events beside the service's GC log (-Xlog:gc:...:time)
+            long epochOffsetNanos = System.currentTimeMillis() * 1_000_000L - System.nanoTime();
+            StringBuilder csv = o.str("events-out").isEmpty() ? null
+                    : new StringBuilder("commit_epoch_ms,to_first_us,to_last_us\n");
             for (int i = 0; i < tl.committed.length(); i++) {
                 long c = tl.committed.get(i);
                 if (c == 0 || c < a.nanos() || c >= b.nanos()) {
@@ -247,9 +251,18 @@ public final class LoadDriver {
                 }
                 long f = tl.first.get(i);
                 if (f != 0) {
-                    toFirst.recordValue(Math.max(0, (f - c) / 1_000));
-                    toLast.recordValue(Math.max(0, (tl.last.get(i) - c) / 1_000));
+                    long first = Math.max(0, (f - c) / 1_000);
+                    long last = Math.max(0, (tl.last.get(i) - c) / 1_000);
+                    toFirst.recordValue(first);
+                    toLast.recordValue(last);
+                    if (csv != null) {
+                        csv.append((c + epochOffsetNanos) / 1_000_000L).append(',').append(first).append(',')
+                                .append(last).append('\n');
+                    }
                 }
+            }
+            if (csv != null) {
+                Files.writeString(Path.of(o.str("events-out")), csv);
             }
             latency.put("commit_to_first_client", Json.latency(toFirst));
             latency.put("commit_to_last_client", Json.latency(toLast));

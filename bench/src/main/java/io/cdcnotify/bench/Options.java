@@ -41,6 +41,7 @@ final class Options {
         DEFAULTS.put("settle", "0");               // connections mode: seconds the idle service is left before its baseline reading
         DEFAULTS.put("warmup-connections", "0");   // connections mode: open and close this many of each asked kind first
         DEFAULTS.put("out", "");                   // file the JSON line is appended to
+        DEFAULTS.put("events-out", "");            // load mode: a CSV of each measured event (commit wall-clock ms, commit->first and ->last µs)
     }
 
     private final Map<String, String> values = new LinkedHashMap<>(DEFAULTS);
