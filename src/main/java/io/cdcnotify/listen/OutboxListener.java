@@ -43,6 +43,10 @@ import org.slf4j.LoggerFactory;
  * everything committed meanwhile; every LISTEN (first or after a reconnect) rings, and the listener counts as
  * connected only once a read that started after the LISTEN has finished.
  *
+ * <p>While reads keep finding the outbox busy, the reader reads at the busy spacing without waiting for rings and
+ * the doorbell UNLISTENs ({@link #quietWhile}); the first read that is not busy has it LISTEN again, and the reader
+ * waits for rings only once a read that started after that LISTEN has finished.
+ *
  * <p>Both threads are {@link Worker}s: one that dies (an {@code OutOfMemoryError}) or gets stuck makes
  * {@link #connected()} false at once and is replaced by {@link #supervise()}. A replaced reader cannot publish: the
  * position moves only under {@code publishLock} and only from where the page was read.
@@ -103,6 +107,19 @@ public final class OutboxListener {
      * reads under a flood.
      */
     private volatile long spacingNanos;
+    /**
+     * NOTIFY mode, the reader's wish: the doorbell may stop LISTENing, as the outbox has been busy for
+     * {@link #QUIET_AFTER} reads in a row and the reader reads every {@code busyCoalesce} without waiting for rings.
+     */
+    private volatile boolean wantQuiet;
+    /** NOTIFY mode: the doorbell's connection is UNLISTENed (it LISTENs again once {@link #wantQuiet} is cleared). */
+    private volatile boolean quiet;
+    /**
+     * NOTIFY mode: after the doorbell LISTENs again, the number of the first read that starts after it. Until that
+     * read has finished the reader does not wait for rings (a commit between its last read and the LISTEN rang
+     * nobody).
+     */
+    private volatile long heardFrom;
     private volatile long lastEventId = -1;
     private volatile long lagMillis;
     /** nanoTime of the last finished read / the last return of getNotifications. */
@@ -114,6 +131,11 @@ public final class OutboxListener {
     /** Doorbell thread only: whether it has LISTENed before, and when the connection was lost. */
     private boolean listenedBefore;
     private long downSince;
+    /** Reader thread only: reads in a row that found the outbox busy. */
+    private int busyReads;
+
+    /** Busy reads in a row after which the doorbell stops LISTENing (at the busy spacing, ~50 ms). */
+    static final int QUIET_AFTER = 10;
 
     public OutboxListener(Database database, OutboxReader reader, EventSink hub, ListenerConfig config, Clock clock) {
         this.database = database;
@@ -217,6 +239,11 @@ public final class OutboxListener {
         return Math.max(0, System.nanoTime() - oldest) / 1e9;
     }
 
+    /** Test seam: the doorbell has UNLISTENed while the outbox is busy. */
+    boolean quiet() {
+        return quiet;
+    }
+
     /** Test seam: reads started so far. */
     long readsStarted() {
         return readsStarted.get();
@@ -268,7 +295,9 @@ public final class OutboxListener {
             try {
                 int read = drain(life);
                 lastRead = System.nanoTime();
-                spacingNanos = (read >= ListenerConfig.BUSY_EVENTS ? config.busyCoalesce() : config.coalesce()).toNanos();
+                boolean busy = read >= ListenerConfig.BUSY_EVENTS;
+                spacingNanos = (busy ? config.busyCoalesce() : config.coalesce()).toNanos();
+                quietWhile(busy);
                 readDone = number;
                 readerRestartsAtRead = readerWorker.restarts();
                 if (readFailing) {
@@ -305,15 +334,45 @@ public final class OutboxListener {
     }
 
     /**
+     * NOTIFY mode: while reads keep finding the outbox busy, the reader reads every {@code busyCoalesce} whether or
+     * not a ring came, so the doorbell is no use: after {@link #QUIET_AFTER} busy reads in a row it UNLISTENs, which
+     * spares PostgreSQL's LISTEN backend a wake-up and a message per notifying commit (~13 % of a core at 4,000
+     * commits a second, docs/benchmarks.md) and the doorbell thread its reads. The first read that is not busy asks
+     * it to LISTEN again.
+     */
+    private void quietWhile(boolean busy) {
+        if (doorbellWorker == null) {
+            return;
+        }
+        busyReads = busy ? busyReads + 1 : 0;
+        boolean want = busyReads >= QUIET_AFTER;
+        if (want != wantQuiet) {
+            wantQuiet = want;
+            Thread t = doorbellWorker.thread();
+            if (t != null) {
+                LockSupport.unpark(t);
+            }
+        }
+    }
+
+    /**
+     * Whether a ring can be waited for: the doorbell LISTENs, is not asked to stop, and a read that started after
+     * its last LISTEN following a quiet spell has finished.
+     */
+    private boolean ringsCover() {
+        return !wantQuiet && !quiet && readDone >= heardFrom;
+    }
+
+    /**
      * Waits until a ring (no sooner than {@link #spacingNanos} after the last read started) or the poll tick (measured
-     * from the end of the last read), whichever is first.
+     * from the end of the last read), whichever is first; while the doorbell is quiet, only the spacing.
      */
     private void awaitTurn(Worker.Life life, long lastStart, long lastEnd) throws InterruptedException {
         long due = lastEnd + config.pollInterval().toNanos();
         long spacing = spacingNanos;
         while (life.live()) {
             long now = System.nanoTime();
-            if (rung.get()) {
+            if (rung.get() || !ringsCover()) {
                 long earliest = lastStart + spacing;
                 if (now >= earliest) {
                     return;
@@ -425,6 +484,7 @@ public final class OutboxListener {
                 downSince = System.nanoTime();
             }
             listening = false;
+            quiet = false; // a lost connection hears nothing either way; the next one LISTENs first
             if (!life.live()) {
                 break;
             }
@@ -439,10 +499,13 @@ public final class OutboxListener {
         Properties props = new Properties();
         props.setProperty("socketFactory", RingingSocketFactory.class.getName());
         props.setProperty("socketFactoryArg", socketId);
-        RingingSocketFactory.register(socketId, this::ring, () -> spacingNanos);
+        // under a flood getNotifications does not return: while the reader wants the doorbell quiet, pgjdbc's peeks
+        // between notifications end at once, so it does and the loop can UNLISTEN
+        RingingSocketFactory.register(socketId, this::ring, () -> spacingNanos, () -> wantQuiet && !quiet);
         try (Connection connection = database.openListenerConnection(props);
              Statement statement = connection.createStatement()) {
             statement.execute("LISTEN " + OUTBOX_CHANNEL);
+            quiet = false; // a new connection LISTENs; if the reader still wants quiet, the loop UNLISTENs
             PGConnection pg = connection.unwrap(PGConnection.class);
             if (!life.live()) {
                 return;
@@ -465,7 +528,28 @@ public final class OutboxListener {
             while (life.live()) {
                 life.beat();
                 fault.at("outbox-listener");
-                PGNotification[] notifications = pg.getNotifications(wait);
+                boolean want = wantQuiet;
+                if (want != quiet) {
+                    if (want) {
+                        statement.execute("UNLISTEN " + OUTBOX_CHANNEL);
+                        quiet = true;
+                    } else {
+                        statement.execute("LISTEN " + OUTBOX_CHANNEL);
+                        // the reader waits for rings again once a read that starts after this LISTEN has finished
+                        heardFrom = readsStarted.get() + 1;
+                        quiet = false;
+                        ring();
+                    }
+                    LOG.debug("outbox listener {} while the outbox is busy", want ? "quiet" : "LISTENing again");
+                }
+                PGNotification[] notifications;
+                if (quiet) {
+                    // nothing to hear; the reader unparks this thread when it wants LISTEN again
+                    LockSupport.parkNanos(this, TimeUnit.MILLISECONDS.toNanos(wait));
+                    notifications = pg.getNotifications(); // what came before the UNLISTEN; does not block
+                } else {
+                    notifications = pg.getNotifications(wait);
+                }
                 long now = System.nanoTime();
                 lastListen = now;
                 if (notifications != null && notifications.length > 0) {

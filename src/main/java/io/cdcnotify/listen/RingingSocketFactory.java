@@ -7,9 +7,11 @@ import java.io.InterruptedIOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.net.SocketTimeoutException;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 import java.util.function.LongSupplier;
 
 import javax.net.SocketFactory;
@@ -29,6 +31,12 @@ import javax.net.SocketFactory;
  * notifications stop; the first bytes after a quiet spell still ring at once. The reader reads at most once per
  * coalescing interval anyway, so a gap no longer than that delays no read (the listener passes its current one).
  *
+ * <p>Under such a flood {@code getNotifications} does not return at all. When its owner wants it back (to UNLISTEN),
+ * {@code letGo} makes pgjdbc's next one-millisecond peek for a further notification end as if nothing had come: the
+ * read throws {@link SocketTimeoutException} before touching the socket, which pgjdbc's peek takes for "no message
+ * pending", and {@code getNotifications} returns. Only that peek (the socket's timeout is 1 ms) is cut short: it
+ * runs between two messages, so no message is split.
+ *
  * <p>pgjdbc builds this class by name (connection property {@code socketFactory}) with the per-connection id in
  * {@code socketFactoryArg}; the ring is found in a static registry under that id, so it must be public. The ring
  * must never block: it runs on the pgjdbc (doorbell) thread.
@@ -37,8 +45,14 @@ public final class RingingSocketFactory extends SocketFactory {
 
     private static final Map<String, Bell> RINGS = new ConcurrentHashMap<>();
 
-    /** What a connection's reads ring, and the least time between two reads while bytes keep coming. */
-    private record Bell(Runnable ring, LongSupplier gapNanos) { }
+    /**
+     * What a connection's reads ring, the least time between two reads while bytes keep coming, and whether
+     * pgjdbc's peeks between notifications should end at once.
+     */
+    private record Bell(Runnable ring, LongSupplier gapNanos, BooleanSupplier letGo) { }
+
+    /** pgjdbc's socket timeout while it peeks for a further message between notifications. */
+    private static final int PEEK_TIMEOUT_MILLIS = 1;
 
     private final String id;
 
@@ -57,7 +71,12 @@ public final class RingingSocketFactory extends SocketFactory {
      * read: it may change) while bytes keep coming.
      */
     static void register(String id, Runnable ring, LongSupplier gapNanos) {
-        RINGS.put(id, new Bell(ring, gapNanos));
+        register(id, ring, gapNanos, () -> false);
+    }
+
+    /** As {@link #register(String, Runnable, LongSupplier)}; while {@code letGo} is true, peeks end at once. */
+    static void register(String id, Runnable ring, LongSupplier gapNanos, BooleanSupplier letGo) {
+        RINGS.put(id, new Bell(ring, gapNanos, letGo));
     }
 
     static void unregister(String id) {
@@ -117,7 +136,7 @@ public final class RingingSocketFactory extends SocketFactory {
         @Override
         public synchronized InputStream getInputStream() throws IOException {
             if (in == null) {
-                in = new RingingInputStream(super.getInputStream(), id);
+                in = new RingingInputStream(super.getInputStream(), id, this);
             }
             return in;
         }
@@ -126,10 +145,12 @@ public final class RingingSocketFactory extends SocketFactory {
     private static final class RingingInputStream extends FilterInputStream {
 
         private final String id;
+        private final Socket socket;
 
-        RingingInputStream(InputStream in, String id) {
+        RingingInputStream(InputStream in, String id, Socket socket) {
             super(in);
             this.id = id;
+            this.socket = socket;
         }
 
         /** nanoTime of the last read that returned bytes; only pgjdbc's (doorbell) thread reads. */
@@ -155,9 +176,15 @@ public final class RingingSocketFactory extends SocketFactory {
             return n;
         }
 
-        /** Sleeps out the rest of the gap after the last read that returned bytes; returns the connection's bell. */
+        /**
+         * Sleeps out the rest of the gap after the last read that returned bytes; returns the connection's bell.
+         * Ends a peek between notifications at once while the bell says to let go.
+         */
         private Bell awaitGap() throws IOException {
             Bell bell = RINGS.get(id);
+            if (bell != null && bell.letGo().getAsBoolean() && socket.getSoTimeout() == PEEK_TIMEOUT_MILLIS) {
+                throw new SocketTimeoutException("the LISTEN connection's owner wants getNotifications back");
+            }
             long gap = bell == null ? 0 : bell.gapNanos().getAsLong();
             if (gap > 0) {
                 long wait = lastBytes + gap - System.nanoTime();

@@ -78,7 +78,8 @@ class DoorbellFloodTest {
                 assertThat(flooded).as(seenSummary).isGreaterThan(FLOOD.toMillis() / 3);
                 // the old doorbell, rung only when getNotifications returned: median gap 46 ms in one run on this
                 // 2-core machine, 6 ms in another (it depends on how often the writers leave a 1 ms gap);
-                // ringing from the socket: coalesce (2 ms) plus a read, median 2-4 ms in five runs.
+                // ringing from the socket: coalesce (2 ms) plus a read, median 2-4 ms in five runs; since the doorbell
+                // goes quiet while the outbox is busy, the busy spacing (5 ms) plus a read, median 6 ms.
                 // RingingSocketFactoryTest is the deterministic check that the ring comes from inside the read
                 assertThat(p50).as(seenSummary).isLessThan(15);
             }
@@ -124,13 +125,69 @@ class DoorbellFloodTest {
             // coming: ~330 a second at this rate
             assertThat(flooded).as(summary).isGreaterThan(FLOOD.toMillis() / 2);
             assertThat(reads).as(summary).isLessThanOrEqualTo(windowMillis / 5 + 20);
-            long last;
-            try (Connection c = DB.connect(); Statement st = c.createStatement();
-                 var rs = st.executeQuery("SELECT id FROM cdc.outbox ORDER BY xid DESC, id DESC LIMIT 1")) {
-                rs.next();
-                last = rs.getLong(1);
-            }
+            long last = lastOutboxId();
             await().atMost(Duration.ofSeconds(2)).until(() -> listener.lastEventId() == last);
+        }
+    }
+
+    /**
+     * While reads keep finding the outbox busy the doorbell UNLISTENs (it would only wake PostgreSQL's LISTEN
+     * backend and itself for nothing) and the reader reads on at the busy spacing without rings; once the outbox
+     * is quiet it LISTENs again, and a single commit is read at once (by a ring, not the 1 s tick). Fails without
+     * the quiet doorbell (it never goes quiet), and if the reader waited for rings while it is quiet (reads stop).
+     */
+    @Test
+    void theDoorbellUnlistensWhileTheOutboxIsBusyAndListensAgainAfter() throws Exception {
+        try (CdcServer server = startedServer()) {
+            OutboxListener listener = server.listener();
+            assertThat(listener.quiet()).isFalse();
+            try (Flood flood = new Flood(BUSY_PER_WRITER, c -> {
+                try (Statement st = c.createStatement()) {
+                    st.execute("INSERT INTO cdc.outbox (table_name, operation, payload) "
+                               + "SELECT 'busy', 'INSERT', '{}'::jsonb FROM generate_series(1, 10)");
+                }
+            })) {
+                await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(10)).until(listener::quiet);
+                // quiet, the reader reads on by itself: every 5 ms plus a read, not once a second
+                long readsBefore = listener.readsStarted();
+                long start = System.nanoTime();
+                TimeUnit.MILLISECONDS.sleep(1_000);
+                long reads = listener.readsStarted() - readsBefore;
+                long millis = (System.nanoTime() - start) / 1_000_000;
+                assertThat(listener.quiet()).as("still busy").isTrue();
+                assertThat(reads).as(reads + " reads in " + millis + " ms while quiet").isGreaterThan(millis / 20);
+                // the LISTEN backend killed while quiet: the new connection LISTENs, then goes quiet again
+                try (Connection c = DB.connect(); Statement st = c.createStatement()) {
+                    st.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                               + "WHERE application_name = 'cdc-notify-listener' AND datname = current_database()");
+                }
+                await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(10))
+                        .until(() -> listener.reconnects() >= 1 && listener.quiet());
+            }
+            long last = lastOutboxId();
+            await().atMost(Duration.ofSeconds(2)).until(() -> listener.lastEventId() == last); // nothing held back
+            await().atMost(Duration.ofSeconds(2)).pollInterval(Duration.ofMillis(10)).until(() -> !listener.quiet());
+            assertThat(listener.connected()).isTrue();
+            // rings again: five single commits, each read within 150 ms (the safety tick alone would take up to
+            // 1 s, so luck passes all five with a chance of about 0.15^5)
+            TimeUnit.MILLISECONDS.sleep(300);
+            for (int i = 0; i < 5; i++) {
+                long id;
+                try (Connection c = DB.connect()) {
+                    id = Outbox.insert(c, "calm", "INSERT", "{}");
+                }
+                await().atMost(Duration.ofMillis(150)).pollInterval(Duration.ofMillis(2))
+                        .until(() -> listener.lastEventId() == id);
+                TimeUnit.MILLISECONDS.sleep(50 + 37L * i);
+            }
+        }
+    }
+
+    private static long lastOutboxId() throws Exception {
+        try (Connection c = DB.connect(); Statement st = c.createStatement();
+             var rs = st.executeQuery("SELECT id FROM cdc.outbox ORDER BY xid DESC, id DESC LIMIT 1")) {
+            rs.next();
+            return rs.getLong(1);
         }
     }
 

@@ -7,6 +7,7 @@ import java.time.Duration;
 import java.util.Properties;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -131,6 +132,65 @@ class RingingSocketFactoryTest {
         } finally {
             RingingSocketFactory.unregister(id);
         }
+    }
+
+    /**
+     * Under a flood read with a gap, {@code getNotifications} does not return by itself (each peek for a further
+     * notification finds what arrived while the gap was slept out); with {@code letGo} set it returns at its first
+     * peek, and no notification is split or lost: every one sent arrives over the following calls, and the
+     * connection still answers a query. Without {@code letGo} the call lasts the whole flood (checked).
+     */
+    @Test
+    void letGoEndsGetNotificationsDuringAFloodWithoutLosingAnything() throws Exception {
+        String id = "test-letgo-" + System.nanoTime();
+        AtomicBoolean letGo = new AtomicBoolean();
+        // with the gap the listener reads with, each peek finds what came while the gap was slept out
+        RingingSocketFactory.register(id, () -> { }, () -> TimeUnit.MILLISECONDS.toNanos(5), letGo::get);
+        try (Connection listening = listenerConnection(id);
+             Statement st = listening.createStatement()) {
+            st.execute("LISTEN ring_test");
+            PGConnection pg = listening.unwrap(PGConnection.class);
+            AtomicInteger sent = new AtomicInteger();
+            // four notifiers, so that notifications keep coming less than a millisecond apart for 1.5 s
+            long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(1_500);
+            CompletableFuture<?>[] notifiers = new CompletableFuture<?>[4];
+            for (int n = 0; n < notifiers.length; n++) {
+                notifiers[n] = CompletableFuture.runAsync(() -> {
+                    try (Connection other = DB.connect(); Statement notify = other.createStatement()) {
+                        while (System.nanoTime() < end) {
+                            notify.execute("NOTIFY ring_test, '" + sent.getAndIncrement() + "'");
+                        }
+                    } catch (Exception e) {
+                        throw new IllegalStateException(e);
+                    }
+                }, Executors.newVirtualThreadPerTaskExecutor());
+            }
+            CompletableFuture<Void> flood = CompletableFuture.allOf(notifiers);
+            await().atMost(Duration.ofSeconds(5)).until(() -> sent.get() > 50); // the flood is on
+            letGo.set(true);
+            long start = System.nanoTime();
+            int received = count(pg.getNotifications(10_000)); // into the flood: returns only when let go
+            long tookMillis = (System.nanoTime() - start) / 1_000_000;
+            letGo.set(false);
+            assertThat(tookMillis).as("getNotifications returned while the flood went on").isLessThan(300);
+            assertThat(flood.isDone()).as("the flood was still going").isFalse();
+            flood.get(10, TimeUnit.SECONDS);
+            while (received < sent.get()) {
+                PGNotification[] got = pg.getNotifications(2_000);
+                assertThat(got).as("more notifications after %d of %d", received, sent.get()).isNotEmpty();
+                received += got.length;
+            }
+            assertThat(received).as("every notification arrived once").isEqualTo(sent.get());
+            try (var rs = st.executeQuery("SELECT 1")) {
+                assertThat(rs.next()).isTrue();
+            }
+        } finally {
+            RingingSocketFactory.unregister(id);
+        }
+    }
+
+    private static int count(PGNotification[] got) {
+        return got == null ? 0 : got.length;
     }
 
     private static Connection listenerConnection(String id) throws Exception {
