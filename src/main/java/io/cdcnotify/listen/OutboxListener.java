@@ -58,6 +58,8 @@ public final class OutboxListener {
     private static final Logger LOG = LoggerFactory.getLogger(OutboxListener.class);
     /** Numbers LISTEN connections, so each finds its own ring in {@link RingingSocketFactory}. */
     private static final AtomicLong SOCKET_IDS = new AtomicLong();
+    /** Busy reads in a row after which the doorbell stops LISTENing (at the busy spacing, ~50 ms). */
+    static final int QUIET_AFTER = 10;
 
     /** Test-only: runs at the top of each loop of a listener thread (named as the argument), may throw or block. */
     @FunctionalInterface
@@ -133,9 +135,6 @@ public final class OutboxListener {
     private long downSince;
     /** Reader thread only: reads in a row that found the outbox busy. */
     private int busyReads;
-
-    /** Busy reads in a row after which the doorbell stops LISTENing (at the busy spacing, ~50 ms). */
-    static final int QUIET_AFTER = 10;
 
     public OutboxListener(Database database, OutboxReader reader, EventSink hub, ListenerConfig config, Clock clock) {
         this.database = database;
@@ -540,7 +539,8 @@ public final class OutboxListener {
                         quiet = false;
                         ring();
                     }
-                    LOG.debug("outbox listener {} while the outbox is busy", want ? "quiet" : "LISTENing again");
+                    LOG.debug(want ? "outbox listener quiet while the outbox is busy"
+                                   : "outbox listener LISTENing again: the outbox is calm");
                 }
                 PGNotification[] notifications;
                 if (quiet) {

@@ -63,18 +63,14 @@ public final class RingingSocketFactory extends SocketFactory {
 
     /** Registers {@code ring} under {@code id} until {@link #unregister}; the LISTEN connection's properties name it. */
     static void register(String id, Runnable ring) {
-        register(id, ring, () -> 0);
+        register(id, ring, () -> 0, () -> false);
     }
 
     /**
      * As {@link #register(String, Runnable)}, reading the socket at most once per gap (in nanoseconds, read at each
-     * read: it may change) while bytes keep coming.
+     * read: it may change) while bytes keep coming, and ending pgjdbc's peeks between notifications at once while
+     * {@code letGo} is true.
      */
-    static void register(String id, Runnable ring, LongSupplier gapNanos) {
-        register(id, ring, gapNanos, () -> false);
-    }
-
-    /** As {@link #register(String, Runnable, LongSupplier)}; while {@code letGo} is true, peeks end at once. */
     static void register(String id, Runnable ring, LongSupplier gapNanos, BooleanSupplier letGo) {
         RINGS.put(id, new Bell(ring, gapNanos, letGo));
     }

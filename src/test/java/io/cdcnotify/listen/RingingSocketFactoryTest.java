@@ -92,7 +92,8 @@ class RingingSocketFactoryTest {
         String id = "test-gap-" + System.nanoTime();
         long gapMillis = 25;
         AtomicInteger rings = new AtomicInteger();
-        RingingSocketFactory.register(id, rings::incrementAndGet, () -> TimeUnit.MILLISECONDS.toNanos(gapMillis));
+        RingingSocketFactory.register(id, rings::incrementAndGet, () -> TimeUnit.MILLISECONDS.toNanos(gapMillis),
+                                      () -> false);
         try (Connection listening = listenerConnection(id);
              Statement st = listening.createStatement();
              Connection other = DB.connect();
