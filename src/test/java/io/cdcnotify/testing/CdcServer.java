@@ -108,6 +108,11 @@ public final class CdcServer implements AutoCloseable {
         return server.port();
     }
 
+    /** The socket options the server applies to each connection it accepts. */
+    public io.helidon.common.socket.SocketOptions connectionOptions() {
+        return server.prototype().connectionOptions();
+    }
+
     public URI http(String pathAndQuery) {
         return URI.create("http://127.0.0.1:" + port() + pathAndQuery);
     }
