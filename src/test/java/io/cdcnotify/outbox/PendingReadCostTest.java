@@ -23,7 +23,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * <p>pgjdbc prepares a statement on the server from its fifth use on a connection, and PostgreSQL then plans it
  * once for any parameters (a generic plan) when it estimates that to be cheaper. For the page's "late rows of
  * pending transactions" half, the generic plan of a plain join of the outbox with the pending array was a merge
- * join that walked the whole {@code (xid, id)} index: 10 ms a read at 40,000 rows, growing with the outbox. The
+ * join that walked the whole {@code (xid, id)} index: 6–11 ms a read at 40,000 rows, growing with the outbox. The
  * test forces each kind of plan on the database and compares reads with a pending transaction to reads without
  * one, on an outbox of 100,000 rows written by one transaction, by the median of many reads in the same run (a
  * ratio, so a slow machine slows both). With the plain join: 14.3 against 0.27 ms (generic plans: the merge join)
