@@ -51,12 +51,20 @@ public final class OutboxReader {
              WINDOW w AS (ORDER BY q.xid, q.id ROWS UNBOUNDED PRECEDING))
             """;
 
+    /**
+     * The rows of one transaction after one of its ids ({@code xid = x AND id > after}) as a range of row comparisons
+     * on {@code (xid, id)} bounded on both sides, which only that index serves (see above). Formatted with the xid's
+     * and the after's expressions; the pending half and the continuation share it.
+     */
+    private static final String ONE_TRANSACTION_AFTER =
+            " (o.xid, o.id) > (%1$s, %2$s) AND (o.xid, o.id) <= (%1$s, 9223372036854775807) ";
+
     private static final String PAGE = SNAPSHOT + ", page AS (" + """
                 (SELECT o.xid, o.id, o.table_name, o.operation, o.payload, o.created_at
                    FROM unnest(?::bigint[], ?::bigint[]) AS p(x, after)
                    CROSS JOIN LATERAL (SELECT * FROM cdc.outbox o
-                                        WHERE (o.xid, o.id) > (p.x::text::xid8, p.after)
-                                          AND (o.xid, o.id) <= (p.x::text::xid8, 9223372036854775807) AND %1$s
+                                        WHERE """ + ONE_TRANSACTION_AFTER.formatted("p.x::text::xid8", "p.after") + """
+                 AND %1$s
                                         ORDER BY o.xid, o.id LIMIT ?) o
                   ORDER BY o.xid, o.id LIMIT ?)
                 UNION ALL
@@ -79,9 +87,8 @@ public final class OutboxReader {
             SELECT NULL::bigint[], r.xid::text::bigint, r.id, r.table_name, r.operation, r.body,
                    (extract(epoch FROM r.created_at) * 1000000)::bigint, r.candidates
               FROM """ + WITHIN_BUDGET.formatted("""
-                   (SELECT o.* FROM cdc.outbox o
-                     WHERE (o.xid, o.id) > (?::text::xid8, ?) AND (o.xid, o.id) <= (?::text::xid8, 9223372036854775807)
-                       AND %s) o""") + """
+                   (SELECT o.* FROM cdc.outbox o WHERE """ + ONE_TRANSACTION_AFTER.formatted("?::text::xid8", "?") + """
+                 AND %s) o""") + """
                    r
              WHERE r.before < ?
              ORDER BY r.xid, r.id
