@@ -365,15 +365,17 @@ public final class Main {
                          + "server.max-tcp-connections sets another)", cap);
             });
         }
+        ObserveEndpoints observe = ObserveEndpoints.create(config, metrics, database::reachable, feeding,
+                                                           headers -> io.cdcnotify.auth.Credentials.bearer(headers)
+                                                                   .flatMap(keys::authenticate)
+                                                                   .map(io.cdcnotify.auth.ApiKey::admin)
+                                                                   .orElse(false));
         server.directHandlers(Main::refusedBeforeRouting)
-                .addFeature(ObserveEndpoints.feature(config, metrics, database::reachable, feeding,
-                                                     headers -> io.cdcnotify.auth.Credentials.bearer(headers)
-                                                             .flatMap(keys::authenticate)
-                                                             .map(io.cdcnotify.auth.ApiKey::admin).orElse(false)))
+                .addFeature(observe.feature())
                 .addProtocol(webSocket(limits, corsOrigins(config)))
                 .routing(routing -> routing
                         .error(Throwable.class, Main::unhandled)
-                        .addFilter(metrics.httpResponses(new CorsFilter(corsOrigins(config))::answered))
+                        .addFilter(metrics.httpResponses(new CorsFilter(corsOrigins(config))::answered, observe.healthDetails()))
                         .register(lifecycle)
                         .register("/health", new HealthService(database::reachable, listenerState, threadChecks))
                         .register("/v1/state", new StateService(keys, hub, listenerState, version(), fanoutState))

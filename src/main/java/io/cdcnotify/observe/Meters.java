@@ -7,6 +7,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.BiPredicate;
+import java.util.function.Predicate;
 import java.util.stream.Stream;
 
 import io.cdcnotify.hub.Hub;
@@ -215,11 +216,13 @@ public final class Meters implements HubMetrics {
     }
 
     /**
-     * The server filter that feeds {@code cdc_http_responses_total}, with a first step that may answer a request
-     * before its handler runs (true: answered; the response counts all the same).
+     * The server's one filter: feeds {@code cdc_http_responses_total}, with a first step that may answer a request
+     * before its handler runs (true: answered; the response counts all the same), and marks the requests that may
+     * see health details ({@link ObserveEndpoints#healthDetails()}).
      */
-    public Filter httpResponses(BiPredicate<RoutingRequest, RoutingResponse> answeredFirst) {
-        return new ResponseCounter(this, answeredFirst);
+    public Filter httpResponses(BiPredicate<RoutingRequest, RoutingResponse> answeredFirst,
+                                Predicate<RoutingRequest> healthDetails) {
+        return new ResponseCounter(this, answeredFirst, healthDetails);
     }
 
     /** The registry the meters live in: what {@code /metrics} serves. */

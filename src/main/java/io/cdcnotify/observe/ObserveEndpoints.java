@@ -2,6 +2,7 @@ package io.cdcnotify.observe;
 
 import java.util.Arrays;
 import java.util.List;
+import java.util.Optional;
 import java.util.function.BooleanSupplier;
 import java.util.function.Predicate;
 import java.util.stream.Stream;
@@ -12,24 +13,24 @@ import io.helidon.health.HealthCheck;
 import io.helidon.health.HealthCheckResponse;
 import io.helidon.health.HealthCheckType;
 import io.helidon.http.Headers;
-import io.helidon.webserver.http.Filter;
+import io.helidon.webserver.WebServer;
+import io.helidon.webserver.http.RoutingRequest;
 import io.helidon.webserver.spi.ServerFeature;
 import io.helidon.webserver.observe.ObserveFeature;
-import io.helidon.webserver.observe.ObserveFeatureConfig;
 import io.helidon.webserver.observe.health.HealthObserver;
-import io.helidon.webserver.observe.metrics.MetricsObserver;
 
 /**
  * Helidon's observe feature as this service exposes it: Prometheus text at {@code /metrics} (the contract's path)
  * and health checks at {@code /observe/health}, {@code /observe/health/live} and {@code /observe/health/ready}.
  *
- * <p>Built here rather than discovered, for two reasons: the health checks need the service's own objects, and
- * the metrics endpoint must serve the very registry {@link Meters} registered into (left alone, Helidon's
- * metrics observer replaces the global registry whenever its configuration differs from the one the registry
- * was made with, and the service's meters would vanish from the endpoint).
+ * <p>Built here rather than discovered: the health checks need the service's own objects. {@code /metrics} is
+ * {@link MetricsEndpoint}, not Helidon's metrics observer, which would add a filter (three frames under every
+ * handler, ~1 kB a parked SSE stream) and replace the global registry whenever its configuration differs from
+ * the one the registry was made with.
  *
  * <p>Health details (disk space, heap sizes, and the like) are for the operator: a request without an admin key
- * ({@code Authorization: Bearer <admin key>}) sees only UP or DOWN per check.
+ * ({@code Authorization: Bearer <admin key>}) sees only UP or DOWN per check. Which requests may is
+ * {@link #healthDetails()}, which the server's one filter applies.
  *
  * <p>Configuration: everything under {@code server.features.observe} applies as Helidon documents it; in
  * addition {@code cdc.metrics.enabled: false} closes {@code /metrics}.
@@ -41,7 +42,12 @@ public final class ObserveEndpoints {
     /** Where the contract wants the Prometheus text. */
     public static final String METRICS_PATH = "/metrics";
 
-    private ObserveEndpoints() {
+    private final ServerFeature feature;
+    private final Predicate<RoutingRequest> details;
+
+    private ObserveEndpoints(ServerFeature feature, Predicate<RoutingRequest> details) {
+        this.feature = feature;
+        this.details = details;
     }
 
     /**
@@ -53,8 +59,8 @@ public final class ObserveEndpoints {
      * @param listener whether the outbox listener is connected now
      * @param admin    whether a request's headers carry an admin key: only then do health checks show details
      */
-    public static ServerFeature feature(Config config, Meters meters, BooleanSupplier database,
-                                        BooleanSupplier listener, Predicate<Headers> admin) {
+    public static ObserveEndpoints create(Config config, Meters meters, BooleanSupplier database,
+                                          BooleanSupplier listener, Predicate<Headers> admin) {
         Config observe = config.get("server.features.observe");
         Config metricsConfig = observe.get("observers.metrics");
         Config healthConfig = observe.get("observers.health");
@@ -76,38 +82,51 @@ public final class ObserveEndpoints {
                 .addChecks(checks.toArray(HealthCheck[]::new))
                 .build();
         // not .config(observe): that would bring back the observers named in the configuration, this one too
-        ObserveFeatureConfig.Builder feature = ObserveFeature.builder()
-                .enabled(observe.get("enabled").asBoolean().orElse(true))
+        boolean enabled = observe.get("enabled").asBoolean().orElse(true);
+        List<String> sockets = observe.get("sockets").asList(String.class).orElse(List.of());
+        ObserveFeature feature = ObserveFeature.builder()
+                .enabled(enabled)
                 .endpoint(observe.get("endpoint").asString().orElse("/observe"))
-                .sockets(observe.get("sockets").asList(String.class).orElse(java.util.List.of()))
+                .sockets(sockets)
                 .observersDiscoverServices(false)
-                .addObserver(health);
-        if (metricsEnabled) {
-            // a closed endpoint is simply absent (404): Helidon's "disabled" handler would answer 500
-            feature.addObserver(MetricsObserver.builder()
-                                        .config(metricsConfig)
-                                        .endpoint(metricsConfig.get("endpoint").asString().orElse(METRICS_PATH))
-                                        .meterRegistry(meters.registry())
-                                        .build());
-        }
-        return new GuardedObserve(feature.build(), (chain, req, res) -> {
-            if (!req.path().path().startsWith(healthPath) || !admin.test(req.headers())) {
-                chain.proceed();
-                return;
-            }
-            DETAILS.set(Boolean.TRUE); // the health handler runs within proceed(), on this thread
-            try {
-                chain.proceed();
-            } finally {
-                DETAILS.remove();
-            }
-        });
+                .addObserver(health)
+                .build();
+        // a closed endpoint is simply absent (404): Helidon's "disabled" handler would answer 500
+        Optional<MetricsEndpoint> metrics = enabled && metricsEnabled
+                ? Optional.of(new MetricsEndpoint(meters.registry(), metricsConfig)) : Optional.empty();
+        String metricsPath = metricsConfig.get("endpoint").asString().orElse(METRICS_PATH);
+        Predicate<RoutingRequest> details = req -> req.path().path().startsWith(healthPath) && admin.test(req.headers());
+        return new ObserveEndpoints(new Feature(feature, sockets, metrics, metricsPath, details), details);
+    }
+
+    /** The observe feature to add to the server: health, {@code /metrics}, and the details filter on named sockets. */
+    public ServerFeature feature() {
+        return feature;
+    }
+
+    /**
+     * Whether a request may see health details: what the server's one filter ({@link ResponseCounter}) marks on
+     * the default socket, so that no filter of its own adds frames under every handler (a parked SSE stream keeps
+     * its frames in the heap; docs/benchmarks.md, "Session 11").
+     */
+    public Predicate<RoutingRequest> healthDetails() {
+        return details;
+    }
+
+    /** Marks a request that may see health details as such, for as long as it is handled. */
+    static void markDetails() {
+        DETAILS.set(Boolean.TRUE); // the health handler runs within the filter's proceed(), on this thread
+    }
+
+    /** Ends what {@link #markDetails} began. */
+    static void unmarkDetails() {
+        DETAILS.remove();
     }
 
     /** Set while a request that may see health details is handled. */
     private static final ThreadLocal<Boolean> DETAILS = new ThreadLocal<>();
 
-    /** A check that answers its details only within a request that may see them (see the filter above). */
+    /** A check that answers its details only within a request that may see them (marked by {@link ResponseCounter}, or on named sockets by the feature's filter). */
     private static HealthCheck detailsForAdminsOnly(HealthCheck check) {
         return new HealthCheck() {
             @Override
@@ -139,16 +158,38 @@ public final class ObserveEndpoints {
         };
     }
 
-    /** The observe feature, plus the filter that marks the requests allowed to see health details. */
-    private record GuardedObserve(ObserveFeature observe, Filter details) implements ServerFeature, Weighted {
+    /**
+     * The observe feature, plus {@code /metrics} and, on named sockets other than the default one, the filter that
+     * marks the requests allowed to see health details (the default socket's routing has {@link ResponseCounter}).
+     */
+    private record Feature(ObserveFeature observe, List<String> observeSockets, Optional<MetricsEndpoint> metrics,
+                           String metricsPath, Predicate<RoutingRequest> details) implements ServerFeature, Weighted {
         @Override
         public void setup(ServerFeatureContext context) {
             observe.setup(context);
             // the default socket is not among context.sockets(), which lists only the named extra ones
-            java.util.Set<String> sockets = new java.util.LinkedHashSet<>(context.sockets());
-            sockets.add(io.helidon.webserver.WebServer.DEFAULT_SOCKET_NAME);
-            for (String socket : sockets) {
-                context.socket(socket).httpRouting().addFilter(details);
+            for (String socket : context.sockets()) {
+                if (!socket.equals(WebServer.DEFAULT_SOCKET_NAME)) {
+                    context.socket(socket).httpRouting().addFilter((chain, req, res) -> {
+                        boolean marked = details.test(req);
+                        if (marked) {
+                            markDetails();
+                        }
+                        try {
+                            chain.proceed();
+                        } finally {
+                            if (marked) {
+                                unmarkDetails();
+                            }
+                        }
+                    });
+                }
+            }
+            if (metrics.isPresent()) {
+                List<String> at = observeSockets.isEmpty() ? List.of(WebServer.DEFAULT_SOCKET_NAME) : observeSockets;
+                for (String socket : at) {
+                    context.socket(socket).httpRouting().get(metricsPath, metrics.get());
+                }
             }
         }
 

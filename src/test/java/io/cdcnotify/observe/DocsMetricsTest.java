@@ -112,6 +112,45 @@ class DocsMetricsTest {
     }
 
     @Test
+    void aScraperThatAcceptsNeitherGets406() throws Exception {
+        assertThat(metricsSection()).contains("one that accepts neither gets 406");
+        try (HttpClient http = HttpClient.newHttpClient()) {
+            HttpResponse<String> res = http.send(HttpRequest.newBuilder(CDC.server().http("/metrics"))
+                                                         .header("Accept", "application/json").build(),
+                                                 HttpResponse.BodyHandlers.ofString());
+            assertThat(res.statusCode()).isEqualTo(406);
+        }
+    }
+
+    @Test
+    void scopeAndNameNarrowTheAnswerAndASelectionOfNothingIs404() throws Exception {
+        assertThat(metricsSection()).contains("`?scope=application`")
+                .contains("`?name=<meter>` narrow the answer (a selection that matches nothing is 404)");
+        Scrape application = Scrape.parse(get("/metrics?scope=application", 200));
+        assertThat(application.types()).containsKey("cdc_events_received_total").doesNotContainKey("memory_usedHeap_bytes");
+        Scrape base = Scrape.parse(get("/metrics?scope=base", 200));
+        assertThat(base.types()).containsKey("memory_usedHeap_bytes").doesNotContainKey("cdc_events_received_total");
+        Scrape one = Scrape.parse(get("/metrics?name=cdc_events_received", 200));
+        assertThat(one.types().keySet()).containsExactly("cdc_events_received_total");
+        get("/metrics?name=no_such_meter", 404);
+    }
+
+    @Test
+    void helidonsRequestCounterIsGoneAndThePageSaysSo() throws Exception {
+        assertThat(metricsSection()).contains("**No `requests_count_total`.**");
+        assertThat(Scrape.of(CDC.server()).types()).doesNotContainKey("requests_count_total");
+    }
+
+    private static String get(String pathAndQuery, int status) throws Exception {
+        try (HttpClient http = HttpClient.newHttpClient()) {
+            HttpResponse<String> res = http.send(HttpRequest.newBuilder(CDC.server().http(pathAndQuery)).build(),
+                                                 HttpResponse.BodyHandlers.ofString());
+            assertThat(res.statusCode()).as(pathAndQuery + ": " + res.body()).isEqualTo(status);
+            return res.body();
+        }
+    }
+
+    @Test
     void aWebSocketUpgradeCountsOnceAsOneXx() throws Exception {
         String row = metricsSection().lines().filter(l -> l.startsWith("| `cdc_http_responses_total`"))
                 .findFirst().orElseThrow();
