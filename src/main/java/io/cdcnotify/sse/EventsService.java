@@ -56,11 +56,46 @@ public final class EventsService implements HttpService {
         rules.get("/", this::stream);
     }
 
+    /**
+     * Opens the stream, then waits here for its end. Its frame is kept in the heap for the stream's life, under
+     * Helidon's and over the read's: so everything before the wait is in {@link #open}, which has returned by then.
+     */
     private void stream(ServerRequest req, ServerResponse res) {
+        Open open = open(req, res);
+        if (open == null) {
+            return;
+        }
+        MDC.put("connection_id", open.connectionId());
+        try {
+            LOG.info("sse stream opened for key {}", open.keyId());
+            // no thread waits for an idle stream's writes: one starts when there is something to write, and this
+            // one waits for the client to go (the end of its input), or for the writer to end the stream
+            open.client().writeOnDemand(Thread.ofVirtual().name("sse-writer-" + open.connectionId()).factory());
+            if (open.socket().isPresent()) {
+                open.socket().get().awaitInputEnd();
+                open.client().close(Disconnect.GONE); // nothing when the writer ended the stream: the first reason wins
+            }
+            open.transport().awaitClosed();
+            LOG.info("sse stream closed");
+        } catch (InterruptedException e) {
+            open.client().close(Disconnect.SHUTDOWN);
+            Thread.currentThread().interrupt();
+        } finally {
+            MDC.remove("connection_id");
+        }
+    }
+
+    /** An open stream: attached to its subscription, the response's headers set, nothing written yet. */
+    private record Open(String connectionId, String keyId, Client client, SseTransport transport,
+                        Optional<SseSocket> socket) {
+    }
+
+    /** Checks the request and attaches the stream; null when it was answered with an error instead. */
+    private Open open(ServerRequest req, ServerResponse res) {
         Optional<ApiKey> key = Credentials.from(req.headers(), req.query()).flatMap(keys::authenticate);
         if (key.isEmpty()) {
             HttpErrors.send(res, ErrorCode.UNAUTHORIZED, "a valid API key is required");
-            return;
+            return null;
         }
         Optional<String> cursor = req.headers().first(LAST_EVENT_ID)
                 .or(() -> req.query().first("last_event_id").asOptional())
@@ -72,13 +107,13 @@ public final class EventsService implements HttpService {
                                                           req.query().first("filter").asOptional());
         if (!(request instanceof ClientRequest.Subscribe subscribe)) {
             HttpErrors.send(res, ErrorCode.BAD_REQUEST, ((ClientRequest.Invalid) request).message());
-            return;
+            return null;
         }
         Opening opening = subscriptions.open(key.get().id(), key.get()::allowsAll, limits.maxTablesPerSubscription(),
                                              Opening.Request.of(subscribe, false));
         if (opening instanceof Opening.Refused refused) {
             HttpErrors.send(res, refused.code(), refused.message());
-            return;
+            return null;
         }
         Opening.Ready ready = (Opening.Ready) opening;
         Subscription subscription = ready.subscription();
@@ -94,10 +129,10 @@ public final class EventsService implements HttpService {
             if (hub.refusing()) {
                 HttpErrors.send(res, Status.SERVICE_UNAVAILABLE_503.code(), ErrorCode.INTERNAL,
                                 "the server is shutting down");
-                return;
+                return null;
             }
             HttpErrors.send(res, ErrorCode.LIMIT_EXCEEDED, "too many connections for this key");
-            return;
+            return null;
         }
         Client client = connected.get();
         res.status(Status.OK_200);
@@ -109,23 +144,6 @@ public final class EventsService implements HttpService {
         client.attach(subscription, ready.backlog(),
                       new Message.Subscribed(Optional.empty(), subscription.id(), subscription.tables()),
                       Message.Error.of(ErrorCode.NOT_FOUND, "no such subscription"));
-        MDC.put("connection_id", connectionId);
-        try {
-            LOG.info("sse stream opened for key {}", key.get().id());
-            // no thread waits for an idle stream's writes: one starts when there is something to write, and this
-            // one waits for the client to go (the end of its input), or for the writer to end the stream
-            client.writeOnDemand(Thread.ofVirtual().name("sse-writer-" + connectionId).factory());
-            if (socket.isPresent()) {
-                socket.get().awaitInputEnd();
-                client.close(Disconnect.GONE); // nothing when the writer ended the stream: the first reason wins
-            }
-            transport.awaitClosed();
-            LOG.info("sse stream closed");
-        } catch (InterruptedException e) {
-            client.close(Disconnect.SHUTDOWN);
-            Thread.currentThread().interrupt();
-        } finally {
-            MDC.remove("connection_id");
-        }
+        return new Open(connectionId, key.get().id(), client, transport, socket);
     }
 }

@@ -5,6 +5,8 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.lang.reflect.Field;
 import java.net.SocketTimeoutException;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -36,8 +38,10 @@ final class SseSocket {
 
     /** Bytes one read of {@link #awaitInputEnd} takes at most: the client has nothing to send, anything it does is dropped. */
     private static final int READ_BUFFER = 256;
-    /** Where {@link #awaitEnd} drops what a client sends: shared, never read. */
-    private static final byte[] DISCARD = new byte[READ_BUFFER];
+    /** Where {@link #awaitInputEnd} drops what a client sends: shared, never read. */
+    private static final ByteBuffer DISCARD = ByteBuffer.allocateDirect(READ_BUFFER);
+    /** The same for the stream fallback. */
+    private static final byte[] DISCARD_ARRAY = new byte[READ_BUFFER];
 
     private final HelidonSocket socket;
 
@@ -83,11 +87,34 @@ final class SseSocket {
      * so the end of the input (or an error reading it) means it is gone, and so does {@link #close} from another
      * thread. Anything the client sends meanwhile is dropped. The response asks Helidon to close the connection
      * ({@code Connection: close}), so nothing else reads from it.
+     *
+     * <p>The thread parks here for the stream's whole life, and a parked virtual thread keeps every frame of its
+     * stack in the heap: so the read is of the JDK channel itself ({@link RawInput#channel}), in this frame, six
+     * frames shallower than through Helidon. What it reads goes to one direct buffer that every stream shares
+     * (each through its own view): nobody reads it back, so concurrent writes into it do no harm.
      */
     void awaitInputEnd() {
+        Optional<SocketChannel> channel = RawInput.channel(socket);
+        if (channel.isEmpty()) {
+            awaitInputEndThroughStreams();
+            return;
+        }
+        ReadBuffer.shrink(socket, 1); // Helidon reads no more of this connection
+        ByteBuffer discard = DISCARD.duplicate();
+        try {
+            while (channel.get().read(discard.clear()) >= 0) {
+                // dropped
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.debug("sse connection input ended: {}", e.toString());
+        }
+    }
+
+    /** The same where the channel is out of reach: through the JDK socket's stream, or Helidon's (TLS). */
+    private void awaitInputEndThroughStreams() {
         Optional<InputStream> raw = RawInput.of(socket);
         if (raw.isPresent()) {
-            ReadBuffer.shrink(socket, 1); // Helidon reads no more of this connection
+            ReadBuffer.shrink(socket, 1);
             awaitEnd(raw.get());
             return;
         }
@@ -111,16 +138,11 @@ final class SseSocket {
         }
     }
 
-    /**
-     * The same, straight from the JDK socket: the thread parks here for the stream's whole life, four frames
-     * shallower than through Helidon ({@link RawInput}). What it reads goes to one array that every stream shares:
-     * nobody reads it back, so concurrent writes into it do no harm.
-     */
     private static void awaitEnd(InputStream in) {
         try {
             while (true) {
                 try {
-                    if (in.read(DISCARD, 0, DISCARD.length) < 0) {
+                    if (in.read(DISCARD_ARRAY, 0, DISCARD_ARRAY.length) < 0) {
                         return;
                     }
                 } catch (SocketTimeoutException e) {
