@@ -375,7 +375,8 @@ public final class Main {
                 .addProtocol(webSocket(limits, corsOrigins(config)))
                 .routing(routing -> routing
                         .error(Throwable.class, Main::unhandled)
-                        .addFilter(metrics.httpResponses(new CorsFilter(corsOrigins(config))::answered, observe.healthDetails()))
+                        // first of all routes, and not a filter: a filter's frames stay under every handler
+                        .any(metrics.httpResponses(new CorsFilter(corsOrigins(config))::answered, observe.healthDetails()))
                         .register(lifecycle)
                         .register("/health", new HealthService(database::reachable, listenerState, threadChecks))
                         .register("/v1/state", new StateService(keys, hub, listenerState, version(), fanoutState))
@@ -383,7 +384,7 @@ public final class Main {
                         .register("/v1/subscriptions", new SubscriptionsService(keys, subscriptions,
                                                                                 limits.maxRequestBytes(),
                                                                                 limits.maxTablesPerSubscription()))
-                        .register("/v1/events", new EventsService(keys, hub, subscriptions, limits))
+                        .register("/v1/events", new EventsService(keys, hub, subscriptions, limits, metrics))
                         .register("/v1/captures", new CapturesService(parts.captures(), keys, limits.maxRequestBytes()))
                         .register("/", StaticContentFeature.createService(ClasspathHandlerConfig.builder()
                                                                                   .location("web")

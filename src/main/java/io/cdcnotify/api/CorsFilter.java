@@ -8,8 +8,8 @@ import io.cdcnotify.wire.HttpErrors;
 import io.helidon.http.HeaderNames;
 import io.helidon.http.Method;
 import io.helidon.http.Status;
-import io.helidon.webserver.http.RoutingRequest;
-import io.helidon.webserver.http.RoutingResponse;
+import io.helidon.webserver.http.ServerRequest;
+import io.helidon.webserver.http.ServerResponse;
 
 /**
  * CORS for browser {@code EventSource} and {@code fetch} from other origins: only the configured origins
@@ -17,9 +17,10 @@ import io.helidon.webserver.http.RoutingResponse;
  * {@code Authorization} header or the query, never in cookies, so credentials are not allowed.
  *
  * <p>Written here rather than with Helidon's CORS feature, whose defaults allow every origin as soon as it is
- * on the classpath: a default this service must not have. Not a Helidon filter of its own: it runs as the first
- * step of {@code observe/ResponseCounter}'s, since every filter adds three frames under each handler, and a
- * parked SSE stream keeps its frames in the heap for as long as it is open (docs/benchmarks.md, "Session 8").
+ * on the classpath: a default this service must not have. Not a Helidon filter: it runs as the first step of
+ * {@code observe/ResponseCounter}, the routing's first handler, since every filter adds three frames under each
+ * handler, and a parked SSE stream keeps its frames in the heap for as long as it is open (docs/benchmarks.md,
+ * "Session 8" and "Session 11").
  */
 public final class CorsFilter {
 
@@ -39,7 +40,7 @@ public final class CorsFilter {
      *
      * @return true if the request is answered, false if its handler is to run
      */
-    public boolean answered(RoutingRequest req, RoutingResponse res) {
+    public boolean answered(ServerRequest req, ServerResponse res) {
         Optional<String> origin = req.headers().first(HeaderNames.ORIGIN);
         if (origin.isEmpty()) {
             if (!origins.isEmpty()) {
@@ -70,7 +71,7 @@ public final class CorsFilter {
         return false;
     }
 
-    private static void allow(RoutingResponse res, String origin) {
+    private static void allow(ServerResponse res, String origin) {
         res.header(HeaderNames.ACCESS_CONTROL_ALLOW_ORIGIN, origin);
         res.header(HeaderNames.VARY, "Origin");
     }

@@ -26,6 +26,14 @@ public interface HubMetrics {
     HubMetrics NONE = new HubMetrics() {
     };
 
+    /**
+     * An HTTP response Helidon does not see sent, by status code ({@code cdc_http_responses_total}): a WebSocket
+     * upgrade's 101 (Helidon's routed upgrade does not pass the routing's handlers), an SSE stream whose client
+     * went first (its end was never sent).
+     */
+    default void httpResponse(int status) {
+    }
+
     /** Events read from the outbox. */
     default void received(int count) {
     }

@@ -20,9 +20,9 @@ import io.helidon.metrics.api.MetricsFactory;
 import io.helidon.metrics.api.Tag;
 import io.helidon.metrics.api.Timer;
 import io.helidon.service.registry.Services;
-import io.helidon.webserver.http.Filter;
-import io.helidon.webserver.http.RoutingRequest;
-import io.helidon.webserver.http.RoutingResponse;
+import io.helidon.webserver.http.Handler;
+import io.helidon.webserver.http.ServerRequest;
+import io.helidon.webserver.http.ServerResponse;
 
 /**
  * Every meter of the service, created here and nowhere else (contract section 8), so that a change in Helidon's
@@ -216,12 +216,12 @@ public final class Meters implements HubMetrics {
     }
 
     /**
-     * The server's one filter: feeds {@code cdc_http_responses_total}, with a first step that may answer a request
-     * before its handler runs (true: answered; the response counts all the same), and marks the requests that may
-     * see health details ({@link ObserveEndpoints#healthDetails()}).
+     * The routing's first handler ({@code any}): feeds {@code cdc_http_responses_total} as responses are sent, with a
+     * first step that may answer a request itself (true: answered; the response counts all the same), and marks
+     * the requests that may see health details ({@link ObserveEndpoints#healthDetails()}).
      */
-    public Filter httpResponses(BiPredicate<RoutingRequest, RoutingResponse> answeredFirst,
-                                Predicate<RoutingRequest> healthDetails) {
+    public Handler httpResponses(BiPredicate<ServerRequest, ServerResponse> answeredFirst,
+                                 Predicate<ServerRequest> healthDetails) {
         return new ResponseCounter(this, answeredFirst, healthDetails);
     }
 
@@ -275,7 +275,8 @@ public final class Meters implements HubMetrics {
     }
 
     /** One HTTP response sent, by its status code. */
-    void httpResponse(int status) {
+    @Override
+    public void httpResponse(int status) {
         int statusClass = status / 100;
         if (statusClass >= 1 && statusClass <= httpResponses.length) {
             httpResponses[statusClass - 1].increment();

@@ -14,7 +14,7 @@ import io.helidon.health.HealthCheckResponse;
 import io.helidon.health.HealthCheckType;
 import io.helidon.http.Headers;
 import io.helidon.webserver.WebServer;
-import io.helidon.webserver.http.RoutingRequest;
+import io.helidon.webserver.http.ServerRequest;
 import io.helidon.webserver.spi.ServerFeature;
 import io.helidon.webserver.observe.ObserveFeature;
 import io.helidon.webserver.observe.health.HealthObserver;
@@ -30,7 +30,7 @@ import io.helidon.webserver.observe.health.HealthObserver;
  *
  * <p>Health details (disk space, heap sizes, and the like) are for the operator: a request without an admin key
  * ({@code Authorization: Bearer <admin key>}) sees only UP or DOWN per check. Which requests may is
- * {@link #healthDetails()}, which the server's one filter applies.
+ * {@link #healthDetails()}, which the routing's first handler applies.
  *
  * <p>Configuration: everything under {@code server.features.observe} applies as Helidon documents it; in
  * addition {@code cdc.metrics.enabled: false} closes {@code /metrics}.
@@ -43,9 +43,9 @@ public final class ObserveEndpoints {
     public static final String METRICS_PATH = "/metrics";
 
     private final ServerFeature feature;
-    private final Predicate<RoutingRequest> details;
+    private final Predicate<ServerRequest> details;
 
-    private ObserveEndpoints(ServerFeature feature, Predicate<RoutingRequest> details) {
+    private ObserveEndpoints(ServerFeature feature, Predicate<ServerRequest> details) {
         this.feature = feature;
         this.details = details;
     }
@@ -95,7 +95,7 @@ public final class ObserveEndpoints {
         Optional<MetricsEndpoint> metrics = enabled && metricsEnabled
                 ? Optional.of(new MetricsEndpoint(meters.registry(), metricsConfig)) : Optional.empty();
         String metricsPath = metricsConfig.get("endpoint").asString().orElse(METRICS_PATH);
-        Predicate<RoutingRequest> details = req -> req.path().path().startsWith(healthPath) && admin.test(req.headers());
+        Predicate<ServerRequest> details = req -> req.path().path().startsWith(healthPath) && admin.test(req.headers());
         return new ObserveEndpoints(new Feature(feature, sockets, metrics, metricsPath, details), details);
     }
 
@@ -105,17 +105,17 @@ public final class ObserveEndpoints {
     }
 
     /**
-     * Whether a request may see health details: what the server's one filter ({@link ResponseCounter}) marks on
-     * the default socket, so that no filter of its own adds frames under every handler (a parked SSE stream keeps
-     * its frames in the heap; docs/benchmarks.md, "Session 11").
+     * Whether a request may see health details: what the routing's first handler ({@link ResponseCounter}) marks
+     * on the default socket, so that no filter adds frames under every handler (a parked SSE stream keeps its
+     * frames in the heap; docs/benchmarks.md, "Session 11").
      */
-    public Predicate<RoutingRequest> healthDetails() {
+    public Predicate<ServerRequest> healthDetails() {
         return details;
     }
 
     /** Marks a request that may see health details as such, for as long as it is handled. */
     static void markDetails() {
-        DETAILS.set(Boolean.TRUE); // the health handler runs within the filter's proceed(), on this thread
+        DETAILS.set(Boolean.TRUE); // the health handler runs after it, or within the filter's proceed(), on this thread
     }
 
     /** Ends what {@link #markDetails} began. */
@@ -163,7 +163,7 @@ public final class ObserveEndpoints {
      * marks the requests allowed to see health details (the default socket's routing has {@link ResponseCounter}).
      */
     private record Feature(ObserveFeature observe, List<String> observeSockets, Optional<MetricsEndpoint> metrics,
-                           String metricsPath, Predicate<RoutingRequest> details) implements ServerFeature, Weighted {
+                           String metricsPath, Predicate<ServerRequest> details) implements ServerFeature, Weighted {
         @Override
         public void setup(ServerFeatureContext context) {
             observe.setup(context);

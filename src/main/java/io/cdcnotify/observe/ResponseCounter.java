@@ -3,49 +3,47 @@ package io.cdcnotify.observe;
 import java.util.function.BiPredicate;
 import java.util.function.Predicate;
 
-import io.helidon.webserver.http.Filter;
-import io.helidon.webserver.http.FilterChain;
-import io.helidon.webserver.http.RoutingRequest;
-import io.helidon.webserver.http.RoutingResponse;
+import io.helidon.webserver.http.Handler;
+import io.helidon.webserver.http.ServerRequest;
+import io.helidon.webserver.http.ServerResponse;
 
 /**
- * Counts HTTP responses by status class ({@code cdc_http_responses_total{status="5xx"}}), what the "server
- * errors" alert watches. A response counts when its handler is done: an SSE stream when it ends, a WebSocket
- * upgrade once, as its 101. It runs a first step that may answer the request itself (CORS), and marks the
- * requests that may see health details ({@link ObserveEndpoints#healthDetails()}), so that the three are one
- * filter: each filter is three frames under every handler, which a parked SSE stream keeps in the heap.
+ * The routing's first handler, for every request: counts HTTP responses by status class
+ * ({@code cdc_http_responses_total{status="5xx"}}, what the "server errors" alert watches) as each is sent, runs a
+ * first step that may answer the request itself (CORS), and marks the requests that may see health details
+ * ({@link ObserveEndpoints#healthDetails()}); then routing goes on ({@code next()}).
+ *
+ * <p>A handler that has returned, not a filter: a filter stays on the stack under every handler (three frames
+ * each, and Helidon's filter chain under the first), and a parked SSE stream keeps its frames in the heap for as
+ * long as it is open (docs/benchmarks.md, "Session 11"). What a filter did after its handler is done here by
+ * {@code whenSent}: an SSE stream counts when it ends, an error as the 500 the error handler sends.
  */
-final class ResponseCounter implements Filter {
+final class ResponseCounter implements Handler {
 
     private final Meters meters;
-    private final BiPredicate<RoutingRequest, RoutingResponse> answeredFirst;
-    private final Predicate<RoutingRequest> healthDetails;
+    private final BiPredicate<ServerRequest, ServerResponse> answeredFirst;
+    private final Predicate<ServerRequest> healthDetails;
 
-    ResponseCounter(Meters meters, BiPredicate<RoutingRequest, RoutingResponse> answeredFirst,
-                    Predicate<RoutingRequest> healthDetails) {
+    ResponseCounter(Meters meters, BiPredicate<ServerRequest, ServerResponse> answeredFirst,
+                    Predicate<ServerRequest> healthDetails) {
         this.meters = meters;
         this.answeredFirst = answeredFirst;
         this.healthDetails = healthDetails;
     }
 
     @Override
-    public void filter(FilterChain chain, RoutingRequest req, RoutingResponse res) {
-        boolean done = false;
-        boolean details = healthDetails.test(req);
-        if (details) {
+    public void handle(ServerRequest req, ServerResponse res) {
+        res.whenSent(() -> meters.httpResponse(res.status().code()));
+        if (answeredFirst.test(req, res)) {
+            return;
+        }
+        if (healthDetails.test(req)) {
+            // the health handler runs later on this thread, and sends on it
             ObserveEndpoints.markDetails();
+            res.whenSent(ObserveEndpoints::unmarkDetails);
+        } else {
+            ObserveEndpoints.unmarkDetails(); // never a mark left from an earlier request on this connection
         }
-        try {
-            if (!answeredFirst.test(req, res)) {
-                chain.proceed();
-            }
-            done = true;
-        } finally {
-            if (details) {
-                ObserveEndpoints.unmarkDetails();
-            }
-            // an exception that escaped every handler becomes a 500 after this filter
-            meters.httpResponse(done || res.isSent() ? res.status().code() : 500);
-        }
+        res.next();
     }
 }

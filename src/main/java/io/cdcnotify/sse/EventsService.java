@@ -9,6 +9,7 @@ import io.cdcnotify.config.LimitsConfig;
 import io.cdcnotify.hub.Client;
 import io.cdcnotify.hub.Disconnect;
 import io.cdcnotify.hub.Hub;
+import io.cdcnotify.hub.HubMetrics;
 import io.cdcnotify.hub.Subscription;
 import io.cdcnotify.subscription.Opening;
 import io.cdcnotify.subscription.Subscriptions;
@@ -43,12 +44,14 @@ public final class EventsService implements HttpService {
     private final Hub hub;
     private final Subscriptions subscriptions;
     private final LimitsConfig limits;
+    private final HubMetrics metrics;
 
-    public EventsService(ApiKeys keys, Hub hub, Subscriptions subscriptions, LimitsConfig limits) {
+    public EventsService(ApiKeys keys, Hub hub, Subscriptions subscriptions, LimitsConfig limits, HubMetrics metrics) {
         this.keys = keys;
         this.hub = hub;
         this.subscriptions = subscriptions;
         this.limits = limits;
+        this.metrics = metrics;
     }
 
     @Override
@@ -76,6 +79,10 @@ public final class EventsService implements HttpService {
                 open.client().close(Disconnect.GONE); // nothing when the writer ended the stream: the first reason wins
             }
             open.transport().awaitClosed();
+            if (!res.isSent()) {
+                // its end did not reach the client (gone first), so Helidon never saw it sent: counted here, once
+                metrics.httpResponse(res.status().code());
+            }
             LOG.info("sse stream closed");
         } catch (InterruptedException e) {
             open.client().close(Disconnect.SHUTDOWN);

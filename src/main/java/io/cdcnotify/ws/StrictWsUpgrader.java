@@ -27,7 +27,7 @@ import io.helidon.websocket.WsUpgradeException;
 
 /**
  * The HTTP/1.1 upgrade to WebSocket, as Helidon 4.5.0's {@link WsUpgrader} does it (same checks of method, key,
- * version and origin, reusing its origin check and accept hash; routed, so the HTTP filters see the upgrade), but
+ * version and origin, reusing its origin check and accept hash; routed, as Helidon 4.5 prefers), but
  * the upgraded connection is a {@link StrictWsConnection}.
  */
 final class StrictWsUpgrader extends WsUpgrader implements Http1RoutedUpgrader {

@@ -21,6 +21,7 @@ import io.cdcnotify.wire.WsMessages;
 import io.helidon.common.buffers.BufferData;
 import io.helidon.http.Headers;
 import io.helidon.http.HttpPrologue;
+import io.helidon.http.Status;
 import io.helidon.websocket.WsListener;
 import io.helidon.websocket.WsSession;
 import org.slf4j.Logger;
@@ -55,6 +56,7 @@ final class WsEndpoint implements WsListener {
     @Override
     public Optional<Headers> onHttpUpgrade(HttpPrologue prologue, Headers headers) {
         upgradeKey = Credentials.from(headers, prologue.query());
+        deps.metrics().httpResponse(Status.SWITCHING_PROTOCOLS_101.code()); // accepted: the 101 follows at once
         return Optional.empty();
     }
 

@@ -253,6 +253,48 @@ class MetricsEndpointTest {
     }
 
     @Test
+    void anSseStreamCountsAsOneTwoXxWhenItEnds() {
+        Scrape before = Scrape.of(server);
+        Scrape open;
+        try (SseTestClient sse = SseTestClient.subscribed(server, key, "orders")) {
+            assertThat(sse.status()).isEqualTo(200);
+            open = Scrape.of(server);
+            // only the scrape before: an open stream has not counted yet
+            assertThat(delta(before, open, "cdc_http_responses_total", "status", "2xx")).isEqualTo(1);
+        }
+        int[] earlier = {0}; // scrapes since "open" that the next one counts
+        await().atMost(WAIT).untilAsserted(() -> {
+            Scrape now = Scrape.of(server);
+            int seen = 1 + earlier[0]++; // "open" and the earlier ones in this loop
+            // then the stream, once it has ended: exactly once
+            assertThat(delta(open, now, "cdc_http_responses_total", "status", "2xx")).isEqualTo(seen + 1);
+        });
+    }
+
+    @Test
+    void anSseStreamTheServerEndsCountsOnceToo() {
+        Api.Response created = Api.postJson(server.http("/v1/subscriptions"), key, Map.of("tables", List.of("orders")));
+        assertThat(created.status()).isEqualTo(201);
+        String sid = created.json().get("id").asText();
+        Scrape before = Scrape.of(server);
+        try (SseTestClient sse = SseTestClient.open(server.http("/v1/events?subscription_id=" + sid),
+                                                    Map.of("Authorization", "Bearer " + key))) {
+            sse.expect("subscribed");
+            assertThat(Api.delete(server.http("/v1/subscriptions/" + sid), key).status()).isEqualTo(204);
+            sse.expect("error");
+            sse.awaitEnd(WAIT); // the writer ended it: Helidon saw it sent
+        }
+        Scrape.of(server); // "mid"
+        int[] earlier = {0};
+        await().atMost(WAIT).untilAsserted(() -> {
+            Scrape now = Scrape.of(server);
+            int seen = 1 + earlier[0]++; // "mid" and the earlier ones in this loop
+            // and the scrape "before", the DELETE's 204 and the stream: exactly once, not by Helidon and by us
+            assertThat(delta(before, now, "cdc_http_responses_total", "status", "2xx")).isEqualTo(seen + 3);
+        });
+    }
+
+    @Test
     void stateHasTheContractFieldsWithTheirTypes() throws Exception {
         long last = Outbox.insert(DB, "elsewhere", "INSERT", "{}");
         await().atMost(WAIT).untilAsserted(() -> assertThat(
