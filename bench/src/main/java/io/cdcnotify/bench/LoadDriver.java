@@ -325,24 +325,30 @@ public final class LoadDriver {
             Sample a = sample(monitor);
             if (serverPid > 0) {
                 long rss = Resources.statusKb(serverPid, "VmRSS");
-                long heap = Resources.heapUsedKb(serverPid, true);
                 memory.put("rss_open_kb", rss);
-                memory.put("live_heap_open_kb", heap);
                 memory.put("threads_open", Resources.threads(serverPid));
                 memory.put("rss_per_connection_kb",
                            (rss - ((Number) memory.get("rss_before_kb")).longValue()) / (double) n);
-                memory.put("live_heap_per_connection_kb",
-                           (heap - ((Number) memory.get("live_heap_before_kb")).longValue()) / (double) n);
-                long rssAfterGc = Resources.statusKb(serverPid, "VmRSS");
-                memory.put("rss_after_gc_open_kb", rssAfterGc);
-                memory.put("rss_after_gc_per_connection_kb",
-                           (rssAfterGc - ((Number) memory.get("rss_after_gc_before_kb")).longValue()) / (double) n);
-                memory.put("class_histogram_top", Resources.classHistogram(serverPid, 25));
+                if (Boolean.parseBoolean(o.str("open-gc"))) {
+                    long heap = Resources.heapUsedKb(serverPid, true);
+                    memory.put("live_heap_open_kb", heap);
+                    memory.put("live_heap_per_connection_kb",
+                               (heap - ((Number) memory.get("live_heap_before_kb")).longValue()) / (double) n);
+                    long rssAfterGc = Resources.statusKb(serverPid, "VmRSS");
+                    memory.put("rss_after_gc_open_kb", rssAfterGc);
+                    memory.put("rss_after_gc_per_connection_kb",
+                               (rssAfterGc - ((Number) memory.get("rss_after_gc_before_kb")).longValue()) / (double) n);
+                    memory.put("class_histogram_top", Resources.classHistogram(serverPid, 25));
+                }
             }
             long peakRss = peakRssUntil(holdStart + hold);
             Sample b = sample(monitor);
             if (serverPid > 0) {
-                memory.put("rss_end_kb", Resources.statusKb(serverPid, "VmRSS"));
+                long rssEnd = Resources.statusKb(serverPid, "VmRSS");
+                memory.put("rss_end_kb", rssEnd);
+                // with open-gc false: what the service holds by itself after the hold, no collection forced
+                memory.put("rss_end_per_connection_kb",
+                           (rssEnd - ((Number) memory.get("rss_before_kb")).longValue()) / (double) n);
                 memory.put("rss_peak_kb", Resources.statusKb(serverPid, "VmHWM"));
                 // the same readings at the end of the hold: the connections idle, the storm's compilation done
                 long heldHeap = Resources.heapUsedKb(serverPid, true);
@@ -821,6 +827,10 @@ public final class LoadDriver {
                                    num(mem.get("rss_after_gc_per_connection_kb")),
                                    mem.get("live_heap_before_kb"), mem.get("live_heap_open_kb"),
                                    num(mem.get("live_heap_per_connection_kb")), mem.get("threads_before"), mem.get("threads_open")));
+            if (mem.containsKey("rss_end_kb")) {
+                s.append(String.format(Locale.ROOT, "  end of the hold before any GC of ours: RSS %s kB (%.1f kB/conn over the idle %s kB)%n",
+                                       mem.get("rss_end_kb"), num(mem.get("rss_end_per_connection_kb")), mem.get("rss_before_kb")));
+            }
             if (mem.containsKey("rss_after_gc_held_kb")) {
                 s.append(String.format(Locale.ROOT, "  end of the hold after a full GC: RSS %s kB (%.1f kB/conn), live heap %s kB (%.1f kB/conn)%n",
                                        mem.get("rss_after_gc_held_kb"), num(mem.get("rss_after_gc_held_per_connection_kb")),

@@ -39,6 +39,7 @@ final class Options {
         DEFAULTS.put("connect-concurrency", "200");// handshakes in flight at once
         DEFAULTS.put("connect-timeout", "180");    // seconds for all clients to be subscribed
         DEFAULTS.put("settle", "0");               // connections mode: seconds the idle service is left before its baseline reading
+        DEFAULTS.put("open-gc", "true");           // connections mode: right after the storm, a full GC for the live heap and the class histogram; false: none until the end of the hold, so rss_end_kb is what the service keeps by itself
         DEFAULTS.put("warmup-connections", "0");   // connections mode: open and close this many of each asked kind first
         DEFAULTS.put("out", "");                   // file the JSON line is appended to
         DEFAULTS.put("events-out", "");            // load mode: a CSV of each measured event (commit wall-clock ms, commit->first and ->last µs)
