@@ -29,5 +29,5 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 CMD java 
 # docs/benchmarks.md "Memory per connection", "Session 8 runs"; ZGC took 53 kB). An out-of-memory ends the
 # process, so that the container restarts instead of running on without a thread it needs.
 ENV MALLOC_ARENA_MAX=2
-ENV JAVA_OPTS="-XX:+UseG1GC -XX:MaxRAMPercentage=75 -XX:MinHeapFreeRatio=5 -XX:MaxHeapFreeRatio=5 -XX:TrimNativeHeapInterval=5000 -XX:+UseCompactObjectHeaders -XX:+ExitOnOutOfMemoryError"
+ENV JAVA_OPTS="-XX:+UseG1GC -XX:MaxRAMPercentage=75 -XX:MinHeapFreeRatio=5 -XX:MaxHeapFreeRatio=5 -XX:G1PeriodicGCInterval=10000 -XX:TrimNativeHeapInterval=5000 -XX:+UseCompactObjectHeaders -XX:+ExitOnOutOfMemoryError"
 ENTRYPOINT ["sh", "-c", "exec java $JAVA_OPTS -jar cdc-notify.jar \"$@\"", "cdc-notify"]

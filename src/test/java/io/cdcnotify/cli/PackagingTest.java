@@ -181,7 +181,8 @@ class PackagingTest {
         assertThat(run.exit()).as(run.out()).isZero();
         assertThat(run.out()).contains("cdc-notify ").containsPattern("ExitOnOutOfMemoryError\\s+= true")
                 // the memory flags (docs/operations.md, "Sizing the heap"): this JVM (21.0.1+) has the trim
-                .containsPattern("MaxHeapFreeRatio\\s+= 5 ").containsPattern("TrimNativeHeapInterval\\s+= 5000 ");
+                .containsPattern("MaxHeapFreeRatio\\s+= 5 ").containsPattern("TrimNativeHeapInterval\\s+= 5000 ")
+                .containsPattern("G1PeriodicGCInterval\\s+= 10000 ");
         if (Runtime.version().feature() >= 25) {
             // compact object headers where the JVM has them as a product flag (the script's JVM is this one or newer)
             assertThat(run.out()).containsPattern("UseCompactObjectHeaders\\s+= true ");
