@@ -123,13 +123,18 @@ class RingingSocketFactoryTest {
             long floodMillis = (System.nanoTime() - start) / 1_000_000;
             int total = sent;
             await().atMost(Duration.ofSeconds(10)).until(() -> received.get() >= total);
+            // bytes arrive until the last notification is read: the gaps are counted over that whole time, the
+            // flood and the drain after it (the flood's 1,000 ms alone left 62 reads against 60 once, at 19,695
+            // notifications a second)
+            long arrivingMillis = (System.nanoTime() - start) / 1_000_000;
+            int flood = rings.get() - ringsBefore;
             flooding.set(false);
             listener.get(10, TimeUnit.SECONDS);
-            int flood = rings.get() - ringsBefore;
             assertThat(sent).as("notifications sent in the flood").isGreaterThan(300);
             assertThat(received.get()).as("every notification arrived").isEqualTo(sent);
-            assertThat(flood).as("reads that returned bytes during a %d ms flood of %d notifications", floodMillis, sent)
-                    .isLessThanOrEqualTo((int) (floodMillis / gapMillis) + 20);
+            assertThat(flood).as("reads that returned bytes during a %d ms flood of %d notifications, all read after %d ms",
+                                 floodMillis, sent, arrivingMillis)
+                    .isLessThanOrEqualTo((int) (arrivingMillis / gapMillis) + 20);
         } finally {
             RingingSocketFactory.unregister(id);
         }
