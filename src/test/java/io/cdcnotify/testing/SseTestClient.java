@@ -538,6 +538,12 @@ public final class SseTestClient implements AutoCloseable {
         return line.isEmpty() ? null : line.toString();
     }
 
+    /** Writes bytes to the server after the request, which a stream's client never needs to: a hostile one. */
+    public void sendRaw(byte[] bytes) throws IOException {
+        socket.getOutputStream().write(bytes);
+        socket.getOutputStream().flush();
+    }
+
     @Override
     public void close() {
         try {
